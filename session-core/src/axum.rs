@@ -1,0 +1,51 @@
+//! axum integration: `Session` as an extractor, `Error` as a response.
+
+use axum_core::extract::FromRequestParts;
+use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+
+use crate::{Error, Session};
+
+/// Takes the request's [`Session`] from its extensions and loads it.
+///
+/// ```
+/// use session_core::{Error, Session};
+///
+/// async fn counter(session: Session) -> Result<String, Error> {
+///     let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
+///     session.set("count", count)?;
+///     Ok(format!("Count: {count}"))
+/// }
+/// # let _ = counter;
+/// ```
+///
+/// Fails with [`Error::MissingLayer`] (500) when the session layer is not installed, and
+/// with the backend's error (503 for an outage) when loading fails.
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(Error::MissingLayer)?;
+        session.load().await?;
+        Ok(session)
+    }
+}
+
+/// An opaque response: 503 for a storage outage, 500 otherwise, with only the status's
+/// reason phrase as body. The error itself goes to the log, not to the client.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = if self.is_unavailable() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
+        (status, status.canonical_reason().unwrap_or_default()).into_response()
+    }
+}

@@ -1,0 +1,164 @@
+//! The one error type of the workspace.
+
+use std::error::Error as StdError;
+
+/// A boxed backend error, kept whole as the [`source`](StdError::source) of an [`Error`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong with a session, in any crate of this workspace.
+///
+/// Each message says what happened and what to do about it. None of them contains a
+/// session ID, a secret or session data, so they are safe to log. Backend errors are
+/// kept as the [`source`](StdError::source), never flattened into a string.
+///
+/// [`Error::is_unavailable`] tells a temporary storage outage (answer 503 and keep the
+/// user's cookie) from a bug or misconfiguration (answer 500).
+///
+/// # Example
+///
+/// ```
+/// use session_core::Error;
+///
+/// let err = Error::CookieTooLarge { size: 5000, limit: 4096 };
+/// assert!(err.to_string().contains("5000 bytes"));
+/// assert!(!err.is_unavailable());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session was destroyed earlier in this request and can no longer be modified.
+    #[error(
+        "session has been destroyed and can no longer be modified; \
+         finish the request and let the next one start a new session"
+    )]
+    Destroyed,
+
+    /// A session method that needs the data was called before the data was loaded.
+    #[error(
+        "session data used before it was loaded; call `Session::load().await` first \
+         (the axum extractor does this for you)"
+    )]
+    NotLoaded,
+
+    /// No session was found in the request extensions.
+    #[error(
+        "no session in the request extensions; add the session layer \
+         (`session_middleware::session(cookie, storage)`) in front of this handler"
+    )]
+    MissingLayer,
+
+    /// A value could not be converted to or from JSON.
+    #[error(
+        "session value for key {key:?} could not be converted to or from JSON; \
+         check that the type you read matches the type that was stored"
+    )]
+    Json {
+        /// The session key whose value failed.
+        key: String,
+        /// The underlying serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A record in a storage backend is not a valid session.
+    #[error(
+        "stored session record is not valid session JSON ([values, flash]); \
+         it is ignored and a fresh session is started"
+    )]
+    CorruptRecord(#[source] serde_json::Error),
+
+    /// The storage backend failed or could not be reached.
+    #[error("session storage failed to {operation}; check that the backend is reachable and healthy")]
+    Storage {
+        /// What the middleware was doing: "read a session", "write a session", ….
+        operation: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The session cookie would exceed what browsers accept.
+    #[error(
+        "session cookie would be {size} bytes, over the {limit}-byte limit browsers accept, \
+         so it was not sent; store less in the session or use server-side storage"
+    )]
+    CookieTooLarge {
+        /// Bytes of `name=value` the cookie would have had.
+        size: usize,
+        /// The limit in bytes (4096, RFC 6265bis).
+        limit: usize,
+    },
+
+    /// The session cookie is configured without secrets.
+    #[error(
+        "session cookie must be signed; give the cookie at least one secret \
+         (e.g. `SessionCookie::builder(\"__session\").secret(...)`)"
+    )]
+    UnsignedCookie,
+
+    /// The cookie configuration breaks a rule browsers enforce.
+    #[error("invalid session cookie configuration: {0}")]
+    InvalidCookie(&'static str),
+
+    /// The operating system could not supply random bytes for a session ID.
+    #[error("could not get random bytes from the operating system for a session id; check the OS entropy source")]
+    Randomness(#[source] getrandom::Error),
+
+    /// An invariant of this crate did not hold: a bug, please report it.
+    #[error("internal error in the session library ({0}); please report this as a bug")]
+    Internal(&'static str),
+}
+
+impl Error {
+    /// Wraps a backend error that happened while doing `operation`.
+    ///
+    /// ```
+    /// use session_core::Error;
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    /// let err = Error::storage("read a session", io);
+    /// assert!(err.is_unavailable());
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    pub fn storage(operation: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Storage {
+            operation,
+            source: source.into(),
+        }
+    }
+
+    /// True when the error is a storage outage: retrying later may succeed, and the
+    /// right HTTP answer is 503 with the user's cookie left alone.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Storage { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lowercase_without_trailing_period() {
+        let json = serde_json::from_str::<u8>("x").expect_err("invalid json");
+        let errors = [
+            Error::Destroyed,
+            Error::NotLoaded,
+            Error::MissingLayer,
+            Error::CorruptRecord(json),
+            Error::storage("read a session", "boom"),
+            Error::CookieTooLarge {
+                size: 5000,
+                limit: 4096,
+            },
+            Error::UnsignedCookie,
+            Error::InvalidCookie("a reason"),
+            Error::Internal("why"),
+        ];
+        for err in errors {
+            let text = err.to_string();
+            assert!(text.starts_with(|c: char| c.is_lowercase()), "{text}");
+            assert!(!text.ends_with('.'), "{text}");
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Session identifiers: minted from the OS CSPRNG, parsed canonically, never printed.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use subtle::ConstantTimeEq;
+
+use crate::Error;
+
+/// Random bytes in a freshly minted ID: 256 bits, twice the ASVS v5 floor of 128.
+const RANDOM_BYTES: usize = 32;
+/// Length of a minted ID once encoded: base64url without padding of 32 bytes.
+const NATIVE_LEN: usize = 43;
+/// Length of a hyphenated UUID, the form Remix (`crypto.randomUUID()`) mints.
+const UUID_LEN: usize = 36;
+
+/// An opaque session identifier.
+///
+/// New IDs carry 256 bits from the operating system's CSPRNG and are written as 43
+/// characters of URL-safe base64 (`A–Z a–z 0–9 - _`), safe in cookies, URLs, Redis keys
+/// and memcached keys alike.
+///
+/// [`SessionId::parse`] accepts exactly two canonical forms and nothing else, so a
+/// malformed ID is turned away before any store sees it:
+///
+/// - the 43-character form minted here;
+/// - a lowercase hyphenated UUID (`8-4-4-4-12` hex digits), the form Remix mints, so
+///   sessions written by a Node Remix app can be read during a migration.
+///
+/// An ID is a bearer credential. It never appears in `Debug` output, has no `Display`
+/// implementation, and compares in constant time; [`SessionId::as_str`] is the one
+/// deliberate way to get at the text (to build a storage key or a cookie value).
+///
+/// # Example
+///
+/// ```
+/// use session_core::SessionId;
+///
+/// let id = SessionId::generate()?;
+/// assert_eq!(id.as_str().len(), 43);
+/// assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+/// assert!(!format!("{id:?}").contains(id.as_str()));
+///
+/// assert!(SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").is_some());
+/// assert!(SessionId::parse("../../etc/passwd").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SessionId {
+    // Inline storage: an ID is at most 43 ASCII bytes, so cloning one never allocates.
+    bytes: [u8; NATIVE_LEN],
+    len: u8,
+}
+
+impl SessionId {
+    /// Mints a new ID from the operating system's CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`] when the OS cannot provide random bytes. There is no fallback
+    /// to a weaker source: a predictable session ID is worse than a failed request.
+    pub fn generate() -> Result<Self, Error> {
+        let mut random = [0u8; RANDOM_BYTES];
+        getrandom::fill(&mut random).map_err(Error::Randomness)?;
+        let mut bytes = [0u8; NATIVE_LEN];
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(random, &mut bytes)
+            .map_err(|_| Error::Internal("base64 buffer for a session id is too small"))?;
+        debug_assert_eq!(written, NATIVE_LEN);
+        Ok(Self {
+            bytes,
+            len: NATIVE_LEN as u8,
+        })
+    }
+
+    /// Parses an ID in one of its two canonical forms, or returns `None`.
+    ///
+    /// Anything else (wrong length, another alphabet, uppercase UUIDs, whitespace,
+    /// percent-encoding) is refused, so callers can treat `None` as "no session" without
+    /// ever passing attacker-chosen bytes to a backend.
+    pub fn parse(text: &str) -> Option<Self> {
+        let raw = text.as_bytes();
+        let canonical = match raw.len() {
+            NATIVE_LEN => is_native(raw),
+            UUID_LEN => is_uuid(raw),
+            _ => false,
+        };
+        if !canonical {
+            return None;
+        }
+        let mut bytes = [0u8; NATIVE_LEN];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(Self {
+            bytes,
+            len: raw.len() as u8,
+        })
+    }
+
+    /// The ID's text, for building a storage key or a cookie value.
+    ///
+    /// Treat it like a password: do not log it.
+    pub fn as_str(&self) -> &str {
+        // Every constructor checked that the bytes are ASCII, so this cannot fail; the
+        // empty fallback only exists because this crate forbids `unsafe`.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+/// Base64url alphabet without padding, and the last character must encode only the
+/// two high bits of the final byte (otherwise two spellings would decode to one ID).
+fn is_native(raw: &[u8]) -> bool {
+    let alphabet_ok = raw
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    alphabet_ok && URL_SAFE_NO_PAD.decode(raw).is_ok()
+}
+
+fn is_uuid(raw: &[u8]) -> bool {
+    raw.iter().enumerate().all(|(i, &b)| match i {
+        8 | 13 | 18 | 23 => b == b'-',
+        _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+    })
+}
+
+impl PartialEq for SessionId {
+    fn eq(&self, other: &Self) -> bool {
+        // Constant time over the full buffer: lengths are public, contents are not.
+        self.len == other.len && bool::from(self.bytes.ct_eq(&other.bytes))
+    }
+}
+
+impl Eq for SessionId {}
+
+impl Hash for SessionId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.bytes[..usize::from(self.len)].hash(state);
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_canonical_and_distinct() {
+        let mut seen = HashSet::new();
+        let mut symbols = HashSet::new();
+        for _ in 0..10_000 {
+            let id = SessionId::generate().expect("os randomness");
+            assert_eq!(id.as_str().len(), NATIVE_LEN);
+            assert_eq!(SessionId::parse(id.as_str()).as_ref(), Some(&id));
+            symbols.extend(id.as_str().bytes());
+            assert!(seen.insert(id.as_str().to_owned()), "duplicate id");
+        }
+        // All 64 symbols of the alphabet show up: the encoding is not truncating entropy.
+        assert_eq!(symbols.len(), 64);
+    }
+
+    #[test]
+    fn generated_ids_decode_to_256_bits() {
+        let id = SessionId::generate().expect("os randomness");
+        let decoded = URL_SAFE_NO_PAD.decode(id.as_str()).expect("base64url");
+        assert_eq!(decoded.len(), 32);
+    }
+
+    #[test]
+    fn accepts_remix_uuids() {
+        let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("uuid");
+        assert_eq!(id.as_str(), "f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+    }
+
+    #[test]
+    fn refuses_non_canonical_text() {
+        let native = SessionId::generate().expect("os randomness");
+        let too_long = format!("{}A", native.as_str());
+        let with_space = format!(" {}", &native.as_str()[1..]);
+        let with_crlf = format!("{}\r\n", &native.as_str()[2..]);
+        let percent = format!("%41{}", &native.as_str()[3..]);
+        let padded = format!("{}=", &native.as_str()[1..]);
+        let huge = "A".repeat(5000);
+        for bad in [
+            "",
+            "abc",
+            "F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6",
+            "f81d4fae7dec11d0a76500a0c91e6bf6aaaa",
+            "f81d4fae-7dec-11d0-a765-00a0c91e6bfg",
+            too_long.as_str(),
+            with_space.as_str(),
+            with_crlf.as_str(),
+            percent.as_str(),
+            padded.as_str(),
+            huge.as_str(),
+        ] {
+            assert!(SessionId::parse(bad).is_none(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_non_canonical_trailing_bits() {
+        // 'A' ends in zero bits; 'B' encodes the same byte with a stray low bit set.
+        let canonical = format!("{}A", "A".repeat(42));
+        let sloppy = format!("{}B", "A".repeat(42));
+        assert!(SessionId::parse(&canonical).is_some());
+        assert!(SessionId::parse(&sloppy).is_none());
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let id = SessionId::generate().expect("os randomness");
+        let shown = format!("{id:?}");
+        assert!(!shown.contains(id.as_str()));
+        assert_eq!(shown, "SessionId(<redacted>)");
+    }
+}

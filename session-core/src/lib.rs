@@ -1,0 +1,61 @@
+//! The heart of the session workspace: the [`Session`] handlers use, the
+//! [`SessionStorage`] trait server-side backends implement, and the one [`Error`] type.
+//!
+//! This crate does no I/O and knows nothing of HTTP: cookies, headers and the tower
+//! layer live in `session-middleware`, each backend in its own crate
+//! (`session-memory-store`, `session-cookie-store`, …). The one exception is the
+//! optional `axum` feature, which only lets axum handlers take a `Session` argument.
+//!
+//! # Example
+//!
+//! A handler's view of a session, here without any middleware:
+//!
+//! ```
+//! use session_core::Session;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let session = Session::detached()?;
+//! session.load().await?;
+//!
+//! let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
+//! session.set("count", count)?;
+//! assert_eq!(session.get::<u64>("count")?, Some(1));
+//! # Ok::<(), session_core::Error>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | `impl FromRequestParts for Session`, and `IntoResponse` for [`Error`] |
+//!
+//! # Security
+//!
+//! - [`SessionId`]s carry 256 bits from the OS CSPRNG, are parsed canonically, compare in
+//!   constant time and never print.
+//! - Unknown or expired IDs are never adopted: loading them starts a fresh session.
+//! - [`Session::regenerate_id`] deletes the old record when the session is saved.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod backend;
+mod data;
+mod error;
+mod id;
+mod session;
+mod storage;
+
+#[cfg(feature = "axum")]
+mod axum;
+
+pub use backend::{LoadedSession, SessionBackend, SessionWrite};
+pub use data::{SessionData, ValueMap};
+pub use error::{BoxError, Error};
+pub use id::SessionId;
+pub use session::{CookieUpdate, Session};
+pub use storage::{SessionStorage, StoredSession};
+
+/// Re-exported so backends and users implement the traits with the same macro version.
+pub use async_trait::async_trait;

@@ -1,0 +1,514 @@
+//! The `Session` handle handlers work with.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite, ValueMap};
+
+#[cfg(test)]
+mod tests;
+
+/// A user's session: a cheap-to-clone handle shared by the middleware and the handler.
+///
+/// The middleware puts one in the request extensions (the Rust face of Remix's
+/// `context.get(Session)`). Nothing is read from storage until somebody asks: call
+/// [`load`](Self::load) once (the axum extractor does it for you), then use the plain
+/// synchronous methods. A request that never loads its session costs no storage call.
+///
+/// Semantics follow Remix's `Session`:
+///
+/// - values and flash values live in two maps; a flash set now is visible on the next
+///   request only, and a flash that arrived with this request is gone after it;
+/// - setting a key to JSON `null` removes it;
+/// - a session loaded with flash values is dirty, so saving it clears them;
+/// - after [`destroy`](Self::destroy), reads see nothing and writes fail with
+///   [`Error::Destroyed`].
+///
+/// # Example
+///
+/// ```
+/// use session_core::Session;
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let session = Session::detached()?; // what a request without a cookie gets
+/// session.load().await?;
+/// assert_eq!(session.get::<u32>("count")?, None);
+///
+/// session.set("count", 1)?;
+/// session.flash("notice", "saved")?;
+/// assert_eq!(session.get::<u32>("count")?, Some(1));
+/// assert_eq!(session.get::<String>("notice")?, None); // only on the next request
+/// assert!(session.is_dirty());
+/// # Ok::<(), session_core::Error>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    state: Arc<Mutex<State>>,
+}
+
+enum State {
+    /// Not loaded yet: the cookie value is kept until somebody asks for the data.
+    Pending {
+        backend: Option<Arc<dyn SessionBackend>>,
+        cookie_value: Option<String>,
+    },
+    Loaded(Box<Loaded>),
+}
+
+struct Loaded {
+    backend: Option<Arc<dyn SessionBackend>>,
+    /// The current ID (changes on `regenerate_id`).
+    id: SessionId,
+    /// The ID a stored record exists under: set when the session was loaded from
+    /// storage or after a successful save. Regenerating or destroying deletes it.
+    stored_id: Option<SessionId>,
+    /// Whether the request presented a session cookie at all (so destroy knows
+    /// whether there is a cookie to clear).
+    had_cookie: bool,
+    values: ValueMap,
+    /// Flash values that arrived with this request: readable now, dropped on save.
+    flash_in: ValueMap,
+    /// Flash values set during this request, for the next one.
+    flash_next: ValueMap,
+    dirty: bool,
+    destroyed: bool,
+}
+
+/// What the response's session cookie has to do after [`Session::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CookieUpdate {
+    /// Leave the browser's cookie as it is: send no `Set-Cookie`.
+    Unchanged,
+    /// Set the cookie to this (unsigned) value.
+    Set(String),
+    /// Remove the cookie (the session was destroyed).
+    Clear,
+}
+
+/// The work `commit` must do, decided under the lock and carried out after it.
+enum Plan {
+    Nothing,
+    Clear {
+        stored: Option<SessionId>,
+    },
+    Write {
+        id: SessionId,
+        replaces: Option<SessionId>,
+        data: SessionData,
+    },
+}
+
+impl Session {
+    /// A session whose data will be loaded from `backend` when first asked for.
+    ///
+    /// `cookie_value` is the verified, decoded value of the request's session cookie, or
+    /// `None` when there was none (then loading costs no storage call).
+    pub fn new(backend: Arc<dyn SessionBackend>, cookie_value: Option<String>) -> Self {
+        Self::with_state(State::Pending {
+            backend: Some(backend),
+            cookie_value: cookie_value.filter(|value| !value.is_empty()),
+        })
+    }
+
+    /// A fresh session attached to no storage, with a new ID: for unit tests of code
+    /// that takes a `Session`. [`commit`](Self::commit) on it writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`] if no ID could be minted.
+    pub fn detached() -> Result<Self, Error> {
+        Ok(Self::with_state(State::Loaded(Box::new(Loaded::fresh(
+            None, false,
+        )?))))
+    }
+
+    fn with_state(state: State) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code path panics while holding this lock, and the state stays consistent
+        // even if one did, so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Loads the session's data, once; later calls return at once.
+    ///
+    /// Without a cookie, or when the cookie names no live session (unknown, expired,
+    /// malformed), the session starts fresh with a new ID: a presented ID is never
+    /// adopted.
+    ///
+    /// # Errors
+    ///
+    /// When the backend could not be asked ([`Error::is_unavailable`]), or no ID could be
+    /// minted. The session stays unloaded, so a later call may succeed.
+    pub async fn load(&self) -> Result<(), Error> {
+        let (backend, cookie_value) = match &*self.lock() {
+            State::Loaded(_) => return Ok(()),
+            State::Pending {
+                backend,
+                cookie_value,
+            } => (backend.clone(), cookie_value.clone()),
+        };
+        let had_cookie = cookie_value.is_some();
+        // The lock is released here: it must never be held across an `.await`.
+        let found = match (&backend, &cookie_value) {
+            (Some(backend), Some(value)) => backend.load(value).await?,
+            _ => None,
+        };
+        let loaded = match found {
+            Some(LoadedSession { id, data }) => Loaded {
+                backend,
+                stored_id: Some(id.clone()),
+                id,
+                had_cookie,
+                // Arriving flash values make the session dirty, so that the save at the
+                // end of this request clears them (Remix does the same).
+                dirty: !data.flash.is_empty(),
+                values: data.values,
+                flash_in: data.flash,
+                flash_next: ValueMap::new(),
+                destroyed: false,
+            },
+            None => Loaded::fresh(backend, had_cookie)?,
+        };
+        let mut state = self.lock();
+        // If another clone of this handle finished loading first, its state wins.
+        if matches!(*state, State::Pending { .. }) {
+            *state = State::Loaded(Box::new(loaded));
+        }
+        Ok(())
+    }
+
+    /// True once the data has been loaded.
+    pub fn is_loaded(&self) -> bool {
+        matches!(*self.lock(), State::Loaded(_))
+    }
+
+    fn with_loaded<R>(&self, f: impl FnOnce(&mut Loaded) -> Result<R, Error>) -> Result<R, Error> {
+        match &mut *self.lock() {
+            State::Loaded(loaded) => f(loaded),
+            State::Pending { .. } => Err(Error::NotLoaded),
+        }
+    }
+
+    fn with_live<R>(&self, f: impl FnOnce(&mut Loaded) -> Result<R, Error>) -> Result<R, Error> {
+        self.with_loaded(|loaded| {
+            if loaded.destroyed {
+                return Err(Error::Destroyed);
+            }
+            f(loaded)
+        })
+    }
+
+    /// The session's current ID (a new one after [`regenerate_id`](Self::regenerate_id)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn id(&self) -> Result<SessionId, Error> {
+        self.with_loaded(|loaded| Ok(loaded.id.clone()))
+    }
+
+    /// Reads a value as type `T`; `None` when the key is absent or the session destroyed.
+    ///
+    /// A flash value that arrived with this request is found too (after the ordinary
+    /// values, as in Remix); reading it does not consume it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load); [`Error::Json`] when the stored
+    /// value does not fit `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.with_loaded(|loaded| {
+            let Some(value) = loaded.lookup(key) else {
+                return Ok(None);
+            };
+            T::deserialize(value).map(Some).map_err(|source| Error::Json {
+                key: key.to_owned(),
+                source,
+            })
+        })
+    }
+
+    /// Reads a value as raw JSON; `None` when absent or the session is destroyed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn get_value(&self, key: &str) -> Result<Option<Value>, Error> {
+        self.with_loaded(|loaded| Ok(loaded.lookup(key).cloned()))
+    }
+
+    /// True when `key` holds a value or an arriving flash value; false once destroyed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn has(&self, key: &str) -> Result<bool, Error> {
+        self.with_loaded(|loaded| {
+            Ok(!loaded.destroyed
+                && (loaded.values.contains_key(key) || loaded.flash_in.contains_key(key)))
+        })
+    }
+
+    /// Stores `value` under `key`. A value that serializes to JSON `null` removes the key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`], [`Error::Destroyed`], or [`Error::Json`] when `value` cannot
+    /// be represented as JSON.
+    pub fn set<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
+        let key = key.into();
+        let value = serde_json::to_value(value).map_err(|source| Error::Json {
+            key: key.clone(),
+            source,
+        })?;
+        self.with_live(|loaded| {
+            if value.is_null() {
+                loaded.values.remove(&key);
+            } else {
+                loaded.values.insert(key, value);
+            }
+            loaded.dirty = true;
+            Ok(())
+        })
+    }
+
+    /// Removes `key` from the values and returns what it held (Remix's `unset`).
+    ///
+    /// An arriving flash value under the same key stays readable for this request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] or [`Error::Destroyed`].
+    pub fn remove(&self, key: &str) -> Result<Option<Value>, Error> {
+        self.with_live(|loaded| {
+            loaded.dirty = true;
+            Ok(loaded.values.remove(key))
+        })
+    }
+
+    /// Sets a flash value: readable during the next request only, then gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`], [`Error::Destroyed`], or [`Error::Json`].
+    pub fn flash<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
+        let key = key.into();
+        let value = serde_json::to_value(value).map_err(|source| Error::Json {
+            key: key.clone(),
+            source,
+        })?;
+        self.with_live(|loaded| {
+            loaded.flash_next.insert(key, value);
+            loaded.dirty = true;
+            Ok(())
+        })
+    }
+
+    /// Gives the session a new ID and keeps its data; call it on login and on every
+    /// privilege change (session fixation defence).
+    ///
+    /// The record under the old ID is deleted when the session is saved, so the old ID
+    /// can never be used again. Calling it twice still deletes the original record.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`], [`Error::Destroyed`], or [`Error::Randomness`].
+    pub fn regenerate_id(&self) -> Result<(), Error> {
+        let id = SessionId::generate()?;
+        self.with_live(|loaded| {
+            loaded.id = id;
+            loaded.dirty = true;
+            Ok(())
+        })
+    }
+
+    /// Destroys the session (logout): its record is deleted and its cookie removed when
+    /// the response is sent. Reads then see nothing and writes fail.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn destroy(&self) -> Result<(), Error> {
+        self.with_loaded(|loaded| {
+            loaded.destroyed = true;
+            Ok(())
+        })
+    }
+
+    /// True when something changed that the end of the request must save.
+    pub fn is_dirty(&self) -> bool {
+        match &*self.lock() {
+            State::Loaded(loaded) => loaded.dirty,
+            State::Pending { .. } => false,
+        }
+    }
+
+    /// True once [`destroy`](Self::destroy) was called.
+    pub fn is_destroyed(&self) -> bool {
+        match &*self.lock() {
+            State::Loaded(loaded) => loaded.destroyed,
+            State::Pending { .. } => false,
+        }
+    }
+
+    /// The number of values plus arriving flash values (0 once destroyed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn len(&self) -> Result<usize, Error> {
+        self.with_loaded(|loaded| {
+            Ok(if loaded.destroyed {
+                0
+            } else {
+                loaded.values.len() + loaded.flash_in.len()
+            })
+        })
+    }
+
+    /// True when [`len`](Self::len) is 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        self.len().map(|len| len == 0)
+    }
+
+    /// Persists what changed and says what the response's cookie must do.
+    ///
+    /// The middleware calls this once the handler has answered; frameworks without
+    /// tower call it through the middleware crate's manual API. An untouched or unloaded
+    /// session costs nothing and returns [`CookieUpdate::Unchanged`]; a destroyed one
+    /// deletes its record; a dirty one is written with `expires` as its deadline.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error when it could not persist the change; nothing was saved then
+    /// and the session stays dirty.
+    pub async fn commit(&self, expires: Option<SystemTime>) -> Result<CookieUpdate, Error> {
+        let (backend, plan) = match &*self.lock() {
+            State::Pending { .. } => return Ok(CookieUpdate::Unchanged),
+            State::Loaded(loaded) => (loaded.backend.clone(), loaded.plan()),
+        };
+        let Some(backend) = backend else {
+            return Ok(CookieUpdate::Unchanged);
+        };
+        match plan {
+            Plan::Nothing => Ok(CookieUpdate::Unchanged),
+            Plan::Clear { stored } => {
+                if let Some(id) = &stored {
+                    backend.destroy(id).await?;
+                }
+                self.after_save(|loaded| loaded.stored_id = None);
+                Ok(CookieUpdate::Clear)
+            }
+            Plan::Write { id, replaces, data } => {
+                let write = SessionWrite {
+                    id: &id,
+                    replaces: replaces.as_ref(),
+                    data: &data,
+                    expires,
+                };
+                let value = backend.write(&write).await?;
+                self.after_save(|loaded| {
+                    loaded.dirty = false;
+                    loaded.stored_id = Some(id);
+                });
+                Ok(CookieUpdate::Set(value))
+            }
+        }
+    }
+
+    fn after_save(&self, f: impl FnOnce(&mut Loaded)) {
+        if let State::Loaded(loaded) = &mut *self.lock() {
+            f(loaded);
+        }
+    }
+}
+
+impl Loaded {
+    fn fresh(backend: Option<Arc<dyn SessionBackend>>, had_cookie: bool) -> Result<Self, Error> {
+        Ok(Self {
+            backend,
+            id: SessionId::generate()?,
+            stored_id: None,
+            had_cookie,
+            values: ValueMap::new(),
+            flash_in: ValueMap::new(),
+            flash_next: ValueMap::new(),
+            dirty: false,
+            destroyed: false,
+        })
+    }
+
+    fn lookup(&self, key: &str) -> Option<&Value> {
+        if self.destroyed {
+            return None;
+        }
+        // Remix falls back with `??`: a null value defers to an arriving flash.
+        self.values
+            .get(key)
+            .filter(|value| !value.is_null())
+            .or_else(|| self.flash_in.get(key))
+    }
+
+    fn plan(&self) -> Plan {
+        if self.destroyed {
+            if self.stored_id.is_none() && !self.had_cookie {
+                return Plan::Nothing;
+            }
+            return Plan::Clear {
+                stored: self.stored_id.clone(),
+            };
+        }
+        if !self.dirty {
+            return Plan::Nothing;
+        }
+        Plan::Write {
+            id: self.id.clone(),
+            replaces: self.stored_id.clone().filter(|stored| *stored != self.id),
+            // Arriving flash values are left out on purpose: this save is what clears them.
+            data: SessionData {
+                values: self.values.clone(),
+                flash: self.flash_next.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Session {
+    /// Shows the state, never the ID or the data (both may be secrets).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Session");
+        match &*self.lock() {
+            State::Pending { cookie_value, .. } => out
+                .field("loaded", &false)
+                .field("has_cookie", &cookie_value.is_some()),
+            State::Loaded(loaded) => out
+                .field("loaded", &true)
+                .field("values", &loaded.values.len())
+                .field("flash", &(loaded.flash_in.len() + loaded.flash_next.len()))
+                .field("dirty", &loaded.dirty)
+                .field("destroyed", &loaded.destroyed),
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
+// A `Session` crosses tasks and threads with the request: keep it `Send + Sync`.
+const _: fn() = || {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Session>();
+};
