@@ -1,1 +1,245 @@
-//! placeholder
+//! Session storage that keeps the whole session in its (signed) cookie.
+//!
+//! Nothing is stored on the server: the cookie value is the JSON
+//! `{"i": id, "d": [values, flash]}`, byte for byte what Remix's
+//! `createCookieSessionStorage()` writes, so a Node Remix app and a Rust service sharing
+//! a cookie name and secret read each other's sessions. The session middleware signs the
+//! value (and base64-encodes it) before it leaves the server and verifies it before this
+//! crate ever parses it.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{CookieUpdate, Session};
+//! use session_cookie_store::CookieStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let payload = r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":3},{}]}"#;
+//! let session = Session::new(Arc::new(CookieStore::new()), Some(payload.to_owned()));
+//! session.load().await?;
+//! session.set("count", 4)?;
+//! let update = session.commit(None).await?;
+//! assert_eq!(
+//!     update,
+//!     CookieUpdate::Set(r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":4},{}]}"#.into())
+//! );
+//! # Ok::<(), session_core::Error>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Limits
+//!
+//! - **Size**: browsers drop a cookie whose name and value exceed 4096 bytes. The
+//!   middleware refuses to send such a cookie and answers with
+//!   [`Error::CookieTooLarge`](session_core::Error::CookieTooLarge) naming the size; keep
+//!   cookie sessions small or use server-side storage.
+//! - **Revocation**: there is no server-side state, so a copy of an old cookie stays
+//!   valid until it expires, even after logout or [`regenerate_id`]. Give sessions a
+//!   lifetime (it is stored in the signed payload and enforced on every read), or use
+//!   server-side storage where logout must be final.
+//! - **Privacy**: signed is not encrypted; the client can read (but not change) the data.
+//!
+//! [`regenerate_id`]: session_core::Session::regenerate_id
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use session_core::{
+    async_trait, Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite,
+};
+
+/// Keeps each session inside its cookie. Stateless, so cheap to create and to clone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CookieStore {
+    _private: (),
+}
+
+impl CookieStore {
+    /// A cookie store. It has no options: the cookie's attributes, secrets and lifetime
+    /// are configured on the session cookie and the layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The payload written to the cookie. Field names and order are Remix's; `e` is ours.
+#[derive(Serialize)]
+struct PayloadOut<'a> {
+    i: &'a str,
+    d: &'a SessionData,
+    /// Expiry in milliseconds since the Unix epoch. Remix ignores unknown fields, so a
+    /// payload with `e` still reads there; without a lifetime it is left out entirely and
+    /// the payload stays byte-identical to Remix's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PayloadIn {
+    i: String,
+    #[serde(default)]
+    d: SessionData,
+    #[serde(default)]
+    e: Option<u64>,
+}
+
+fn to_unix_millis(time: SystemTime) -> u64 {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl SessionBackend for CookieStore {
+    async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
+        let payload: PayloadIn = match serde_json::from_str(cookie_value) {
+            Ok(payload) => payload,
+            Err(error) => {
+                // The signature was valid, so this came from us or from an app holding our
+                // secret: worth a warning, but the user just gets a fresh session.
+                tracing::warn!(%error, "signed session cookie holds no valid session payload; starting a fresh session");
+                return Ok(None);
+            }
+        };
+        if payload
+            .e
+            .is_some_and(|expires| expires <= to_unix_millis(SystemTime::now()))
+        {
+            return Ok(None);
+        }
+        let Some(id) = SessionId::parse(&payload.i) else {
+            tracing::warn!(
+                "signed session cookie holds a malformed session id; starting a fresh session"
+            );
+            return Ok(None);
+        };
+        Ok(Some(LoadedSession {
+            id,
+            data: payload.d,
+        }))
+    }
+
+    async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
+        // `write.replaces` needs no work: the old session lived only in the old cookie,
+        // which this response replaces. A copy kept elsewhere stays valid until it
+        // expires; that is the documented limit of cookie storage.
+        let payload = PayloadOut {
+            i: write.id.as_str(),
+            d: write.data,
+            e: write.expires.map(to_unix_millis),
+        };
+        serde_json::to_string(&payload).map_err(|source| Error::Json {
+            key: "(whole session)".to_owned(),
+            source,
+        })
+    }
+
+    async fn destroy(&self, _id: &SessionId) -> Result<(), Error> {
+        // Nothing on the server; the middleware clears the cookie.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use session_core::{CookieUpdate, Session};
+
+    use super::*;
+
+    async fn request(
+        cookie: Option<String>,
+        handle: impl FnOnce(&Session),
+    ) -> (Session, CookieUpdate) {
+        let session = Session::new(Arc::new(CookieStore::new()), cookie);
+        session.load().await.expect("load");
+        handle(&session);
+        let update = session.commit(None).await.expect("commit");
+        (session, update)
+    }
+
+    fn value(update: CookieUpdate) -> String {
+        match update {
+            CookieUpdate::Set(value) => value,
+            other => panic!("expected a cookie value, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn persists_across_requests_with_a_stable_id() {
+        let (first, update) = request(None, |s| s.set("count", 1).expect("set")).await;
+        let cookie = value(update);
+        let (second, update) = request(Some(cookie), |s| {
+            let count: u64 = s.get("count").expect("get").expect("present");
+            s.set("count", count + 1).expect("set");
+        })
+        .await;
+        assert_eq!(second.get::<u64>("count").expect("get"), Some(2));
+        assert_eq!(second.id().expect("id"), first.id().expect("id"));
+        assert!(value(update).contains(r#""d":[{"count":2},{}]"#));
+    }
+
+    #[tokio::test]
+    async fn regenerating_writes_the_new_id() {
+        let (first, update) = request(None, |s| s.set("a", 1).expect("set")).await;
+        let (second, update) = request(Some(value(update)), |s| {
+            s.regenerate_id().expect("regenerate")
+        })
+        .await;
+        assert_ne!(second.id().expect("id"), first.id().expect("id"));
+        let cookie = value(update);
+        assert!(cookie.contains(second.id().expect("id").as_str()));
+        assert!(cookie.contains(r#"{"a":1}"#), "data kept");
+    }
+
+    #[tokio::test]
+    async fn destroy_clears_the_cookie() {
+        let (_, update) = request(None, |s| s.set("a", 1).expect("set")).await;
+        let (_, update) = request(Some(value(update)), |s| s.destroy().expect("destroy")).await;
+        assert_eq!(update, CookieUpdate::Clear);
+    }
+
+    #[tokio::test]
+    async fn garbage_payloads_start_fresh_sessions() {
+        for bad in [
+            "not json",
+            "null",
+            "[]",
+            r#"{"d":[{},{}]}"#,
+            r#"{"i":"../x","d":[{},{}]}"#,
+            r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":{"a":1}}"#,
+        ] {
+            let (session, update) = request(Some(bad.to_owned()), |_| {}).await;
+            assert!(session.is_empty().expect("len"), "{bad}");
+            assert_eq!(update, CookieUpdate::Unchanged, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lifetime_is_stored_and_enforced() {
+        let session = Session::new(Arc::new(CookieStore::new()), None);
+        session.load().await.expect("load");
+        session.set("a", 1).expect("set");
+        let past = SystemTime::now() - Duration::from_secs(1);
+        let cookie = value(session.commit(Some(past)).await.expect("commit"));
+        assert!(cookie.contains(r#","e":"#));
+        let (again, _) = request(Some(cookie), |_| {}).await;
+        assert_eq!(
+            again.get::<u8>("a").expect("get"),
+            None,
+            "expired payload ignored"
+        );
+
+        let session = Session::new(Arc::new(CookieStore::new()), None);
+        session.load().await.expect("load");
+        session.set("a", 1).expect("set");
+        let future = SystemTime::now() + Duration::from_secs(60);
+        let cookie = value(session.commit(Some(future)).await.expect("commit"));
+        let (again, _) = request(Some(cookie), |_| {}).await;
+        assert_eq!(again.get::<u8>("a").expect("get"), Some(1));
+    }
+}

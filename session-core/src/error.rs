@@ -68,7 +68,9 @@ pub enum Error {
     CorruptRecord(#[source] serde_json::Error),
 
     /// The storage backend failed or could not be reached.
-    #[error("session storage failed to {operation}; check that the backend is reachable and healthy")]
+    #[error(
+        "session storage failed to {operation}; check that the backend is reachable and healthy"
+    )]
     Storage {
         /// What the middleware was doing: "read a session", "write a session", ….
         operation: &'static str,

@@ -232,10 +232,12 @@ impl Session {
             let Some(value) = loaded.lookup(key) else {
                 return Ok(None);
             };
-            T::deserialize(value).map(Some).map_err(|source| Error::Json {
-                key: key.to_owned(),
-                source,
-            })
+            T::deserialize(value)
+                .map(Some)
+                .map_err(|source| Error::Json {
+                    key: key.to_owned(),
+                    source,
+                })
         })
     }
 

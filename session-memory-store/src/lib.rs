@@ -1,1 +1,324 @@
-//! placeholder
+//! In-memory session storage for one process: a sharded [`DashMap`] with expiry and a
+//! background sweeper.
+//!
+//! Good for development, tests and single-instance services. Sessions are lost when the
+//! process exits and are not shared between instances: use Redis or memcached storage
+//! for that.
+//!
+//! # Example
+//!
+//! ```
+//! use session_core::{SessionData, SessionId, SessionStorage};
+//! use session_memory_store::MemoryStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! let store = MemoryStore::new();
+//! let id = SessionId::generate()?;
+//! store.update(&id, &SessionData::default(), None).await?;
+//! assert!(store.read(&id).await?.is_some());
+//! store.delete(&id).await?;
+//! assert!(store.read(&id).await?.is_none());
+//! # Ok::<(), session_core::Error>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Expiry
+//!
+//! A record written with an expiry is never returned after it, whether or not the
+//! sweeper has run yet. The sweeper removes expired records every
+//! [`DEFAULT_SWEEP_INTERVAL`] (or the interval you choose), so memory does not grow
+//! without bound. It runs as a task on the tokio runtime the store was created in and
+//! stops when the last clone of the store is dropped; a store created outside a tokio
+//! runtime sweeps on writes instead, at most once per interval.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use dashmap::DashMap;
+use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+use tokio::task::AbortHandle;
+
+/// How often expired sessions are swept by default.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Session storage in this process's memory. Cloning it is cheap and shares the data.
+#[derive(Clone, Debug)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    records: DashMap<SessionId, StoredSession>,
+    sweep_interval: Duration,
+    sweeper: Sweeper,
+}
+
+#[derive(Debug)]
+enum Sweeper {
+    /// A tokio task sweeps; aborted when the store is dropped.
+    Task(AbortHandle),
+    /// No runtime at construction: writes sweep when this long has passed.
+    OnWrite(Mutex<Instant>),
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store that sweeps expired sessions every [`DEFAULT_SWEEP_INTERVAL`].
+    pub fn new() -> Self {
+        Self::with_sweep_interval(DEFAULT_SWEEP_INTERVAL)
+    }
+
+    /// An empty store that sweeps expired sessions every `interval`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_memory_store::MemoryStore;
+    ///
+    /// let store = MemoryStore::with_sweep_interval(Duration::from_secs(10));
+    /// assert!(store.is_empty());
+    /// ```
+    pub fn with_sweep_interval(interval: Duration) -> Self {
+        // A zero interval would make the sweeper spin.
+        let sweep_interval = interval.max(Duration::from_millis(1));
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let sweeper = match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => Sweeper::Task(
+                    runtime
+                        .spawn(sweep_periodically(weak.clone(), sweep_interval))
+                        .abort_handle(),
+                ),
+                Err(_) => Sweeper::OnWrite(Mutex::new(Instant::now())),
+            };
+            Inner {
+                records: DashMap::new(),
+                sweep_interval,
+                sweeper,
+            }
+        });
+        Self { inner }
+    }
+
+    /// Records held, including expired ones the sweeper has not removed yet.
+    pub fn len(&self) -> usize {
+        self.inner.records.len()
+    }
+
+    /// True when no records are held.
+    pub fn is_empty(&self) -> bool {
+        self.inner.records.is_empty()
+    }
+
+    /// Removes every expired record now and returns how many there were.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use session_core::{SessionData, SessionId, SessionStorage};
+    /// use session_memory_store::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// let store = MemoryStore::new();
+    /// let past = SystemTime::now() - Duration::from_secs(1);
+    /// store.update(&SessionId::generate()?, &SessionData::default(), Some(past)).await?;
+    /// assert_eq!(store.purge_expired(), 1);
+    /// assert!(store.is_empty());
+    /// # Ok::<(), session_core::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn purge_expired(&self) -> usize {
+        self.inner.purge_expired()
+    }
+}
+
+impl Inner {
+    fn purge_expired(&self) -> usize {
+        let now = SystemTime::now();
+        let before = self.records.len();
+        // `retain` locks one shard at a time, so requests on other shards go on meanwhile.
+        self.records.retain(|_, record| !record.is_expired_at(now));
+        before.saturating_sub(self.records.len())
+    }
+
+    fn sweep_on_write_if_due(&self) {
+        let Sweeper::OnWrite(last) = &self.sweeper else {
+            return;
+        };
+        let due = {
+            let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+            let due = last.elapsed() >= self.sweep_interval;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        };
+        if due {
+            self.purge_expired();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Sweeper::Task(task) = &self.sweeper {
+            task.abort();
+        }
+    }
+}
+
+/// The background sweeper. It holds only a weak reference, so it never keeps a dropped
+/// store alive, and ends as soon as the store is gone.
+async fn sweep_periodically(store: Weak<Inner>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick fires at once; nothing can have expired yet
+    loop {
+        ticks.tick().await;
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        store.purge_expired();
+    }
+}
+
+#[async_trait]
+impl SessionStorage for MemoryStore {
+    async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
+        // The guard is dropped before returning: no shard lock is held across an await.
+        let record = self
+            .inner
+            .records
+            .get(id)
+            .map(|entry| entry.value().clone());
+        Ok(record.filter(|record| !record.is_expired_at(SystemTime::now())))
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        let record = StoredSession {
+            data: data.clone(),
+            expires,
+        };
+        self.inner.records.insert(id.clone(), record);
+        self.inner.sweep_on_write_if_due();
+        Ok(())
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.inner.records.remove(id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn data(count: u64) -> SessionData {
+        let mut data = SessionData::default();
+        data.values.insert("count".into(), json!(count));
+        data
+    }
+
+    fn id() -> SessionId {
+        SessionId::generate().expect("os randomness")
+    }
+
+    #[tokio::test]
+    async fn expired_records_are_never_returned_even_before_a_sweep() {
+        let store = MemoryStore::new();
+        let (past, future) = (id(), id());
+        let now = SystemTime::now();
+        store
+            .update(&past, &data(1), Some(now - Duration::from_millis(1)))
+            .await
+            .expect("update");
+        store
+            .update(&future, &data(2), Some(now + Duration::from_secs(60)))
+            .await
+            .expect("update");
+        assert_eq!(store.len(), 2, "nothing swept yet");
+        assert_eq!(store.read(&past).await.expect("read"), None);
+        let live = store.read(&future).await.expect("read").expect("live");
+        assert_eq!(live.data, data(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_background_sweeper_removes_expired_records() {
+        let store = MemoryStore::with_sweep_interval(Duration::from_secs(5));
+        let expired = SystemTime::now() - Duration::from_secs(1);
+        for _ in 0..3 {
+            store
+                .update(&id(), &data(1), Some(expired))
+                .await
+                .expect("update");
+        }
+        let keep = id();
+        store.update(&keep, &data(1), None).await.expect("update");
+        assert_eq!(store.len(), 4);
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(store.len(), 1, "the sweeper ran on paused time");
+        assert!(store.read(&keep).await.expect("read").is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweeper_does_not_keep_a_dropped_store_alive() {
+        let store = MemoryStore::with_sweep_interval(Duration::from_secs(1));
+        let weak = Arc::downgrade(&store.inner);
+        drop(store);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn without_a_runtime_writes_sweep_when_due() {
+        let store = MemoryStore::with_sweep_interval(Duration::from_millis(1));
+        assert!(matches!(store.inner.sweeper, Sweeper::OnWrite(_)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let expired = SystemTime::now() - Duration::from_secs(1);
+            store
+                .update(&id(), &data(1), Some(expired))
+                .await
+                .expect("update");
+            std::thread::sleep(Duration::from_millis(5));
+            store.update(&id(), &data(2), None).await.expect("update");
+        });
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn update_replaces_and_delete_is_idempotent() {
+        let store = MemoryStore::new();
+        let key = id();
+        store.update(&key, &data(1), None).await.expect("update");
+        store.update(&key, &data(2), None).await.expect("update");
+        let record = store.read(&key).await.expect("read").expect("present");
+        assert_eq!(record.data, data(2));
+        store.delete(&key).await.expect("delete");
+        store.delete(&key).await.expect("delete again");
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn reads_never_create_records() {
+        let store = MemoryStore::new();
+        assert_eq!(store.read(&id()).await.expect("read"), None);
+        assert!(store.is_empty());
+    }
+}

@@ -116,7 +116,10 @@ async fn data_methods_before_load_say_not_loaded() {
     assert!(matches!(session.destroy(), Err(Error::NotLoaded)));
     assert!(!session.is_dirty());
     // An unloaded session is never saved, and costs no storage call at all.
-    assert_eq!(session.commit(None).await.expect("commit"), CookieUpdate::Unchanged);
+    assert_eq!(
+        session.commit(None).await.expect("commit"),
+        CookieUpdate::Unchanged
+    );
     assert_eq!(storage.calls(), (0, 0, 0));
 }
 
@@ -125,7 +128,9 @@ async fn set_get_has_remove() {
     let session = Session::detached().expect("session");
     session.load().await.expect("load");
     assert!(!session.has("user").expect("has"));
-    session.set("user", json!({"id": 7, "name": "Zoë"})).expect("set");
+    session
+        .set("user", json!({"id": 7, "name": "Zoë"}))
+        .expect("set");
     assert!(session.is_dirty());
     assert!(session.has("user").expect("has"));
     assert_eq!(
@@ -252,7 +257,10 @@ async fn flash_is_visible_on_the_next_request_only() {
         // Dirty on arrival, so this request's save clears the flash.
         assert!(s.is_dirty());
         for _ in 0..2 {
-            assert_eq!(s.get::<String>("notice").expect("get").as_deref(), Some("saved"));
+            assert_eq!(
+                s.get::<String>("notice").expect("get").as_deref(),
+                Some("saved")
+            );
         }
         assert_eq!(s.len().expect("len"), 1);
     })
