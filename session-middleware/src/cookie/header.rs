@@ -1,0 +1,193 @@
+//! Reading the session cookie out of `Cookie` headers and writing `Set-Cookie`.
+
+use std::time::Duration;
+
+use ::cookie::{Cookie, Expiration};
+use http::header::{HeaderMap, HeaderValue, COOKIE};
+use session_core::Error;
+use time::OffsetDateTime;
+
+use super::{SessionCookie, MAX_COOKIE_SIZE};
+
+/// Every value the request's `Cookie` headers hold for `name`, in order.
+///
+/// Other cookies, unparsable pairs and non-UTF-8 headers are skipped, never an error:
+/// a browser may send anything. Empty values (a cookie that Remix cleared) and values
+/// longer than a browser would ever send are skipped too. Duplicates happen when a
+/// sibling subdomain or another path sets the same name; the caller decides which one
+/// to trust by verifying signatures.
+pub(crate) fn cookie_candidates<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == name)
+        .filter_map(|cookie| cookie.value_raw())
+        .map(|value| value.trim_matches('"'))
+        .filter(|value| !value.is_empty() && value.len() <= MAX_COOKIE_SIZE)
+        .collect()
+}
+
+/// `Set-Cookie` giving the session cookie `value`, valid for `max_age` if given.
+///
+/// # Errors
+///
+/// [`Error::CookieTooLarge`] when name and value exceed [`MAX_COOKIE_SIZE`]: browsers
+/// would silently drop the cookie, so it is refused here instead.
+pub(crate) fn render_set(
+    config: &SessionCookie,
+    value: &str,
+    max_age: Option<Duration>,
+) -> Result<HeaderValue, Error> {
+    let size = config.name.len() + value.len();
+    if size > MAX_COOKIE_SIZE {
+        return Err(Error::CookieTooLarge {
+            size,
+            limit: MAX_COOKIE_SIZE,
+        });
+    }
+    let mut cookie = base_cookie(config, value);
+    if let Some(max_age) = max_age.or(config.max_age) {
+        cookie.set_max_age(to_time_duration(max_age));
+    }
+    if let Some(expires) = config.expires {
+        cookie.set_expires(Expiration::DateTime(OffsetDateTime::from(expires)));
+    }
+    to_header(&cookie)
+}
+
+/// `Set-Cookie` removing the session cookie: an empty value with the same attributes
+/// (so it matches the cookie it replaces, `__Host-` rules included), `Max-Age=0` and an
+/// `Expires` in the past, so every browser really deletes it.
+pub(crate) fn render_clear(config: &SessionCookie) -> Result<HeaderValue, Error> {
+    let mut cookie = base_cookie(config, "");
+    cookie.set_max_age(time::Duration::ZERO);
+    cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
+    to_header(&cookie)
+}
+
+fn base_cookie<'c>(config: &'c SessionCookie, value: &'c str) -> Cookie<'c> {
+    let mut cookie = Cookie::new(config.name.as_str(), value);
+    cookie.set_path(config.path.as_str());
+    if let Some(domain) = &config.domain {
+        cookie.set_domain(domain.as_str());
+    }
+    cookie.set_http_only(config.http_only);
+    cookie.set_secure(config.secure);
+    cookie.set_same_site(config.same_site);
+    if config.partitioned {
+        cookie.set_partitioned(true);
+    }
+    cookie
+}
+
+fn to_time_duration(duration: Duration) -> time::Duration {
+    // Clamp instead of overflowing: a Max-Age of i64::MAX seconds is "forever" anyway.
+    time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn to_header(cookie: &Cookie<'_>) -> Result<HeaderValue, Error> {
+    // Names and attributes were validated at construction and values are base64, so this
+    // only fails on a bug.
+    HeaderValue::try_from(cookie.to_string())
+        .map_err(|_| Error::Internal("rendered Set-Cookie is not a valid header value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::HeaderName;
+
+    use super::*;
+    use crate::SameSite;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(COOKIE, HeaderValue::from_str(value).expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn finds_the_session_cookie_among_others_and_garbage() {
+        let map = headers(&[
+            "theme=dark; __session=abc.def; =broken; ;; x",
+            "__session=second; other=1",
+            "__session=; __session=\"quoted\"",
+        ]);
+        assert_eq!(
+            cookie_candidates(&map, "__session"),
+            vec!["abc.def", "second", "quoted"]
+        );
+        assert!(cookie_candidates(&map, "missing").is_empty());
+        let mut binary = HeaderMap::new();
+        binary.insert(
+            HeaderName::from_static("cookie"),
+            HeaderValue::from_bytes(b"__session=\xff\xfe").expect("opaque bytes"),
+        );
+        assert!(cookie_candidates(&binary, "__session").is_empty());
+    }
+
+    #[test]
+    fn renders_set_and_clear_with_the_same_attributes() {
+        let config = SessionCookie::builder("__Secure-s")
+            .secret("k")
+            .domain("example.com")
+            .path("/app")
+            .same_site(SameSite::Strict)
+            .build()
+            .expect("valid");
+        let set = render_set(&config, "v.t", Some(Duration::from_secs(60))).expect("fits");
+        let set = set.to_str().expect("ascii");
+        for part in [
+            "__Secure-s=v.t",
+            "Domain=example.com",
+            "Path=/app",
+            "SameSite=Strict",
+            "HttpOnly",
+            "Secure",
+            "Max-Age=60",
+        ] {
+            assert!(
+                set.split("; ").any(|p| p == part),
+                "{part} missing in {set}"
+            );
+        }
+        let clear = render_clear(&config).expect("renders");
+        let clear = clear.to_str().expect("ascii");
+        for part in [
+            "__Secure-s=",
+            "Domain=example.com",
+            "Path=/app",
+            "SameSite=Strict",
+            "HttpOnly",
+            "Secure",
+            "Max-Age=0",
+            "Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        ] {
+            assert!(
+                clear.split("; ").any(|p| p == part),
+                "{part} missing in {clear}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_oversized_cookies_naming_the_size() {
+        let config = SessionCookie::builder("s")
+            .secret("k")
+            .build()
+            .expect("valid");
+        assert!(render_set(&config, &"x".repeat(4095), None).is_ok());
+        let err = render_set(&config, &"x".repeat(4096), None).expect_err("too big");
+        assert!(matches!(
+            err,
+            Error::CookieTooLarge {
+                size: 4097,
+                limit: 4096
+            }
+        ));
+    }
+}

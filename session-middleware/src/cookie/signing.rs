@@ -1,0 +1,233 @@
+//! Cookie value signing: HMAC-SHA256 in Remix's format or in our name-bound default.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Bytes in an HMAC-SHA256 tag.
+const TAG_LEN: usize = 32;
+
+/// Domain-separation label of the default format, version 1. It starts every MAC input,
+/// and it contains NUL bytes, which a Remix MAC input (base64 text) never does: a tag
+/// made for one format can never verify in the other, even with the same secret.
+const DEFAULT_V1_LABEL: &[u8] = b"session-middleware\0signed-cookie\0v1\0";
+
+/// How a session cookie's value is encoded and signed.
+///
+/// Both formats put `payload "." tag` in the cookie, with an HMAC-SHA256 tag checked in
+/// constant time before anything else is done with the value. The algorithm is fixed by
+/// this setting, never read from the cookie.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SigningFormat {
+    /// The default: payload in URL-safe base64, and a tag that covers a format version
+    /// and the cookie's name as well as the payload. A value signed for another cookie
+    /// with the same secret is refused.
+    #[default]
+    NameBound,
+    /// Byte-identical to Remix's `@remix-run/cookie`: payload in standard base64, tag
+    /// over the payload alone. Choose it to share sessions with a Node Remix app.
+    ///
+    /// Weaker: any cookie signed with the same secret (say, a user-controlled preference
+    /// cookie) verifies as a session cookie. Never reuse the secret elsewhere.
+    Remix,
+}
+
+/// Remix decodes with `atob`, which accepts base64 with or without padding.
+const REMIX_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+const REMIX_TAG_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Signs with the first secret and verifies with all of them (key rotation).
+///
+/// Each secret's HMAC state is keyed (and, in the default format, fed the label and the
+/// cookie name) once at construction; a request only clones that state.
+#[derive(Clone)]
+pub(crate) struct Signer {
+    format: SigningFormat,
+    keys: Vec<HmacSha256>,
+}
+
+impl Signer {
+    /// `secrets` must not be empty; the caller checks that with a proper error.
+    pub(crate) fn new(format: SigningFormat, cookie_name: &str, secrets: &[Vec<u8>]) -> Self {
+        let keys = secrets
+            .iter()
+            .map(|secret| {
+                // HMAC takes keys of any length, so this cannot fail.
+                let mut mac = <HmacSha256 as Mac>::new_from_slice(secret)
+                    .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+                if format == SigningFormat::NameBound {
+                    mac.update(DEFAULT_V1_LABEL);
+                    // Cookie names cannot contain NUL, so `name NUL payload` is unambiguous.
+                    mac.update(cookie_name.as_bytes());
+                    mac.update(b"\0");
+                }
+                mac
+            })
+            .collect();
+        Self { format, keys }
+    }
+
+    /// Encodes `value` and signs it with the first secret.
+    pub(crate) fn sign(&self, value: &str) -> String {
+        let payload = match self.format {
+            SigningFormat::NameBound => URL_SAFE_NO_PAD.encode(value),
+            SigningFormat::Remix => REMIX_BASE64.encode(value),
+        };
+        let Some(key) = self.keys.first() else {
+            return payload;
+        };
+        let mut mac = key.clone();
+        mac.update(payload.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let mut signed = payload;
+        signed.push('.');
+        match self.format {
+            SigningFormat::NameBound => URL_SAFE_NO_PAD.encode_string(tag, &mut signed),
+            SigningFormat::Remix => REMIX_TAG_BASE64.encode_string(tag, &mut signed),
+        }
+        signed
+    }
+
+    /// Checks the tag against every secret, in constant time per secret, and only then
+    /// decodes the payload. `None` for anything that does not verify or decode.
+    pub(crate) fn unsign(&self, signed: &str) -> Option<String> {
+        let (payload, tag_text) = signed.rsplit_once('.')?;
+        let mut tag = [0u8; TAG_LEN + 3];
+        let tag_len = match self.format {
+            SigningFormat::NameBound => URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag),
+            SigningFormat::Remix => REMIX_TAG_BASE64.decode_slice(tag_text, &mut tag),
+        }
+        .ok()?;
+        if tag_len != TAG_LEN {
+            return None;
+        }
+        let verified = self.keys.iter().any(|key| {
+            let mut mac = key.clone();
+            mac.update(payload.as_bytes());
+            mac.verify_slice(&tag[..TAG_LEN]).is_ok()
+        });
+        if !verified {
+            return None;
+        }
+        let bytes = match self.format {
+            SigningFormat::NameBound => URL_SAFE_NO_PAD.decode(payload),
+            SigningFormat::Remix => REMIX_BASE64.decode(payload),
+        }
+        .ok()?;
+        String::from_utf8(bytes).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer(format: SigningFormat, name: &str, secrets: &[&str]) -> Signer {
+        let secrets: Vec<Vec<u8>> = secrets.iter().map(|s| s.as_bytes().to_vec()).collect();
+        Signer::new(format, name, &secrets)
+    }
+
+    #[test]
+    fn remix_format_matches_remix_research_vectors() {
+        // Computed with Remix's own cookie-signing code (research report, section 5).
+        let remix = signer(SigningFormat::Remix, "__sess", &["secret1"]);
+        assert_eq!(
+            remix.sign("hello world"),
+            "aGVsbG8gd29ybGQ=.ZskLLPs1joWNLq8B6/7g5iiDEm71SItUSsl7x5L5hW0"
+        );
+        assert_eq!(
+            remix.sign("日本語"),
+            "5pel5pys6Kqe.7fy39Oe4JvMJ/z4bMy8yZxj9b+9hxwORNpwmz1yVIEQ"
+        );
+        // atob is forgiving about padding, and so are we for this format.
+        let padded = "aGVsbG8gd29ybGQ=.ZskLLPs1joWNLq8B6/7g5iiDEm71SItUSsl7x5L5hW0=";
+        assert_eq!(remix.unsign(padded).as_deref(), Some("hello world"));
+    }
+
+    #[test]
+    fn default_format_round_trips_and_binds_the_name() {
+        let session = signer(SigningFormat::NameBound, "__session", &["k"]);
+        let other = signer(SigningFormat::NameBound, "prefs", &["k"]);
+        let signed = session.sign("value with ünïcode");
+        assert_eq!(
+            session.unsign(&signed).as_deref(),
+            Some("value with ünïcode")
+        );
+        assert_eq!(other.unsign(&signed), None, "moved to another cookie name");
+        assert_eq!(session.unsign(&other.sign("x")), None);
+    }
+
+    #[test]
+    fn formats_do_not_verify_each_other() {
+        let remix = signer(SigningFormat::Remix, "__session", &["k"]);
+        let ours = signer(SigningFormat::NameBound, "__session", &["k"]);
+        assert_eq!(ours.unsign(&remix.sign("v")), None);
+        assert_eq!(remix.unsign(&ours.sign("v")), None);
+    }
+
+    #[test]
+    fn rotation_signs_with_the_first_and_verifies_with_all() {
+        let old = signer(SigningFormat::NameBound, "n", &["old"]);
+        let rotated = signer(SigningFormat::NameBound, "n", &["new", "old"]);
+        let new_only = signer(SigningFormat::NameBound, "n", &["new"]);
+        let signed_old = old.sign("v");
+        assert_eq!(rotated.unsign(&signed_old).as_deref(), Some("v"));
+        assert_eq!(new_only.unsign(&signed_old), None);
+        assert_eq!(new_only.unsign(&rotated.sign("v")).as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn every_tamper_is_rejected() {
+        for format in [SigningFormat::NameBound, SigningFormat::Remix] {
+            let s = signer(format, "n", &["secret"]);
+            let signed = s.sign("payload");
+            let (payload, tag) = signed.rsplit_once('.').expect("dot");
+            let bad = [
+                format!("{signed}x"),
+                format!("{signed}A"),
+                signed[..signed.len() - 1].to_string(),
+                format!("{payload}."),
+                format!(".{tag}"),
+                payload.to_string(),
+                format!("x{signed}"),
+                ".".to_string(),
+                String::new(),
+            ];
+            for candidate in &bad {
+                assert_eq!(
+                    s.unsign(candidate),
+                    None,
+                    "{format:?} accepted {candidate:?}"
+                );
+            }
+            // Every single-bit flip of every byte.
+            for i in 0..signed.len() {
+                for bit in 0..8 {
+                    let mut bytes = signed.clone().into_bytes();
+                    bytes[i] ^= 1 << bit;
+                    if let Ok(flipped) = String::from_utf8(bytes) {
+                        if flipped != signed {
+                            assert_eq!(s.unsign(&flipped), None, "{format:?} flip {i}/{bit}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Loading a session from request headers and committing it to response headers: the
+//! whole job of the middleware, usable without tower.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
+use session_core::{
+    async_trait, CookieUpdate, Error, LoadedSession, Session, SessionBackend, SessionId,
+    SessionWrite,
+};
+
+use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie, Signer};
+
+/// Secrets shorter than this draw a warning at start-up (HMAC-SHA256 key size).
+const RECOMMENDED_SECRET_LEN: usize = 32;
+
+/// Loads sessions from request headers and commits them to response headers.
+///
+/// This is everything the tower layer does, as two plain calls, for frameworks that are
+/// not built on tower. [`SessionLayer`](crate::SessionLayer) wraps one of these.
+///
+/// # Example
+///
+/// ```
+/// use http::header::{HeaderMap, SET_COOKIE};
+/// use session_middleware::{CookieStore, SessionCookie, SessionManager};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let cookie = SessionCookie::builder("__session").secret("s3cr3t").build()?;
+/// let manager = SessionManager::new(cookie, CookieStore::new())?;
+///
+/// // On a request: build the session from its headers (nothing is read yet).
+/// let session = manager.session_from_headers(&HeaderMap::new());
+///
+/// // In the handler.
+/// session.load().await?;
+/// session.set("count", 1)?;
+///
+/// // On the response: persist and add the Set-Cookie header.
+/// let mut response_headers = HeaderMap::new();
+/// manager.commit(&session, &mut response_headers).await?;
+/// assert!(response_headers.contains_key(SET_COOKIE));
+/// # Ok::<(), session_middleware::Error>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SessionManager {
+    cookie: Arc<SessionCookie>,
+    /// Kept beside the backend's copy to pick among duplicate cookies.
+    signer: Signer,
+    backend: Arc<dyn SessionBackend>,
+    lifetime: Option<Duration>,
+}
+
+/// The backend sessions see: verifies and decodes cookie values before the real backend
+/// reads them, and encodes and signs what it writes.
+struct SignedBackend {
+    signer: Signer,
+    inner: Arc<dyn SessionBackend>,
+}
+
+impl SessionManager {
+    /// A manager for sessions carried by `cookie` and kept in `storage`.
+    ///
+    /// Warns (through `tracing`) about a cookie without `HttpOnly` and about secrets
+    /// shorter than 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsignedCookie`] when the cookie has no secret: an unsigned session
+    /// cookie could be forged by any client.
+    pub fn new(cookie: SessionCookie, storage: impl SessionBackend) -> Result<Self, Error> {
+        if !cookie.is_signed() {
+            return Err(Error::UnsignedCookie);
+        }
+        if !cookie.http_only() {
+            tracing::warn!(
+                cookie = cookie.name(),
+                "session cookie is configured without HttpOnly and may be readable by page scripts"
+            );
+        }
+        if cookie.shortest_secret() < RECOMMENDED_SECRET_LEN {
+            tracing::warn!(
+                cookie = cookie.name(),
+                "a session cookie secret is shorter than {RECOMMENDED_SECRET_LEN} bytes; use a long random secret"
+            );
+        }
+        let signer = cookie.signer();
+        let backend = SignedBackend {
+            signer: signer.clone(),
+            inner: Arc::new(storage),
+        };
+        Ok(Self {
+            cookie: Arc::new(cookie),
+            signer,
+            backend: Arc::new(backend),
+            lifetime: None,
+        })
+    }
+
+    /// Gives sessions a lifetime: each save stores "now + `lifetime`" as the deadline,
+    /// which the backend enforces on every read, and the cookie gets the same `Max-Age`.
+    ///
+    /// Without it, a cookie `Max-Age` set on the [`SessionCookie`] serves as the lifetime;
+    /// without either, sessions last until destroyed (browser-session cookies).
+    #[must_use]
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// The session cookie's configuration.
+    pub fn cookie(&self) -> &SessionCookie {
+        &self.cookie
+    }
+
+    /// The session lifetime in force: the one set here, else the cookie's `Max-Age`.
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lifetime.or(self.cookie.max_age())
+    }
+
+    /// The (not yet loaded) session of a request with these headers.
+    ///
+    /// Cheap: it only looks for the cookie. Signatures are checked and storage is read
+    /// when the handler first [loads](Session::load) the session, so a request that
+    /// never asks for its session costs neither.
+    pub fn session_from_headers(&self, headers: &HeaderMap) -> Session {
+        let candidates = cookie_candidates(headers, self.cookie.name());
+        let chosen = match candidates.as_slice() {
+            [] => None,
+            [only] => Some((*only).to_owned()),
+            // Several cookies of our name (cookie tossing from a sibling domain, or an old
+            // cookie on another path): take the first one carrying our signature.
+            several => several
+                .iter()
+                .find(|candidate| self.signer.unsign(candidate).is_some())
+                .map(|candidate| (*candidate).to_owned()),
+        };
+        Session::new(self.backend.clone(), chosen)
+    }
+
+    /// Persists what changed in `session` and appends the `Set-Cookie` header to
+    /// `headers` when the cookie must change.
+    ///
+    /// An unloaded or unchanged session costs nothing and adds no header. A response
+    /// that gets a `Set-Cookie` also gets `Vary: Cookie` and, unless it already has a
+    /// `Cache-Control`, `Cache-Control: no-store`, so no shared cache keeps one user's
+    /// cookie for another.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error when the change could not be persisted (nothing was sent
+    /// then), or [`Error::CookieTooLarge`] when the cookie would be too big to send.
+    pub async fn commit(&self, session: &Session, headers: &mut HeaderMap) -> Result<(), Error> {
+        let lifetime = self.lifetime();
+        let expires = self.deadline(lifetime);
+        let header = match session.commit(expires).await? {
+            CookieUpdate::Unchanged => return Ok(()),
+            CookieUpdate::Set(value) => render_set(&self.cookie, &value, lifetime)?,
+            CookieUpdate::Clear => render_clear(&self.cookie)?,
+        };
+        headers.append(SET_COOKIE, header);
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        Ok(())
+    }
+
+    fn deadline(&self, lifetime: Option<Duration>) -> Option<SystemTime> {
+        let from_lifetime = lifetime.and_then(|lifetime| SystemTime::now().checked_add(lifetime));
+        match (from_lifetime, self.cookie.expires()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionBackend for SignedBackend {
+    async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
+        let Some(value) = self.signer.unsign(cookie_value) else {
+            // Tampered, signed with an unknown secret, or not ours at all: the user simply
+            // gets a fresh session. Debug level, since any client can trigger it at will.
+            tracing::debug!(
+                "session cookie failed signature verification; starting a fresh session"
+            );
+            return Ok(None);
+        };
+        self.inner.load(&value).await
+    }
+
+    async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
+        let value = self.inner.write(write).await?;
+        Ok(self.signer.sign(&value))
+    }
+
+    async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
+        self.inner.destroy(id).await
+    }
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("cookie", &self.cookie)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SignedBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedBackend").finish_non_exhaustive()
+    }
+}
