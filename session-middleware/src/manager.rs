@@ -10,7 +10,7 @@ use session_core::{
     SessionWrite,
 };
 
-use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie, Signer};
+use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie};
 
 /// Secrets shorter than this draw a warning at start-up (HMAC-SHA256 key size).
 const RECOMMENDED_SECRET_LEN: usize = 32;
@@ -47,8 +47,6 @@ const RECOMMENDED_SECRET_LEN: usize = 32;
 #[derive(Clone)]
 pub struct SessionManager {
     cookie: Arc<SessionCookie>,
-    /// Kept beside the backend's copy to pick among duplicate cookies.
-    signer: Signer,
     backend: Arc<dyn SessionBackend>,
     lifetime: Option<Duration>,
 }
@@ -56,7 +54,7 @@ pub struct SessionManager {
 /// The backend sessions see: verifies and decodes cookie values before the real backend
 /// reads them, and encodes and signs what it writes.
 struct SignedBackend {
-    signer: Signer,
+    cookie: Arc<SessionCookie>,
     inner: Arc<dyn SessionBackend>,
 }
 
@@ -86,14 +84,13 @@ impl SessionManager {
                 "a session cookie secret is shorter than {RECOMMENDED_SECRET_LEN} bytes; use a long random secret"
             );
         }
-        let signer = cookie.signer();
+        let cookie = Arc::new(cookie);
         let backend = SignedBackend {
-            signer: signer.clone(),
+            cookie: cookie.clone(),
             inner: Arc::new(storage),
         };
         Ok(Self {
-            cookie: Arc::new(cookie),
-            signer,
+            cookie,
             backend: Arc::new(backend),
             lifetime: None,
         })
@@ -134,7 +131,7 @@ impl SessionManager {
             // cookie on another path): take the first one carrying our signature.
             several => several
                 .iter()
-                .find(|candidate| self.signer.unsign(candidate).is_some())
+                .find(|candidate| self.cookie.verify(candidate).is_some())
                 .map(|candidate| (*candidate).to_owned()),
         };
         Session::new(self.backend.clone(), chosen)
@@ -180,7 +177,7 @@ impl SessionManager {
 #[async_trait]
 impl SessionBackend for SignedBackend {
     async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
-        let Some(value) = self.signer.unsign(cookie_value) else {
+        let Some(value) = self.cookie.verify(cookie_value) else {
             // Tampered, signed with an unknown secret, or not ours at all: the user simply
             // gets a fresh session. Debug level, since any client can trigger it at will.
             tracing::debug!(
@@ -193,7 +190,7 @@ impl SessionBackend for SignedBackend {
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
         let value = self.inner.write(write).await?;
-        Ok(self.signer.sign(&value))
+        Ok(self.cookie.sign(&value))
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {

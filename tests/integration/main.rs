@@ -1,1 +1,4 @@
-//! placeholder
+//! Integration tests: one binary (link time matters on small machines), one module per
+//! concern.
+
+mod demo_flows;

@@ -1,1 +1,1 @@
-//! placeholder
+//! The storage conformance suite (placeholder).

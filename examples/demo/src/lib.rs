@@ -1,1 +1,255 @@
-//! placeholder
+//! The seed's examples (Remix's `session-middleware` README) as an axum app: a counter,
+//! a login form with flash errors, an auth guard, logout, and a flash after a post.
+//!
+//! The binary (`cargo run -p session-demo`) parses flags and serves [`app`]; the
+//! integration tests drive the same router in-process.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::time::Duration;
+
+use axum::extract::{Form, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use session_middleware::{
+    session, CookieStore, Error, MemoryStore, Session, SessionCookie, SigningFormat,
+};
+
+/// The session cookie's name, as in the seed.
+pub const COOKIE_NAME: &str = "__session";
+
+/// Where the demo keeps sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StorageKind {
+    /// The whole session in the signed cookie (needs nothing else).
+    #[default]
+    Cookie,
+    /// In this process's memory.
+    Memory,
+}
+
+/// Everything the demo can be configured with.
+#[derive(Clone, Debug)]
+pub struct DemoConfig {
+    /// Where sessions live.
+    pub storage: StorageKind,
+    /// Signing secrets; the first signs. Must not be empty.
+    pub secrets: Vec<String>,
+    /// Session lifetime, if any.
+    pub ttl: Option<Duration>,
+    /// Cookie signing format.
+    pub cookie_format: SigningFormat,
+    /// Leave `Secure` off the cookie (plain-HTTP clients such as curl).
+    pub insecure_cookie: bool,
+}
+
+impl DemoConfig {
+    /// A configuration with one secret and every other setting at its default.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self {
+            storage: StorageKind::default(),
+            secrets: vec![secret.into()],
+            ttl: None,
+            cookie_format: SigningFormat::default(),
+            insecure_cookie: false,
+        }
+    }
+}
+
+/// The demo's router, with the session layer installed.
+///
+/// # Errors
+///
+/// When the cookie configuration is invalid (for example, no secret).
+///
+/// ```
+/// let app = session_demo::app(&session_demo::DemoConfig::new("a secret for the docs"))?;
+/// # let _ = app;
+/// # Ok::<(), session_middleware::Error>(())
+/// ```
+pub fn app(config: &DemoConfig) -> Result<Router, Error> {
+    let cookie = SessionCookie::builder(COOKIE_NAME)
+        .secrets(config.secrets.iter().map(String::as_str))
+        .format(config.cookie_format)
+        .http_only(true)
+        .secure(!config.insecure_cookie)
+        .build()?;
+    let mut layer = match config.storage {
+        StorageKind::Cookie => session(cookie, CookieStore::new())?,
+        StorageKind::Memory => session(cookie, MemoryStore::new())?,
+    };
+    if let Some(ttl) = config.ttl {
+        layer = layer.with_lifetime(ttl);
+    }
+    let protected = Router::new()
+        .route("/dashboard", get(dashboard))
+        .route("/profile", get(profile))
+        .route_layer(middleware::from_fn(require_auth));
+    Ok(Router::new()
+        .route("/", get(counter))
+        .route("/untouched", get(untouched))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/posts", get(posts).post(create_post))
+        .merge(protected)
+        .layer(layer))
+}
+
+/// A 302 redirect, as Remix's `res.redirect` sends.
+fn redirect(to: &'static str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+}
+
+async fn counter(session: Session) -> Result<impl IntoResponse, Error> {
+    let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
+    session.set("count", count)?;
+    Ok(format!("Count: {count}"))
+}
+
+async fn untouched() -> &'static str {
+    "ok"
+}
+
+async fn login_form(session: Session) -> Result<Html<String>, Error> {
+    let error = session
+        .get::<String>("error")?
+        .map(|error| format!(r#"<div class="error">{}</div>"#, escape_html(&error)))
+        .unwrap_or_default();
+    Ok(Html(format!(
+        r#"<html>
+<body>
+<h1>Login</h1>
+{error}
+<form method="POST" action="/login">
+<input type="text" name="username" placeholder="Username" />
+<input type="password" name="password" placeholder="Password" />
+<button type="submit">Login</button>
+</form>
+</body>
+</html>
+"#
+    )))
+}
+
+/// The login form's fields; missing fields are empty, so they fail like wrong ones.
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The demo's user table: `(username, password, id)`.
+const USERS: [(&str, &str, u32); 2] = [("alice", "wonderland", 1), ("bob", "builder", 2)];
+
+fn authenticate(credentials: &Credentials) -> Option<u32> {
+    USERS
+        .iter()
+        .find(|(name, password, _)| {
+            *name == credentials.username && *password == credentials.password
+        })
+        .map(|(_, _, id)| *id)
+}
+
+async fn login(session: Session, Form(credentials): Form<Credentials>) -> Result<Response, Error> {
+    let Some(user_id) = authenticate(&credentials) else {
+        session.flash("error", "Invalid username or password")?;
+        return Ok(redirect("/login"));
+    };
+    // A new ID at every privilege change: the pre-login ID dies with this response.
+    session.regenerate_id()?;
+    session.set("userId", user_id)?;
+    Ok(redirect("/dashboard"))
+}
+
+async fn logout(session: Session) -> Result<Response, Error> {
+    session.destroy()?;
+    Ok(redirect("/"))
+}
+
+/// The seed's `requireAuth`: no `userId`, no entry.
+async fn require_auth(request: Request, next: Next) -> Result<Response, Error> {
+    let session = request
+        .extensions()
+        .get::<Session>()
+        .cloned()
+        .ok_or(Error::MissingLayer)?;
+    session.load().await?;
+    if !session.has("userId")? {
+        session.flash("error", "Please log in to continue")?;
+        return Ok(redirect("/login"));
+    }
+    Ok(next.run(request).await)
+}
+
+async fn dashboard(session: Session) -> Result<Html<String>, Error> {
+    let user_id = session.get::<u32>("userId")?.unwrap_or_default();
+    Ok(Html(format!("<h1>Dashboard for user {user_id}</h1>")))
+}
+
+async fn profile(session: Session) -> Result<Html<String>, Error> {
+    let user_id = session.get::<u32>("userId")?.unwrap_or_default();
+    Ok(Html(format!("<h1>Profile for user {user_id}</h1>")))
+}
+
+async fn create_post(session: Session) -> Result<Response, Error> {
+    session.flash("success", "Post created successfully!")?;
+    Ok(redirect("/posts"))
+}
+
+async fn posts(session: Session) -> Result<Html<String>, Error> {
+    let success = session
+        .get::<String>("success")?
+        .map(|message| format!(r#"<div class="success">{}</div>"#, escape_html(&message)))
+        .unwrap_or_default();
+    Ok(Html(format!(
+        "<html>\n<body>\n{success}\n<h1>Posts</h1>\n</body>\n</html>\n"
+    )))
+}
+
+/// Flash messages are ours today, but whatever lands in a page gets escaped.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
+            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn authenticates_only_known_pairs() {
+        let creds = |u: &str, p: &str| Credentials {
+            username: u.into(),
+            password: p.into(),
+        };
+        assert_eq!(authenticate(&creds("alice", "wonderland")), Some(1));
+        assert_eq!(authenticate(&creds("bob", "builder")), Some(2));
+        assert_eq!(authenticate(&creds("alice", "builder")), None);
+        assert_eq!(authenticate(&creds("", "")), None);
+    }
+}

@@ -1,1 +1,117 @@
-fn main() {}
+//! `cargo run -p session-demo -- --help`: serves the seed's examples.
+
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use clap::{Parser, ValueEnum};
+use session_demo::{app, DemoConfig, StorageKind, COOKIE_NAME};
+use session_middleware::SigningFormat;
+
+/// The Remix session-middleware examples, served by axum with Rust sessions.
+#[derive(Parser, Debug)]
+#[command(name = "session-demo", version)]
+struct Args {
+    /// Where sessions live.
+    #[arg(long, value_enum, default_value_t = Storage::Cookie)]
+    storage: Storage,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Cookie signing secret; repeat to rotate (the first one signs). Default: a random
+    /// secret for this run only.
+    #[arg(long = "secret", value_name = "SECRET")]
+    secrets: Vec<String>,
+    /// Session lifetime in seconds (server-side deadline and cookie Max-Age).
+    #[arg(long, value_name = "SECONDS")]
+    ttl: Option<u64>,
+    /// Cookie signing format: `default` binds the cookie name into the signature,
+    /// `remix` is byte-compatible with Remix.
+    #[arg(long, value_enum, default_value_t = Format::Default)]
+    cookie_format: Format,
+    /// Send the cookie without `Secure` (for plain-HTTP clients such as curl).
+    #[arg(long)]
+    insecure_cookie: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Storage {
+    Cookie,
+    Memory,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Default,
+    Remix,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut secrets = args.secrets;
+    if secrets.is_empty() {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random)?;
+        secrets.push(URL_SAFE_NO_PAD.encode(random));
+        tracing::warn!(
+            "no --secret given: using a random secret, so sessions end when this process does"
+        );
+    }
+    let config = DemoConfig {
+        storage: match args.storage {
+            Storage::Cookie => StorageKind::Cookie,
+            Storage::Memory => StorageKind::Memory,
+        },
+        secrets,
+        ttl: args.ttl.map(Duration::from_secs),
+        cookie_format: match args.cookie_format {
+            Format::Default => SigningFormat::NameBound,
+            Format::Remix => SigningFormat::Remix,
+        },
+        insecure_cookie: args.insecure_cookie,
+    };
+    let router = app(&config)?;
+    let address = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+    tracing::info!(
+        storage = ?config.storage,
+        cookie = COOKIE_NAME,
+        format = ?config.cookie_format,
+        secure_cookie = !config.insecure_cookie,
+        "session demo listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            // If the signal handler cannot be installed, run until killed.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await?;
+    Ok(())
+}

@@ -10,7 +10,7 @@ pub use ::cookie::SameSite;
 pub use signing::SigningFormat;
 
 use session_core::Error;
-pub(crate) use signing::Signer;
+use signing::Signer;
 
 /// Most bytes of `name` plus `value` a browser accepts in one cookie (RFC 6265bis).
 pub const MAX_COOKIE_SIZE: usize = 4096;
@@ -57,6 +57,8 @@ pub struct SessionCookie {
     max_age: Option<Duration>,
     expires: Option<SystemTime>,
     partitioned: bool,
+    /// Keyed HMAC state for the secrets, prepared once by `build`.
+    signer: Signer,
 }
 
 /// Builds a [`SessionCookie`]; see there for the defaults and the rules.
@@ -82,6 +84,7 @@ impl SessionCookie {
                 max_age: None,
                 expires: None,
                 partitioned: false,
+                signer: Signer::new(SigningFormat::default(), "", &[]),
             },
         }
     }
@@ -126,8 +129,58 @@ impl SessionCookie {
         self.secrets.iter().map(Vec::len).min().unwrap_or(0)
     }
 
-    pub(crate) fn signer(&self) -> Signer {
-        Signer::new(self.format, &self.name, &self.secrets)
+    /// Encodes and signs `value` with the first secret, as it goes into the cookie
+    /// (Remix's `cookie.serialize` without the attributes). Without secrets the value is
+    /// only encoded.
+    ///
+    /// ```
+    /// use session_middleware::{SessionCookie, SigningFormat};
+    ///
+    /// let cookie = SessionCookie::builder("__session")
+    ///     .secret("s3cr3t")
+    ///     .format(SigningFormat::Remix)
+    ///     .build()?;
+    /// let signed = cookie.sign("hello");
+    /// assert_eq!(signed, "aGVsbG8=.3UDRBr/J1N00KqKEbbW+O95uJz+Nq2kWC9XanqhM2M4");
+    /// assert_eq!(cookie.verify(&signed).as_deref(), Some("hello"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sign(&self, value: &str) -> String {
+        self.signer.sign(value)
+    }
+
+    /// Checks a signed cookie value against every secret (constant time for each) and
+    /// returns the decoded value, or `None` if it does not verify or decode.
+    pub fn verify(&self, signed: &str) -> Option<String> {
+        self.signer.unsign(signed)
+    }
+
+    /// The first value of this cookie in `headers` that verifies (Remix's
+    /// `cookie.parse`), decoded.
+    pub fn parse(&self, headers: &http::HeaderMap) -> Option<String> {
+        cookie_candidates(headers, &self.name)
+            .into_iter()
+            .find_map(|candidate| self.verify(candidate))
+    }
+
+    /// A `Set-Cookie` header value carrying `value`, signed, with this cookie's
+    /// attributes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CookieTooLarge`] when the cookie would exceed [`MAX_COOKIE_SIZE`].
+    pub fn set_cookie(&self, value: &str) -> Result<http::HeaderValue, Error> {
+        render_set(self, &self.sign(value), None)
+    }
+
+    /// A `Set-Cookie` header value that deletes this cookie: empty value, the same
+    /// attributes, `Max-Age=0` and an `Expires` in 1970.
+    ///
+    /// # Errors
+    ///
+    /// Only on an internal error.
+    pub fn clear_cookie(&self) -> Result<http::HeaderValue, Error> {
+        render_clear(self)
     }
 }
 
@@ -242,6 +295,7 @@ impl SessionCookieBuilder {
             cookie.secure = true;
         }
         validate(&cookie)?;
+        cookie.signer = Signer::new(cookie.format, &cookie.name, &cookie.secrets);
         Ok(cookie)
     }
 }

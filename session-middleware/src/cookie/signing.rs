@@ -63,7 +63,7 @@ pub(crate) struct Signer {
 }
 
 impl Signer {
-    /// `secrets` must not be empty; the caller checks that with a proper error.
+    /// Without secrets it only encodes; the session layer refuses such a cookie.
     pub(crate) fn new(format: SigningFormat, cookie_name: &str, secrets: &[Vec<u8>]) -> Self {
         let keys = secrets
             .iter()

@@ -1,0 +1,1 @@
+//! HTTP-level tests of every demo flow (placeholder).
