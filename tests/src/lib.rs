@@ -1,1 +1,112 @@
-//! The storage conformance suite (placeholder).
+//! The storage conformance suite: one set of tests every session storage must pass.
+//!
+//! Two levels, each a macro that expands to one `#[tokio::test]` per case:
+//!
+//! - [`storage_conformance!`] checks the [`SessionStorage`] contract directly: reads
+//!   never invent records, updates replace, deletes are idempotent, expired records never
+//!   come back.
+//! - [`backend_conformance!`] drives whole requests through [`Session`] (load, change,
+//!   commit, next request with the returned cookie value) over any [`SessionBackend`],
+//!   cookie storage included, with [`Capabilities`] for what a backend cannot do.
+//!
+//! ```
+//! mod memory {
+//!     session_tests::storage_conformance!(session_memory_store::MemoryStore::new());
+//!     session_tests::backend_conformance!(
+//!         session_memory_store::MemoryStore::new(),
+//!         session_tests::Capabilities::SERVER_SIDE
+//!     );
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The factory expression is evaluated inside each async test, so it may `.await`
+//! (connect to a real server, flush a database) and each test gets a fresh storage.
+//!
+//! [`Session`]: session_core::Session
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod backend;
+mod counted;
+pub mod storage;
+
+pub use counted::{CallCounts, Counted};
+pub use session_core::{SessionBackend, SessionStorage};
+
+/// What a backend can do, for the cases that depend on it.
+#[derive(Clone, Copy, Debug)]
+pub struct Capabilities {
+    /// True when a session can be revoked on the server: after logout or
+    /// `regenerate_id`, a replayed old cookie must not load the old session. Cookie
+    /// storage keeps no server state and cannot do this.
+    pub revocable: bool,
+}
+
+impl Capabilities {
+    /// A server-side, by-ID storage (memory, Redis, memcached).
+    pub const SERVER_SIDE: Self = Self { revocable: true };
+    /// A storage that keeps the session in the cookie.
+    pub const CLIENT_SIDE: Self = Self { revocable: false };
+}
+
+/// Expands to one `#[tokio::test]` per [`storage`] case, each with a fresh storage made
+/// by the given expression.
+#[macro_export]
+macro_rules! storage_conformance {
+    ($make:expr) => {
+        $crate::storage_conformance!(@cases $make;
+            read_of_an_unknown_id_is_none,
+            update_then_read_returns_the_data,
+            update_replaces_the_whole_record,
+            delete_removes_the_record,
+            delete_of_an_unknown_id_succeeds,
+            expired_records_are_not_returned,
+            future_expiry_is_kept,
+            records_without_expiry_persist,
+            records_are_independent,
+            large_records_round_trip,
+            concurrent_writers_do_not_interfere,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let storage = ::std::sync::Arc::new($make);
+                $crate::storage::$case(&storage).await;
+            }
+        )+
+    };
+}
+
+/// Expands to one `#[tokio::test]` per [`backend`] case, each with a fresh backend made
+/// by the first expression, checked against the given [`Capabilities`].
+#[macro_export]
+macro_rules! backend_conformance {
+    ($make:expr, $capabilities:expr) => {
+        $crate::backend_conformance!(@cases $make, $capabilities;
+            persists_across_requests,
+            an_untouched_session_is_not_written,
+            a_fresh_session_without_changes_sets_no_cookie,
+            flash_is_visible_on_the_next_request_only,
+            values_of_many_types_round_trip,
+            foreign_cookie_values_are_not_adopted,
+            regenerate_keeps_the_data_under_a_new_id,
+            destroy_clears_the_cookie_and_the_data,
+            expired_sessions_are_not_loaded,
+            sessions_within_their_lifetime_load,
+        );
+    };
+    (@cases $make:expr, $capabilities:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let backend: ::std::sync::Arc<dyn $crate::SessionBackend> =
+                    ::std::sync::Arc::new($make);
+                $crate::backend::$case(backend, $capabilities).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,300 @@
+//! The layer's own guarantees, with small purpose-built handlers: storage round trips
+//! per request kind, failures, size limits and header hygiene.
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use session_cookie_store::CookieStore;
+use session_core::{
+    async_trait, Error, Session, SessionData, SessionId, SessionStorage, StoredSession,
+};
+use session_memory_store::MemoryStore;
+use session_middleware::{session, SessionBackend, SessionCookie, SessionManager};
+use session_tests::{CallCounts, Counted};
+use tower::{service_fn, Layer, ServiceExt};
+
+const SECRET: &str = "a test secret that is at least thirty-two bytes long";
+
+fn cookie() -> SessionCookie {
+    SessionCookie::builder("sid")
+        .secret(SECRET)
+        .build()
+        .expect("valid cookie")
+}
+
+/// Routes covering each kind of request a session layer sees.
+fn app(storage: impl SessionBackend) -> Router {
+    Router::new()
+        .route("/untouched", get(|| async { "ok" }))
+        .route(
+            "/read",
+            get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
+        )
+        .route(
+            "/write",
+            get(|s: Session| async move {
+                let n = s.get::<u64>("n")?.unwrap_or(0) + 1;
+                s.set("n", n)?;
+                Ok::<_, Error>(n.to_string())
+            }),
+        )
+        .route(
+            "/regenerate",
+            get(|s: Session| async move { s.regenerate_id() }),
+        )
+        .route("/destroy", get(|s: Session| async move { s.destroy() }))
+        .route(
+            "/big",
+            get(|s: Session| async move { s.set("big", "x".repeat(5000)) }),
+        )
+        .route(
+            "/own-headers",
+            get(|s: Session| async move {
+                s.set("n", 1)?;
+                Ok::<_, Error>((
+                    [
+                        (SET_COOKIE, "theme=dark"),
+                        (CACHE_CONTROL, "private, max-age=10"),
+                    ],
+                    "ok",
+                ))
+            }),
+        )
+        .layer(session(cookie(), storage).expect("signed cookie"))
+}
+
+async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Response<Body> {
+    let mut request = Request::get(path);
+    if let Some(value) = cookie {
+        request = request.header(COOKIE, format!("sid={value}"));
+    }
+    let request = request.body(Body::empty()).expect("request");
+    app.clone().oneshot(request).await.expect("infallible")
+}
+
+/// The value of our cookie in a response's `Set-Cookie`, if any.
+fn set_cookie_value(response: &Response<Body>) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("sid="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+async fn body_text(response: Response<Body>) -> String {
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+}
+
+fn counts(reads: usize, updates: usize, deletes: usize) -> CallCounts {
+    CallCounts {
+        reads,
+        updates,
+        deletes,
+    }
+}
+
+/// Each request kind against a fresh session, counting storage calls.
+#[tokio::test]
+async fn storage_round_trips_per_request_kind() {
+    let storage = Counted::new(MemoryStore::new());
+    let app = app(storage.clone());
+    // (path, with a live cookie?, calls it may cost, sends Set-Cookie?)
+    let cases = [
+        ("/untouched", false, counts(0, 0, 0), false),
+        ("/read", false, counts(0, 0, 0), false),
+        ("/write", false, counts(0, 1, 0), true),
+        ("/untouched", true, counts(0, 0, 0), false),
+        ("/read", true, counts(1, 0, 0), false),
+        ("/write", true, counts(1, 1, 0), true),
+        ("/regenerate", true, counts(1, 1, 1), true),
+        ("/destroy", true, counts(1, 0, 1), true),
+    ];
+    for (path, with_cookie, expected, sets_cookie) in cases {
+        let cookie = if with_cookie {
+            let response = send(&app, "/write", None).await;
+            Some(set_cookie_value(&response).expect("a session cookie"))
+        } else {
+            None
+        };
+        let before = storage.counts();
+        let response = send(&app, path, cookie.as_deref()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let after = storage.counts();
+        let spent = counts(
+            after.reads - before.reads,
+            after.updates - before.updates,
+            after.deletes - before.deletes,
+        );
+        assert_eq!(spent, expected, "{path} with cookie: {with_cookie}");
+        assert_eq!(
+            response.headers().contains_key(SET_COOKIE),
+            sets_cookie,
+            "{path} with cookie: {with_cookie}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_cookie_session_is_a_clear_500_not_a_dropped_cookie() {
+    let app = app(CookieStore::new());
+    let response = send(&app, "/big", None).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!response.headers().contains_key(SET_COOKIE));
+    assert_eq!(body_text(response).await, "", "error bodies are opaque");
+
+    // The error itself names the size and what to do.
+    let err = cookie().set_cookie(&"x".repeat(5000)).expect_err("too big");
+    assert!(err.to_string().contains("bytes"), "{err}");
+    assert!(err.to_string().contains("server-side storage"), "{err}");
+}
+
+/// A storage that is down: every call fails like a refused connection.
+struct Down;
+
+#[async_trait]
+impl SessionStorage for Down {
+    async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
+        Err(refused("read a session"))
+    }
+    async fn update(
+        &self,
+        _: &SessionId,
+        _: &SessionData,
+        _: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        Err(refused("write a session"))
+    }
+    async fn delete(&self, _: &SessionId) -> Result<(), Error> {
+        Err(refused("delete a session"))
+    }
+}
+
+fn refused(operation: &'static str) -> Error {
+    let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    Error::storage(operation, io)
+}
+
+#[tokio::test]
+async fn a_storage_outage_is_a_503_that_leaves_the_cookie_alone() {
+    let app = app(Down);
+    let id = SessionId::generate().expect("id");
+    let signed = cookie().sign(id.as_str());
+    for path in ["/read", "/write", "/destroy"] {
+        let response = send(&app, path, Some(&signed)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(!response.headers().contains_key(SET_COOKIE), "{path}");
+    }
+    // Without a cookie nothing is read, and the failure shows up on the write.
+    let response = send(&app, "/write", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!response.headers().contains_key(SET_COOKIE));
+    assert_eq!(
+        send(&app, "/untouched", Some(&signed)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_failing_handler_saves_nothing() {
+    let storage = Counted::new(MemoryStore::new());
+    let layer = session(cookie(), storage.clone()).expect("layer");
+    let service = layer.layer(service_fn(|request: Request<Body>| async move {
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .expect("session");
+        session.load().await.expect("load");
+        session.set("n", 1).expect("set");
+        Err::<Response<Body>, _>(std::io::Error::other("handler failed"))
+    }));
+    let result = service.oneshot(Request::new(Body::empty())).await;
+    assert!(result.is_err());
+    assert_eq!(storage.counts(), counts(0, 0, 0));
+}
+
+#[tokio::test]
+async fn the_layer_refuses_to_run_twice_on_one_request() {
+    let inner = app(MemoryStore::new());
+    let twice = inner.layer(session(cookie(), MemoryStore::new()).expect("layer"));
+    let response = send(&twice, "/write", None).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn handler_cookies_and_cache_control_are_kept() {
+    let app = app(MemoryStore::new());
+    let response = send(&app, "/own-headers", None).await;
+    let cookies: Vec<_> = response.headers().get_all(SET_COOKIE).iter().collect();
+    assert_eq!(cookies.len(), 2, "the handler's cookie and ours");
+    assert_eq!(
+        response.headers()[CACHE_CONTROL],
+        "private, max-age=10",
+        "the handler's Cache-Control wins"
+    );
+    assert_eq!(response.headers()[VARY], "Cookie");
+
+    let response = send(&app, "/write", None).await;
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn an_unsigned_cookie_is_refused_with_a_clear_error() {
+    let unsigned = SessionCookie::builder("sid").build().expect("valid cookie");
+    let err = session(unsigned, MemoryStore::new()).expect_err("must be refused");
+    assert!(matches!(err, Error::UnsignedCookie));
+    assert!(err.to_string().contains("must be signed"), "{err}");
+}
+
+#[tokio::test]
+async fn the_extractor_without_the_layer_is_a_500() {
+    let app: Router = Router::new().route("/", get(|_: Session| async { "unreachable" }));
+    let response = app
+        .oneshot(Request::new(Body::empty()))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// The manual API, for frameworks without tower: headers in, headers out.
+#[tokio::test]
+async fn the_manual_api_round_trips_through_headers() {
+    let manager = SessionManager::new(cookie(), MemoryStore::new()).expect("manager");
+    let mut jar: Option<HeaderValue> = None;
+    for expected in 1..=3u64 {
+        let mut request_headers = HeaderMap::new();
+        if let Some(value) = &jar {
+            let pair = value
+                .to_str()
+                .expect("ASCII")
+                .split(';')
+                .next()
+                .unwrap_or_default();
+            request_headers.insert(COOKIE, HeaderValue::from_str(pair).expect("header"));
+        }
+        let session = manager.session_from_headers(&request_headers);
+        session.load().await.expect("load");
+        let n = session.get::<u64>("n").expect("get").unwrap_or(0) + 1;
+        assert_eq!(n, expected);
+        session.set("n", n).expect("set");
+        let mut response_headers = HeaderMap::new();
+        manager
+            .commit(&session, &mut response_headers)
+            .await
+            .expect("commit");
+        jar = response_headers.get(SET_COOKIE).cloned();
+    }
+}

@@ -1,0 +1,78 @@
+//! A wrapper that counts the calls a real storage receives, so tests can assert round
+//! trips per request (counts are deterministic; timings are not).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+
+/// Calls made so far, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// `read` calls.
+    pub reads: usize,
+    /// `update` calls.
+    pub updates: usize,
+    /// `delete` calls.
+    pub deletes: usize,
+}
+
+/// Wraps a storage and counts every call it forwards. Clones share the counters.
+#[derive(Clone, Debug)]
+pub struct Counted<S> {
+    inner: S,
+    counters: Arc<[AtomicUsize; 3]>,
+}
+
+impl<S> Counted<S> {
+    /// Counts the calls made to `inner`.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The calls counted so far.
+    pub fn counts(&self) -> CallCounts {
+        let [reads, updates, deletes] = &*self.counters;
+        CallCounts {
+            reads: reads.load(Ordering::SeqCst),
+            updates: updates.load(Ordering::SeqCst),
+            deletes: deletes.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The wrapped storage.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn bump(&self, which: usize) {
+        self.counters[which].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl<S: SessionStorage> SessionStorage for Counted<S> {
+    async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
+        self.bump(0);
+        self.inner.read(id).await
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        self.bump(1);
+        self.inner.update(id, data, expires).await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.bump(2);
+        self.inner.delete(id).await
+    }
+}
