@@ -44,6 +44,7 @@ mod backend;
 mod data;
 mod error;
 mod id;
+mod record;
 mod session;
 mod storage;
 

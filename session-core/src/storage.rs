@@ -105,6 +105,28 @@ pub trait SessionStorage: Send + Sync + 'static {
     ///
     /// When the backend could not be asked.
     async fn delete(&self, id: &SessionId) -> Result<(), Error>;
+
+    /// Moves a session to a new ID ([`Session::regenerate_id`]): deletes `old` and
+    /// stores `data` under `id`. Once this returns `Ok`, `old` must be dead.
+    ///
+    /// The default calls [`delete`](Self::delete) then [`update`](Self::update).
+    /// Override it when the backend can do both in one round trip (a pipeline).
+    ///
+    /// # Errors
+    ///
+    /// When either step failed.
+    ///
+    /// [`Session::regenerate_id`]: crate::Session::regenerate_id
+    async fn replace(
+        &self,
+        old: &SessionId,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        self.delete(old).await?;
+        self.update(id, data, expires).await
+    }
 }
 
 /// Every by-ID storage is a backend whose cookie value is the session ID.
@@ -130,10 +152,10 @@ impl<S: SessionStorage> SessionBackend for S {
     }
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
-        if let Some(old) = write.replaces {
-            self.delete(old).await?;
+        match write.replaces {
+            Some(old) => self.replace(old, write.id, write.data, write.expires).await?,
+            None => self.update(write.id, write.data, write.expires).await?,
         }
-        self.update(write.id, write.data, write.expires).await?;
         Ok(write.id.as_str().to_owned())
     }
 

@@ -1,0 +1,131 @@
+//! The JSON form of a stored session, shared by every server-side backend that keeps
+//! text (Redis, memcached): Remix's `[values, flash]`, plus our expiry stamp.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Error, SessionData, StoredSession, ValueMap};
+
+/// The optional third element: `{"expires": <milliseconds since the Unix epoch>}`.
+///
+/// Remix reads `data[0]` and `data[1]` only, so it reads our records unchanged; a record
+/// Remix writes has no stamp, and then the backend's own TTL is the only deadline.
+#[derive(Serialize, Deserialize)]
+struct Stamp {
+    expires: u64,
+}
+
+impl StoredSession {
+    /// The record as JSON: `[values, flash]`, or `[values, flash, {"expires": ms}]` when
+    /// it has a deadline.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use session_core::{SessionData, StoredSession};
+    ///
+    /// let mut record = StoredSession { data: SessionData::default(), expires: None };
+    /// record.data.values.insert("count".into(), 3.into());
+    /// assert_eq!(record.to_json()?, r#"[{"count":3},{}]"#);
+    ///
+    /// record.expires = Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_000));
+    /// assert_eq!(record.to_json()?, r#"[{"count":3},{},{"expires":1700000000000}]"#);
+    /// assert_eq!(StoredSession::from_json(&record.to_json()?)?, record);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] if a value cannot be serialized (not possible for JSON values).
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string(self).map_err(|source| Error::Json {
+            key: "(whole session)".to_owned(),
+            source,
+        })
+    }
+
+    /// Parses a record written by [`to_json`](Self::to_json) or by Remix.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CorruptRecord`] when the text is not such a record; callers treat that as
+    /// "no session" and start a fresh one.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(Error::CorruptRecord)
+    }
+}
+
+fn to_unix_millis(time: SystemTime) -> u64 {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Serialize for StoredSession {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = if self.expires.is_some() { 3 } else { 2 };
+        let mut seq = serializer.serialize_seq(Some(len))?;
+        seq.serialize_element(&self.data.values)?;
+        seq.serialize_element(&self.data.flash)?;
+        if let Some(expires) = self.expires {
+            seq.serialize_element(&Stamp {
+                expires: to_unix_millis(expires),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredSession {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RecordVisitor)
+    }
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = StoredSession;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a session record: [values, flash] or [values, flash, {\"expires\": ms}]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StoredSession, A::Error> {
+        let values = seq.next_element::<ValueMap>()?.unwrap_or_default();
+        let flash = seq.next_element::<ValueMap>()?.unwrap_or_default();
+        let expires = seq
+            .next_element::<Stamp>()?
+            .map(|stamp| UNIX_EPOCH + Duration::from_millis(stamp.expires));
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(StoredSession {
+            data: SessionData { values, flash },
+            expires,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_remix_records_without_a_stamp() {
+        let text = r#"[{"count":3,"user":{"id":7,"name":"Zoë"}},{"notice":"saved"}]"#;
+        let record = StoredSession::from_json(text).expect("a Remix record");
+        assert_eq!(record.expires, None);
+        assert_eq!(record.data.flash["notice"], "saved");
+        assert_eq!(record.to_json().expect("serializes"), text);
+    }
+
+    #[test]
+    fn corrupt_records_are_a_typed_error() {
+        for bad in ["{invalid-json", "{}", "null", "[1]", r#"[{},{},{"expires":"soon"}]"#] {
+            assert!(
+                matches!(StoredSession::from_json(bad), Err(Error::CorruptRecord(_))),
+                "{bad}"
+            );
+        }
+    }
+}
