@@ -102,6 +102,15 @@ pub enum Error {
     #[error("invalid session cookie configuration: {0}")]
     InvalidCookie(&'static str),
 
+    /// A storage backend was configured with settings it cannot use.
+    #[error("invalid {backend} session storage configuration: {reason}")]
+    Config {
+        /// The backend: "Redis", "memcached", ….
+        backend: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
     /// The operating system could not supply random bytes for a session ID.
     #[error("could not get random bytes from the operating system for a session id; check the OS entropy source")]
     Randomness(#[source] getrandom::Error),
@@ -155,6 +164,10 @@ mod tests {
             },
             Error::UnsignedCookie,
             Error::InvalidCookie("a reason"),
+            Error::Config {
+                backend: "Redis",
+                reason: "a reason".into(),
+            },
             Error::Internal("why"),
         ];
         for err in errors {

@@ -121,7 +121,13 @@ mod tests {
 
     #[test]
     fn corrupt_records_are_a_typed_error() {
-        for bad in ["{invalid-json", "{}", "null", "[1]", r#"[{},{},{"expires":"soon"}]"#] {
+        for bad in [
+            "{invalid-json",
+            "{}",
+            "null",
+            "[1]",
+            r#"[{},{},{"expires":"soon"}]"#,
+        ] {
             assert!(
                 matches!(StoredSession::from_json(bad), Err(Error::CorruptRecord(_))),
                 "{bad}"

@@ -153,7 +153,10 @@ impl<S: SessionStorage> SessionBackend for S {
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
         match write.replaces {
-            Some(old) => self.replace(old, write.id, write.data, write.expires).await?,
+            Some(old) => {
+                self.replace(old, write.id, write.data, write.expires)
+                    .await?
+            }
             None => self.update(write.id, write.data, write.expires).await?,
         }
         Ok(write.id.as_str().to_owned())

@@ -53,6 +53,8 @@
 //! |---|---|---|
 //! | `cookie-store` | yes | [`CookieStore`]: the whole session in the signed cookie |
 //! | `memory-store` | yes | [`MemoryStore`]: in-process storage with expiry |
+//! | `redis-store` | no | `RedisStore`: Redis through a connection pool |
+//! | `redis-cluster` | no | Redis Cluster support in `RedisStore` |
 //! | `axum` | no | `Session` as an axum extractor, [`Error`] as an axum response |
 //!
 //! # Frameworks without tower
@@ -86,6 +88,8 @@ pub use session_core::{
 pub use session_cookie_store::{self as cookie_store, CookieStore};
 #[cfg(feature = "memory-store")]
 pub use session_memory_store::{self as memory_store, MemoryStore};
+#[cfg(feature = "redis-store")]
+pub use session_redis_store::{self as redis_store, create_redis_session_storage, RedisStore};
 
 /// The session middleware: a layer for sessions carried by `cookie` and kept in
 /// `storage` (Remix's `session(sessionCookie, sessionStorage)`).

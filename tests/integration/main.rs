@@ -4,4 +4,5 @@
 mod conformance;
 mod demo_flows;
 mod middleware;
+mod redis_store;
 mod remix_vectors;

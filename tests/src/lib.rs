@@ -30,6 +30,7 @@
 
 pub mod backend;
 mod counted;
+pub mod servers;
 pub mod storage;
 
 pub use counted::{CallCounts, Counted};

@@ -1,0 +1,461 @@
+//! Redis session storage: pooled, TTL-aware, in Remix's record layout, ready for Redis
+//! Cluster.
+//!
+//! Each session is one key, `prefix + id` (prefix `session:` by default, as in Remix),
+//! holding the JSON `[values, flash]`, so a Node Remix app and a Rust service can share
+//! one Redis. When a session has a deadline, a third element `{"expires": ms}` records
+//! it (Remix ignores it) and the key carries a matching TTL.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use session_redis_store::{create_redis_session_storage, RedisStore};
+//! use std::time::Duration;
+//!
+//! // The seed's one-liner…
+//! let storage = create_redis_session_storage("localhost", 6379)?;
+//!
+//! // …or everything else.
+//! let storage = RedisStore::builder()
+//!     .url("redis://:password@redis.internal:6379/2")
+//!     .key_prefix("myapp:session:")
+//!     .pool_size(16)
+//!     .command_timeout(Duration::from_millis(500))
+//!     .idle_timeout(Duration::from_secs(30 * 60))
+//!     .build()?;
+//! # Ok::<(), session_core::Error>(())
+//! ```
+//!
+//! # Round trips
+//!
+//! A read is one `GET` (one `GETEX … PX` in idle-timeout mode, which slides the TTL
+//! without a write); a write is one `SET … PX`; a logout is one `DEL`; moving a session
+//! to a new ID is `DEL old` + `SET new` in one atomic `MULTI` pipeline (two concurrent
+//! commands on a cluster, where the keys live in different slots). Connections are not
+//! pinged on checkout; see `pool.rs` for why and how dead ones are dropped instead.
+//!
+//! # Failures
+//!
+//! Every operation is bounded by the wait, connect and command timeouts. A Redis that is
+//! down, refusing or slow gives an [`Error::Storage`](session_core::Error::Storage)
+//! (the middleware answers 503 and leaves the cookie alone); broken connections leave
+//! the pool, so service resumes by itself once Redis is back. A record that is not
+//! valid session JSON is logged as a warning and treated as no session.
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `cluster` | [`RedisStoreBuilder::cluster`]: Redis Cluster through the async cluster client |
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod pool;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use pool::{Pool, PoolSettings, Request};
+use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+
+/// Remix's default key prefix for Redis sessions.
+pub const DEFAULT_KEY_PREFIX: &str = "session:";
+
+/// The seed's `createRedisSessionStorage({ host, port })`: a store on one Redis node
+/// with every other setting at its default.
+///
+/// # Errors
+///
+/// [`Error::Config`] when `host` and `port` do not make a valid address. Nothing is
+/// dialled yet: connections open on first use.
+pub fn create_redis_session_storage(host: &str, port: u16) -> Result<RedisStore, Error> {
+    RedisStore::builder()
+        .url(format!("redis://{host}:{port}/"))
+        .build()
+}
+
+/// Session storage in Redis. Cloning it is cheap and shares the pool.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    key_prefix: String,
+    ttl: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    deadline: Duration,
+}
+
+enum Target {
+    Node(String),
+    #[cfg(feature = "cluster")]
+    Cluster(Vec<String>),
+}
+
+/// Configures a [`RedisStore`]. Start with [`RedisStore::builder`].
+#[must_use = "call `build()` to get the store"]
+pub struct RedisStoreBuilder {
+    target: Target,
+    key_prefix: String,
+    settings: PoolSettings,
+    ttl: Option<Duration>,
+    idle_timeout: Option<Duration>,
+}
+
+impl RedisStore {
+    /// A builder with the defaults: `redis://127.0.0.1:6379/`, prefix `session:`, 16
+    /// connections, 2 s to connect, 2 s to wait for a free connection, 1 s per command,
+    /// no TTL beyond the session's own deadline, no idle timeout.
+    pub fn builder() -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            target: Target::Node("redis://127.0.0.1:6379/".to_owned()),
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            settings: PoolSettings {
+                size: 16,
+                connect_timeout: Duration::from_secs(2),
+                wait_timeout: Duration::from_secs(2),
+                command_timeout: Duration::from_secs(1),
+            },
+            ttl: None,
+            idle_timeout: None,
+        }
+    }
+
+    /// The key a session's record lives under.
+    pub fn key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.inner.key_prefix, id.as_str())
+    }
+}
+
+impl RedisStoreBuilder {
+    /// One Redis node: `redis://[user:password@]host[:port][/db]`.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.target = Target::Node(url.into());
+        self
+    }
+
+    /// A Redis Cluster, given the URLs of some of its nodes (the rest are discovered).
+    #[cfg(feature = "cluster")]
+    pub fn cluster<I, S>(mut self, node_urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.target = Target::Cluster(node_urls.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The prefix of every key (default `session:`, Remix's).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// The most connections the pool opens (default 16). Each is multiplexed.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.settings.size = size;
+        self
+    }
+
+    /// How long dialling a connection may take (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a request may wait for a free pooled connection (default 2 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.wait_timeout = timeout;
+        self
+    }
+
+    /// How long one command may take once sent (default 1 s).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.command_timeout = timeout;
+        self
+    }
+
+    /// A TTL for sessions saved without a deadline (Remix's `ttl`), so that no key lives
+    /// forever. Sessions with a deadline get a TTL matching it.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Idle-timeout mode: a session unused for `idle` expires. Each read slides the TTL
+    /// with `GETEX … PX` (still one command, no write); each write sets it. A session's
+    /// own deadline still applies.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Builds the store. No connection is opened until the first operation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid URL or pool setting.
+    pub fn build(self) -> Result<RedisStore, Error> {
+        let pool = match &self.target {
+            Target::Node(url) => Pool::single(url, self.settings)?,
+            #[cfg(feature = "cluster")]
+            Target::Cluster(urls) => Pool::cluster(urls, self.settings)?,
+        };
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                pool,
+                key_prefix: self.key_prefix,
+                ttl: self.ttl,
+                idle_timeout: self.idle_timeout,
+                deadline: self.settings.operation_deadline(),
+            }),
+        })
+    }
+}
+
+/// What a write must do with the key's TTL.
+enum Lifetime {
+    /// The deadline has passed: the record must not be stored.
+    Over,
+    /// Set this TTL (`None`: no TTL).
+    Ttl(Option<Duration>),
+}
+
+impl Inner {
+    fn lifetime(&self, expires: Option<SystemTime>) -> Lifetime {
+        let remaining = match expires {
+            Some(expires) => match expires.duration_since(SystemTime::now()) {
+                Ok(remaining) if !remaining.is_zero() => Some(remaining),
+                _ => return Lifetime::Over,
+            },
+            None => self.ttl,
+        };
+        Lifetime::Ttl(match (remaining, self.idle_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    fn set_command(&self, key: &str, json: &str, ttl: Option<Duration>) -> redis::Cmd {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(json);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(millis(ttl));
+        }
+        cmd
+    }
+
+    async fn delete_key(&self, key: &str) -> Result<(), Error> {
+        let cmd = redis::cmd("DEL").arg(key).to_owned();
+        self.pool
+            .query("delete a session", self.deadline, Request::Cmd(&cmd))
+            .await
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn record_json(data: &SessionData, expires: Option<SystemTime>) -> Result<String, Error> {
+    StoredSession {
+        data: data.clone(),
+        expires,
+    }
+    .to_json()
+}
+
+#[async_trait]
+impl SessionStorage for RedisStore {
+    async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
+        let inner = &*self.inner;
+        let key = self.key(id);
+        let cmd = match inner.idle_timeout {
+            Some(idle) => redis::cmd("GETEX")
+                .arg(&key)
+                .arg("PX")
+                .arg(millis(idle))
+                .to_owned(),
+            None => redis::cmd("GET").arg(&key).to_owned(),
+        };
+        let raw: Option<Vec<u8>> = inner
+            .pool
+            .query("read a session", inner.deadline, Request::Cmd(&cmd))
+            .await?;
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let parsed = std::str::from_utf8(&raw)
+            .map_err(|_| "record is not UTF-8")
+            .and_then(|text| {
+                StoredSession::from_json(text).map_err(|_| "record is not session JSON")
+            });
+        match parsed {
+            Ok(record) if record.is_expired_at(SystemTime::now()) => Ok(None),
+            Ok(record) => Ok(Some(record)),
+            Err(problem) => {
+                tracing::warn!(
+                    problem,
+                    "ignoring a corrupt session record in Redis; the user gets a fresh session"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let key = self.key(id);
+        let Lifetime::Ttl(ttl) = inner.lifetime(expires) else {
+            // Already past its deadline: make sure no older copy lingers either.
+            return inner.delete_key(&key).await;
+        };
+        let cmd = inner.set_command(&key, &record_json(data, expires)?, ttl);
+        inner
+            .pool
+            .query("write a session", inner.deadline, Request::Cmd(&cmd))
+            .await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.inner.delete_key(&self.key(id)).await
+    }
+
+    async fn replace(
+        &self,
+        old: &SessionId,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let Lifetime::Ttl(ttl) = inner.lifetime(expires) else {
+            inner.delete_key(&self.key(old)).await?;
+            return inner.delete_key(&self.key(id)).await;
+        };
+        let set = inner.set_command(&self.key(id), &record_json(data, expires)?, ttl);
+        if inner.pool.is_cluster() {
+            // Two keys in two slots cannot share a MULTI; send both at once instead.
+            let old_key = self.key(old);
+            let delete = inner.delete_key(&old_key);
+            let write =
+                inner
+                    .pool
+                    .query::<()>("write a session", inner.deadline, Request::Cmd(&set));
+            let (deleted, written) = tokio::join!(delete, write);
+            return deleted.and(written);
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(self.key(old))
+            .ignore()
+            .add_command(set)
+            .ignore();
+        inner
+            .pool
+            .query(
+                "move a session to a new id",
+                inner.deadline,
+                Request::Pipe(&pipe),
+            )
+            .await
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("key_prefix", &self.inner.key_prefix)
+            .field("cluster", &self.inner.pool.is_cluster())
+            .field("ttl", &self.inner.ttl)
+            .field("idle_timeout", &self.inner.idle_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    /// Leaves out the URL: it may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("key_prefix", &self.key_prefix)
+            .field("settings", &self.settings)
+            .field("ttl", &self.ttl)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_urls_are_config_errors() {
+        let err = RedisStore::builder()
+            .url("http://not-redis")
+            .build()
+            .expect_err("not a redis URL");
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    backend: "Redis",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_use_the_prefix() {
+        let store = RedisStore::builder()
+            .key_prefix("app:")
+            .build()
+            .expect("valid");
+        let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("uuid");
+        assert_eq!(store.key(&id), "app:f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+        let default = create_redis_session_storage("localhost", 6379).expect("valid");
+        assert_eq!(
+            default.key(&id),
+            "session:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"
+        );
+    }
+
+    #[test]
+    fn debug_leaves_out_the_url() {
+        let builder = RedisStore::builder().url("redis://:hunter2@localhost/");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn lifetimes_take_the_shortest_limit() {
+        let store = RedisStore::builder()
+            .ttl(Duration::from_secs(100))
+            .idle_timeout(Duration::from_secs(10))
+            .build()
+            .expect("valid");
+        let inner = &store.inner;
+        assert!(
+            matches!(inner.lifetime(None), Lifetime::Ttl(Some(d)) if d == Duration::from_secs(10))
+        );
+        let past = SystemTime::now() - Duration::from_secs(1);
+        assert!(matches!(inner.lifetime(Some(past)), Lifetime::Over));
+        let soon = SystemTime::now() + Duration::from_secs(5);
+        assert!(
+            matches!(inner.lifetime(Some(soon)), Lifetime::Ttl(Some(d)) if d <= Duration::from_secs(5))
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! Redis storage against real Redis: the shared single node and cluster started by
+//! scripts/test, and dedicated servers for counting commands and for outages.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http::header::{COOKIE, SET_COOKIE};
+use http::{Request, Response, StatusCode};
+use redis::aio::MultiplexedConnection;
+use serde_json::json;
+use session_core::{Error, Session, SessionData, SessionId, SessionStorage};
+use session_middleware::{session, SessionCookie};
+use session_redis_store::RedisStore;
+use session_tests::servers::{redis_cluster_urls, redis_url, unique_prefix, RedisServer};
+use tower::ServiceExt;
+
+fn store(prefix: &str) -> RedisStore {
+    RedisStore::builder()
+        .url(redis_url())
+        .key_prefix(prefix)
+        .build()
+        .expect("valid Redis configuration")
+}
+
+async fn raw(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("valid URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers")
+}
+
+mod single_node {
+    use session_tests::{backend_conformance, storage_conformance, Capabilities};
+
+    use super::*;
+
+    storage_conformance!(store(&unique_prefix("conformance")));
+    backend_conformance!(store(&unique_prefix("flows")), Capabilities::SERVER_SIDE);
+}
+
+mod cluster {
+    use session_tests::{backend_conformance, storage_conformance, Capabilities};
+
+    use super::*;
+
+    fn cluster_store() -> RedisStore {
+        RedisStore::builder()
+            .cluster(redis_cluster_urls())
+            .key_prefix(unique_prefix("cluster"))
+            .build()
+            .expect("valid cluster configuration")
+    }
+
+    storage_conformance!(cluster_store());
+    backend_conformance!(cluster_store(), Capabilities::SERVER_SIDE);
+
+    /// Sessions spread over the three masters' slots, and regenerating across slots
+    /// still kills the old key.
+    #[tokio::test]
+    async fn regenerate_across_slots_kills_the_old_key() {
+        let store = cluster_store();
+        let client = redis::cluster::ClusterClient::new(redis_cluster_urls()).expect("urls");
+        let mut conn = client
+            .get_async_connection()
+            .await
+            .expect("cluster answers");
+        for _ in 0..8 {
+            let (old, new) = (
+                SessionId::generate().expect("id"),
+                SessionId::generate().expect("id"),
+            );
+            store
+                .update(&old, &SessionData::default(), None)
+                .await
+                .expect("update");
+            store
+                .replace(&old, &new, &SessionData::default(), None)
+                .await
+                .expect("replace");
+            // The keys live in different slots, so ask one at a time.
+            let old_exists: u8 = redis::cmd("EXISTS")
+                .arg(store.key(&old))
+                .query_async(&mut conn)
+                .await
+                .expect("exists");
+            let new_exists: u8 = redis::cmd("EXISTS")
+                .arg(store.key(&new))
+                .query_async(&mut conn)
+                .await
+                .expect("exists");
+            assert_eq!((old_exists, new_exists), (0, 1));
+        }
+    }
+}
+
+fn data(values: serde_json::Value, flash: serde_json::Value) -> SessionData {
+    serde_json::from_value(json!([values, flash])).expect("valid record")
+}
+
+#[tokio::test]
+async fn records_use_remixs_key_and_value_layout() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/remix-vectors.json")).expect("JSON");
+    let record = &vectors["server_side_record"];
+    let id = SessionId::parse(record["session_id"].as_str().expect("id")).expect("a UUID id");
+    let remix_value = record["redis_value"].as_str().expect("value");
+    // The default prefix is Remix's; this test owns the vector's key for its duration.
+    let store = RedisStore::builder()
+        .url(redis_url())
+        .build()
+        .expect("valid");
+    assert_eq!(store.key(&id), record["redis_key"].as_str().expect("key"));
+    let mut conn = raw(&redis_url()).await;
+
+    // Remix wrote it: we read it.
+    let _: () = redis::cmd("SET")
+        .arg(store.key(&id))
+        .arg(remix_value)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let read = store.read(&id).await.expect("read").expect("present");
+    assert_eq!(read.data.values["user"]["name"], "Zoë");
+    assert_eq!(read.data.flash["notice"], "saved");
+    assert_eq!(read.expires, None);
+
+    // We write it: the bytes are Remix's (no deadline, so no stamp).
+    store.update(&id, &read.data, None).await.expect("update");
+    let written: String = redis::cmd("GET")
+        .arg(store.key(&id))
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    assert_eq!(written, remix_value);
+    store.delete(&id).await.expect("delete");
+}
+
+#[tokio::test]
+async fn every_key_with_a_deadline_or_ttl_carries_a_ttl() {
+    let prefix = unique_prefix("ttl");
+    let store = store(&prefix);
+    let fallback = RedisStore::builder()
+        .url(redis_url())
+        .key_prefix(&prefix)
+        .ttl(Duration::from_secs(300))
+        .build()
+        .expect("valid");
+    let mut conn = raw(&redis_url()).await;
+    let (with_deadline, with_fallback) = (
+        SessionId::generate().expect("id"),
+        SessionId::generate().expect("id"),
+    );
+    let deadline = SystemTime::now() + Duration::from_secs(60);
+    store
+        .update(
+            &with_deadline,
+            &data(json!({"a": 1}), json!({})),
+            Some(deadline),
+        )
+        .await
+        .expect("update");
+    fallback
+        .update(&with_fallback, &data(json!({"a": 1}), json!({})), None)
+        .await
+        .expect("update");
+    for (id, most) in [(&with_deadline, 60_000), (&with_fallback, 300_000)] {
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(store.key(id))
+            .query_async(&mut conn)
+            .await
+            .expect("pttl");
+        assert!(pttl > 0 && pttl <= most, "PTTL {pttl} not in (0, {most}]");
+    }
+}
+
+#[tokio::test]
+async fn idle_timeout_slides_the_ttl_on_read_without_a_write() {
+    let prefix = unique_prefix("idle");
+    let store = RedisStore::builder()
+        .url(redis_url())
+        .key_prefix(&prefix)
+        .idle_timeout(Duration::from_secs(600))
+        .build()
+        .expect("valid");
+    let mut conn = raw(&redis_url()).await;
+    let id = SessionId::generate().expect("id");
+    store
+        .update(&id, &data(json!({"a": 1}), json!({})), None)
+        .await
+        .expect("update");
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(store.key(&id))
+        .arg(5_000)
+        .query_async(&mut conn)
+        .await
+        .expect("shorten the ttl");
+    assert!(store.read(&id).await.expect("read").is_some());
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(store.key(&id))
+        .query_async(&mut conn)
+        .await
+        .expect("pttl");
+    assert!(pttl > 5_000, "the read did not slide the TTL: {pttl}");
+}
+
+/// A layer over Redis with routes for each kind of request, as in the middleware tests.
+fn app(store: RedisStore) -> Router {
+    let cookie = SessionCookie::builder("sid")
+        .secret("a test secret that is at least thirty-two bytes long")
+        .build()
+        .expect("valid cookie");
+    Router::new()
+        .route("/untouched", get(|| async { "ok" }))
+        .route(
+            "/read",
+            get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
+        )
+        .route(
+            "/write",
+            get(|s: Session| async move {
+                let n = s.get::<u64>("n")?.unwrap_or(0) + 1;
+                s.set("n", n)?;
+                Ok::<_, Error>(n.to_string())
+            }),
+        )
+        .route(
+            "/regenerate",
+            get(|s: Session| async move { s.regenerate_id() }),
+        )
+        .route("/destroy", get(|s: Session| async move { s.destroy() }))
+        .layer(session(cookie, store).expect("layer"))
+}
+
+async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Response<Body> {
+    let mut request = Request::get(path);
+    if let Some(value) = cookie {
+        request = request.header(COOKIE, format!("sid={value}"));
+    }
+    app.clone()
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible")
+}
+
+fn session_cookie(response: &Response<Body>) -> Option<String> {
+    let header = response.headers().get(SET_COOKIE)?.to_str().ok()?;
+    let value = header.strip_prefix("sid=")?.split(';').next()?;
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// `INFO commandstats` as command → calls.
+async fn command_calls(conn: &mut MultiplexedConnection) -> BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("info");
+    info.lines()
+        .filter_map(|line| line.strip_prefix("cmdstat_"))
+        .filter_map(|line| {
+            let (name, stats) = line.split_once(':')?;
+            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
+            Some((name.to_owned(), calls.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Exactly the commands each kind of request sends, counted by a Redis of our own.
+#[tokio::test]
+async fn commands_per_request_kind() {
+    let server = RedisServer::start();
+    let store = RedisStore::builder()
+        .url(server.url())
+        .build()
+        .expect("valid");
+    let app = app(store);
+    let mut conn = raw(&server.url()).await;
+    // Warm the pool up so that connection set-up commands are not counted.
+    let warm = send(&app, "/write", None).await;
+    assert_eq!(warm.status(), StatusCode::OK);
+
+    let expected: [(&str, bool, &[(&str, u64)]); 8] = [
+        ("/untouched", false, &[]),
+        ("/read", false, &[]),
+        ("/write", false, &[("set", 1)]),
+        ("/untouched", true, &[]),
+        ("/read", true, &[("get", 1)]),
+        ("/write", true, &[("get", 1), ("set", 1)]),
+        (
+            "/regenerate",
+            true,
+            &[
+                ("get", 1),
+                ("multi", 1),
+                ("del", 1),
+                ("set", 1),
+                ("exec", 1),
+            ],
+        ),
+        ("/destroy", true, &[("get", 1), ("del", 1)]),
+    ];
+    for (path, with_cookie, commands) in expected {
+        let cookie = if with_cookie {
+            session_cookie(&send(&app, "/write", None).await)
+        } else {
+            None
+        };
+        let before = command_calls(&mut conn).await;
+        let response = send(&app, path, cookie.as_deref()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let after = command_calls(&mut conn).await;
+        let spent: BTreeMap<String, u64> = after
+            .iter()
+            .filter(|(name, _)| name.as_str() != "info")
+            .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+            .filter(|(_, calls)| *calls > 0)
+            .collect();
+        let wanted: BTreeMap<String, u64> = commands
+            .iter()
+            .map(|(name, calls)| ((*name).to_owned(), *calls))
+            .collect();
+        assert_eq!(spent, wanted, "{path} with cookie: {with_cookie}");
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_record_gives_a_fresh_session_not_an_error() {
+    let prefix = unique_prefix("corrupt");
+    let store = store(&prefix);
+    let app = app(store.clone());
+    let cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    let signer = SessionCookie::builder("sid")
+        .secret("a test secret that is at least thirty-two bytes long")
+        .build()
+        .expect("valid");
+    let id = SessionId::parse(&signer.verify(&cookie).expect("ours")).expect("an id");
+    let mut conn = raw(&redis_url()).await;
+    for garbage in ["{invalid-json", "[1,2]", "\u{0}\u{1}"] {
+        let _: () = redis::cmd("SET")
+            .arg(store.key(&id))
+            .arg(garbage)
+            .query_async(&mut conn)
+            .await
+            .expect("set");
+        let response = send(&app, "/write", Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{garbage:?}");
+        let fresh = session_cookie(&response).expect("a new cookie");
+        assert_ne!(fresh, cookie, "the corrupt record's ID was adopted");
+    }
+    let invalid_utf8: Vec<u8> = vec![0xff, 0xfe, b'['];
+    let _: () = redis::cmd("SET")
+        .arg(store.key(&id))
+        .arg(invalid_utf8)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    assert!(store.read(&id).await.expect("not an error").is_none());
+}
+
+/// Redis is killed mid-test: requests fail fast with 503 and keep their cookie; once it
+/// is back, the same app recovers without a restart and no saved session is lost.
+#[tokio::test]
+async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
+    let mut server = RedisServer::start();
+    let timeout = Duration::from_millis(300);
+    let store = RedisStore::builder()
+        .url(server.url())
+        .connect_timeout(timeout)
+        .wait_timeout(timeout)
+        .command_timeout(timeout)
+        .build()
+        .expect("valid");
+    let app = app(store);
+    let cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    assert_eq!(
+        read_body(send(&app, "/read", Some(&cookie)).await).await,
+        "Ok(Some(1))"
+    );
+
+    server.kill();
+    // Bounded, not timed: a hang would fail here, however slow the machine.
+    let bound = Duration::from_secs(10);
+    for path in ["/read", "/write", "/destroy"] {
+        let response = tokio::time::timeout(bound, send(&app, path, Some(&cookie)))
+            .await
+            .expect("the request did not hang");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(!response.headers().contains_key(SET_COOKIE), "{path}");
+    }
+
+    server.restart();
+    let mut recovered = None;
+    for _ in 0..20 {
+        let response = send(&app, "/read", Some(&cookie)).await;
+        if response.status() == StatusCode::OK {
+            recovered = Some(read_body(response).await);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        recovered.as_deref(),
+        Some("Ok(Some(1))"),
+        "the session survived the outage"
+    );
+    let response = send(&app, "/write", Some(&cookie)).await;
+    assert_eq!(read_body(response).await, "2");
+}
+
+async fn read_body(response: Response<Body>) -> String {
+    use http_body_util::BodyExt;
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn shared_stores_see_each_others_sessions() {
+    // Two app instances on one Redis: a session written by one is read by the other.
+    let prefix = unique_prefix("shared");
+    let (first, second) = (app(store(&prefix)), app(store(&prefix)));
+    let cookie = session_cookie(&send(&first, "/write", None).await).expect("cookie");
+    assert_eq!(
+        read_body(send(&second, "/write", Some(&cookie)).await).await,
+        "2"
+    );
+}
