@@ -17,20 +17,22 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use session_middleware::{
-    session, CookieStore, Error, MemoryStore, Session, SessionCookie, SigningFormat,
+    session, CookieStore, Error, MemoryStore, RedisStore, Session, SessionCookie, SigningFormat,
 };
 
 /// The session cookie's name, as in the seed.
 pub const COOKIE_NAME: &str = "__session";
 
 /// Where the demo keeps sessions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum StorageKind {
     /// The whole session in the signed cookie (needs nothing else).
     #[default]
     Cookie,
     /// In this process's memory.
     Memory,
+    /// In Redis, at this `redis://` URL.
+    Redis(String),
 }
 
 /// Everything the demo can be configured with.
@@ -63,9 +65,12 @@ impl DemoConfig {
 
 /// The demo's router, with the session layer installed.
 ///
+/// Must be called inside a tokio runtime (the memory store's sweeper and the Redis pool
+/// run on it).
+///
 /// # Errors
 ///
-/// When the cookie configuration is invalid (for example, no secret).
+/// When the cookie or storage configuration is invalid (no secret, a bad Redis URL).
 ///
 /// ```
 /// let app = session_demo::app(&session_demo::DemoConfig::new("a secret for the docs"))?;
@@ -79,9 +84,10 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .http_only(true)
         .secure(!config.insecure_cookie)
         .build()?;
-    let mut layer = match config.storage {
+    let mut layer = match &config.storage {
         StorageKind::Cookie => session(cookie, CookieStore::new())?,
         StorageKind::Memory => session(cookie, MemoryStore::new())?,
+        StorageKind::Redis(url) => session(cookie, RedisStore::builder().url(url).build()?)?,
     };
     if let Some(ttl) = config.ttl {
         layer = layer.with_lifetime(ttl);

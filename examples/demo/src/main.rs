@@ -22,6 +22,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
+    /// Redis URL for `--storage redis`.
+    #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
+    redis_url: String,
     /// Port to listen on.
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -45,6 +48,7 @@ struct Args {
 enum Storage {
     Cookie,
     Memory,
+    Redis,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +87,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         storage: match args.storage {
             Storage::Cookie => StorageKind::Cookie,
             Storage::Memory => StorageKind::Memory,
+            Storage::Redis => StorageKind::Redis(args.redis_url),
         },
         secrets,
         ttl: args.ttl.map(Duration::from_secs),
@@ -98,7 +103,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|error| format!("cannot listen on {address}: {error}"))?;
     tracing::info!(
-        storage = ?config.storage,
+        storage = storage_name(&config.storage),
         cookie = COOKIE_NAME,
         format = ?config.cookie_format,
         secure_cookie = !config.insecure_cookie,
@@ -114,4 +119,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// The storage's name for the log line: never the Redis URL, which may hold a password.
+fn storage_name(storage: &StorageKind) -> &'static str {
+    match storage {
+        StorageKind::Cookie => "cookie",
+        StorageKind::Memory => "memory",
+        StorageKind::Redis(_) => "redis",
+    }
 }
