@@ -32,7 +32,7 @@
 //!
 //! - **Size**: browsers drop a cookie whose name and value exceed 4096 bytes. The
 //!   middleware refuses to send such a cookie and answers with
-//!   [`Error::CookieTooLarge`](session_core::Error::CookieTooLarge) naming the size; keep
+//!   [`Error::CookieTooLarge`] naming the size; keep
 //!   cookie sessions small or use server-side storage.
 //! - **Revocation**: there is no server-side state, so a copy of an old cookie stays
 //!   valid until it expires, even after logout or [`regenerate_id`]. Give sessions a

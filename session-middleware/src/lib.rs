@@ -1,4 +1,4 @@
-//! Signed-cookie sessions for any `http`-based Rust server: a tower [`Layer`] (axum,
+//! Signed-cookie sessions for any `http`-based Rust server: a tower [`Layer`](tower_layer::Layer) (axum,
 //! hyper, tonic, …) over pluggable storage, modelled on Remix's `session-middleware`.
 //!
 //! # Example

@@ -37,7 +37,7 @@
 //! # Failures
 //!
 //! Every operation is bounded by the wait, connect and command timeouts. A Redis that is
-//! down, refusing or slow gives an [`Error::Storage`](session_core::Error::Storage)
+//! down, refusing or slow gives an [`Error::Storage`]
 //! (the middleware answers 503 and leaves the cookie alone); broken connections leave
 //! the pool, so service resumes by itself once Redis is back. A record that is not
 //! valid session JSON is logged as a warning and treated as no session.

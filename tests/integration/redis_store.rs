@@ -269,6 +269,10 @@ async fn command_calls(conn: &mut MultiplexedConnection) -> BTreeMap<String, u64
         .collect()
 }
 
+/// A request kind: path, whether it carries a live session cookie, and the Redis
+/// commands (name, calls) it may send.
+type Case = (&'static str, bool, &'static [(&'static str, u64)]);
+
 /// Exactly the commands each kind of request sends, counted by a Redis of our own.
 #[tokio::test]
 async fn commands_per_request_kind() {
@@ -283,7 +287,7 @@ async fn commands_per_request_kind() {
     let warm = send(&app, "/write", None).await;
     assert_eq!(warm.status(), StatusCode::OK);
 
-    let expected: [(&str, bool, &[(&str, u64)]); 8] = [
+    let expected: [Case; 8] = [
         ("/untouched", false, &[]),
         ("/read", false, &[]),
         ("/write", false, &[("set", 1)]),
