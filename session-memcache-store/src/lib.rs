@@ -1,0 +1,460 @@
+//! Memcached session storage: non-blocking, pooled, spread over several servers by
+//! consistent hashing, in Remix's key and record layout.
+//!
+//! A session lives under `prefix + sha256hex(id)` (prefix `remix:session:` by default,
+//! as in Remix), so every key is printable, without whitespace and well inside
+//! memcached's 250 bytes, whatever the ID. The value is the JSON `[values, flash]`, plus
+//! `{"expires": ms}` when the session has a deadline (Remix ignores it).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use session_memcache_store::{create_memcache_session_storage, MemcacheStore};
+//!
+//! // The seed's one-liner…
+//! let storage = create_memcache_session_storage(["localhost:11211"])?;
+//!
+//! // …or everything else.
+//! let storage = MemcacheStore::builder()
+//!     .servers(["cache-1:11211", "cache-2:11211", "cache-3:11211"])
+//!     .key_prefix("myapp:session:")
+//!     .ttl(Duration::from_secs(60 * 24 * 3600)) // over 30 days is handled
+//!     .command_timeout(Duration::from_millis(300))
+//!     .build()?;
+//! # Ok::<(), session_core::Error>(())
+//! ```
+//!
+//! # Behaviour
+//!
+//! - **Round trips**: a read is one `get`, a write one `set`, a logout one `delete`;
+//!   moving a session to a new ID sends `delete old` and `set new` at once (usually to
+//!   two different servers).
+//! - **Several servers**: keys are placed by consistent hashing, so adding or removing
+//!   one of N servers moves about 1/N of the sessions. A server that is down fails only
+//!   its own share: with an error (503) by default, or, with
+//!   [`fail_open`](MemcacheStoreBuilder::fail_open), as a fresh session for reads.
+//! - **TTLs**: memcached reads relative expirations over 30 days as Unix times; longer
+//!   lifetimes are therefore sent as absolute times, so they do not expire at once.
+//! - **Never blocks the executor**: the client (`async-memcached`) is asynchronous and
+//!   every operation is bounded by the connect and command timeouts.
+//! - **Bad records**: a value that is not session JSON is logged as a warning and
+//!   treated as no session.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod pool;
+mod ring;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pool::{Command, PoolSettings, Server};
+use ring::Ring;
+use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+use sha2::{Digest, Sha256};
+
+/// Remix's default key prefix for memcached sessions.
+pub const DEFAULT_KEY_PREFIX: &str = "remix:session:";
+
+/// The longest relative expiration memcached accepts (30 days); longer ones must be
+/// sent as Unix times.
+pub const MAX_RELATIVE_EXPIRATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Memcached's key length limit, and the length of the hashed-ID part of our keys.
+const MAX_KEY_LEN: usize = 250;
+const HASHED_ID_LEN: usize = 64;
+
+/// The seed's `createMemcacheSessionStorage({ hosts })`: a store over these
+/// `host:port` servers with every other setting at its default.
+///
+/// # Errors
+///
+/// [`Error::Config`] when a server is not `host:port`. Nothing is dialled yet.
+pub fn create_memcache_session_storage<I, S>(hosts: I) -> Result<MemcacheStore, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    MemcacheStore::builder().servers(hosts).build()
+}
+
+/// Session storage in memcached. Cloning it is cheap and shares the pools.
+#[derive(Clone)]
+pub struct MemcacheStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    servers: Vec<Server>,
+    ring: Ring,
+    key_prefix: String,
+    ttl: Option<Duration>,
+    fail_open: bool,
+}
+
+/// Configures a [`MemcacheStore`]. Start with [`MemcacheStore::builder`].
+#[derive(Debug)]
+#[must_use = "call `build()` to get the store"]
+pub struct MemcacheStoreBuilder {
+    servers: Vec<String>,
+    key_prefix: String,
+    settings: PoolSettings,
+    ttl: Option<Duration>,
+    fail_open: bool,
+}
+
+impl MemcacheStore {
+    /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, 8
+    /// connections per server, 1 s to connect, 1 s per command, no TTL beyond the
+    /// session's own deadline, fail closed.
+    pub fn builder() -> MemcacheStoreBuilder {
+        MemcacheStoreBuilder {
+            servers: vec!["127.0.0.1:11211".to_owned()],
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            settings: PoolSettings {
+                size: 8,
+                connect_timeout: Duration::from_secs(1),
+                command_timeout: Duration::from_secs(1),
+            },
+            ttl: None,
+            fail_open: false,
+        }
+    }
+
+    /// The key a session's record lives under: `prefix + sha256hex(id)`.
+    pub fn key(&self, id: &SessionId) -> String {
+        let digest = Sha256::digest(id.as_str().as_bytes());
+        let mut key = String::with_capacity(self.inner.key_prefix.len() + HASHED_ID_LEN);
+        key.push_str(&self.inner.key_prefix);
+        for byte in digest {
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        key
+    }
+
+    /// The `host:port` of the server that holds `id`'s record.
+    pub fn server_for(&self, id: &SessionId) -> &str {
+        &self.inner.server(&self.key(id)).address
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl MemcacheStoreBuilder {
+    /// The servers, as `host:port` (port 11211 when left out). Replaces the default.
+    pub fn servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The prefix of every key (default `remix:session:`, Remix's): printable ASCII
+    /// without spaces, at most 186 bytes.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Connections per server (default 8).
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.settings.size = size;
+        self
+    }
+
+    /// How long connecting to a server may take (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a command, or waiting for a free connection, may take (default 1 s).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.command_timeout = timeout;
+        self
+    }
+
+    /// A TTL for sessions saved without a deadline (Remix's `ttlSeconds`).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// When a server cannot be read, start a fresh session (logged) instead of failing
+    /// the request. Writes still fail: a lost write is never reported as saved.
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
+        self
+    }
+
+    /// Checks the configuration and builds the store. Nothing is dialled yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a bad server address or key prefix, or no servers.
+    pub fn build(self) -> Result<MemcacheStore, Error> {
+        validate_prefix(&self.key_prefix)?;
+        if self.servers.is_empty() {
+            return Err(config("give at least one server as host:port".to_owned()));
+        }
+        let addresses = self
+            .servers
+            .iter()
+            .map(|server| normalize_address(server))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ring = Ring::new(&addresses);
+        let servers = addresses
+            .into_iter()
+            .map(|address| Server::new(address, self.settings))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MemcacheStore {
+            inner: Arc::new(Inner {
+                servers,
+                ring,
+                key_prefix: self.key_prefix,
+                ttl: self.ttl,
+                fail_open: self.fail_open,
+            }),
+        })
+    }
+}
+
+fn config(reason: String) -> Error {
+    Error::Config {
+        backend: "memcached",
+        reason,
+    }
+}
+
+fn validate_prefix(prefix: &str) -> Result<(), Error> {
+    if !prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(config(
+            "the key prefix may only contain printable ASCII characters without spaces".to_owned(),
+        ));
+    }
+    if prefix.len() + HASHED_ID_LEN > MAX_KEY_LEN {
+        return Err(config(format!(
+            "the key prefix is too long; the maximum is {} bytes",
+            MAX_KEY_LEN - HASHED_ID_LEN
+        )));
+    }
+    Ok(())
+}
+
+/// `host:port` (or `host`, for port 11211), `[v6]:port` too; anything else is refused.
+fn normalize_address(server: &str) -> Result<String, Error> {
+    let invalid = || {
+        config(format!(
+            "server {server:?} is not host:port (no scheme, user, path or query)"
+        ))
+    };
+    let trimmed = server.trim();
+    if trimmed.is_empty()
+        || trimmed
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b"/?#@".contains(&b))
+    {
+        return Err(invalid());
+    }
+    let (host, port) = match trimmed.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.starts_with('[') => (host, Some(port)),
+        Some(_) if trimmed.starts_with('[') => return Err(invalid()),
+        // A bare IPv6 address without brackets: ambiguous, refuse it.
+        Some(_) => return Err(invalid()),
+        None => (trimmed, None),
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(config(format!("server {server:?}: the host is required")));
+    }
+    let port: u16 = match port {
+        None => 11211,
+        Some(port) => port
+            .parse()
+            .ok()
+            .filter(|port| *port != 0)
+            .ok_or_else(|| config(format!("server {server:?}: {port:?} is not a port number")))?,
+    };
+    Ok(format!("{host}:{port}"))
+}
+
+/// The `exptime` memcached needs for a TTL: seconds (rounded up, at least 1) up to 30
+/// days, the absolute Unix time beyond.
+fn exptime(ttl: Duration, now: SystemTime) -> i64 {
+    let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
+    if seconds <= MAX_RELATIVE_EXPIRATION.as_secs() as i64 {
+        return seconds;
+    }
+    let unix_now = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    i64::try_from(unix_now)
+        .unwrap_or(i64::MAX)
+        .saturating_add(seconds)
+}
+
+impl Inner {
+    fn server(&self, key: &str) -> &Server {
+        &self.servers[self.ring.server_for(key)]
+    }
+
+    async fn delete_key(&self, key: &str) -> Result<(), Error> {
+        self.server(key)
+            .run("delete a session", Command::Delete(key))
+            .await
+            .map(drop)
+    }
+
+    async fn write_key(
+        &self,
+        key: &str,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        let now = SystemTime::now();
+        let ttl = match expires {
+            Some(expires) => match expires.duration_since(now) {
+                Ok(remaining) if !remaining.is_zero() => Some(remaining),
+                // Already past its deadline: store nothing, and drop any older copy.
+                _ => return self.delete_key(key).await,
+            },
+            None => self.ttl,
+        };
+        let record = StoredSession {
+            data: data.clone(),
+            expires,
+        };
+        let json = record.to_json()?;
+        let command = Command::Set {
+            key,
+            value: &json,
+            exptime: ttl.map_or(0, |ttl| exptime(ttl, now)),
+        };
+        self.server(key).run("write a session", command).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl SessionStorage for MemcacheStore {
+    async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
+        let inner = &*self.inner;
+        let key = self.key(id);
+        let raw = match inner.server(&key).run("read a session", Command::Get(&key)).await {
+            Ok(raw) => raw,
+            Err(error) if inner.fail_open => {
+                tracing::warn!(%error, "memcached unavailable; failing open with a fresh session");
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let parsed = std::str::from_utf8(&raw)
+            .map_err(|_| "record is not UTF-8")
+            .and_then(|text| StoredSession::from_json(text).map_err(|_| "record is not session JSON"));
+        match parsed {
+            Ok(record) if record.is_expired_at(SystemTime::now()) => Ok(None),
+            Ok(record) => Ok(Some(record)),
+            Err(problem) => {
+                tracing::warn!(problem, "ignoring a corrupt session record in memcached; the user gets a fresh session");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        self.inner.write_key(&self.key(id), data, expires).await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.inner.delete_key(&self.key(id)).await
+    }
+
+    async fn replace(
+        &self,
+        old: &SessionId,
+        id: &SessionId,
+        data: &SessionData,
+        expires: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        let (old_key, new_key) = (self.key(old), self.key(id));
+        // Usually two servers: ask both at once.
+        let (deleted, written) = tokio::join!(
+            self.inner.delete_key(&old_key),
+            self.inner.write_key(&new_key, data, expires)
+        );
+        deleted.and(written)
+    }
+}
+
+impl fmt::Debug for MemcacheStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let servers: Vec<&str> = self.inner.servers.iter().map(|s| s.address.as_str()).collect();
+        f.debug_struct("MemcacheStore")
+            .field("servers", &servers)
+            .field("key_prefix", &self.inner.key_prefix)
+            .field("ttl", &self.inner.ttl)
+            .field("fail_open", &self.inner.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_prefix_plus_sha256_hex_as_in_remix() {
+        let store = create_memcache_session_storage(["127.0.0.1:11211"]).expect("valid");
+        let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("uuid");
+        // From the vectors the real Remix packages produced.
+        assert_eq!(
+            store.key(&id),
+            "remix:session:30a5154b77ab8b2ddbe19f5e7af72f33cc2a4a41f22940d965102650a1c72863"
+        );
+    }
+
+    #[test]
+    fn prefixes_are_validated() {
+        for bad in ["invalid prefix", "tab\there", "ünï", &"x".repeat(187)] {
+            let err = MemcacheStore::builder().key_prefix(bad).build().expect_err(bad);
+            assert!(matches!(err, Error::Config { .. }), "{err}");
+        }
+        assert!(MemcacheStore::builder().key_prefix("").build().is_ok());
+        assert!(MemcacheStore::builder().key_prefix("x".repeat(186)).build().is_ok());
+    }
+
+    #[test]
+    fn addresses_are_validated() {
+        assert_eq!(normalize_address("localhost").expect("valid"), "localhost:11211");
+        assert_eq!(normalize_address("10.0.0.1:11212").expect("valid"), "10.0.0.1:11212");
+        assert_eq!(normalize_address("[::1]:11211").expect("valid"), "[::1]:11211");
+        for bad in [
+            "", " ", "127.0.0.1/path", "memcache://host:1", "user@host:1", "host:port", "host:0",
+            "host:99999", ":11211", "::1", "host?x=1",
+        ] {
+            assert!(normalize_address(bad).is_err(), "{bad:?}");
+        }
+        assert!(MemcacheStore::builder().servers(Vec::<String>::new()).build().is_err());
+    }
+
+    #[test]
+    fn long_ttls_become_absolute_times() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(exptime(Duration::from_millis(1), now), 1);
+        assert_eq!(exptime(Duration::from_millis(1500), now), 2);
+        assert_eq!(exptime(MAX_RELATIVE_EXPIRATION, now), 2_592_000);
+        let longer = MAX_RELATIVE_EXPIRATION + Duration::from_secs(1);
+        assert_eq!(exptime(longer, now), 1_800_000_000 + 2_592_001);
+    }
+}
