@@ -1,5 +1,5 @@
 # Starting the real servers the integration tests talk to: Redis (one node and a
-# three-master cluster) and, later, memcached. Sourced by scripts/test.
+# three-master cluster) and three memcached servers. Sourced by scripts/test.
 #
 # A server the environment already provides (REDIS_URL, …) is used when it answers;
 # otherwise one is started on a free loopback port, from Debian's packages when the
@@ -108,4 +108,50 @@ start_redis_cluster() {
     REDIS_CLUSTER_URLS=$(IFS=,; echo "${urls[*]}")
     export REDIS_CLUSTER_URLS
     echo "  started a 3-master Redis Cluster on ${ports[*]}"
+}
+
+# memcached_answers HOST:PORT: true when a memcached answers `version` there.
+memcached_answers() {
+    python3 - "$1" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+try:
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=2) as s:
+        s.sendall(b"version\r\n")
+        sys.exit(0 if s.recv(64).startswith(b"VERSION") else 1)
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# Exports MEMCACHE_SERVERS: the given ones if they all answer, else three of our own.
+start_memcached() {
+    local server all_up=1
+    if [ -n "${MEMCACHE_SERVERS:-}" ]; then
+        for server in ${MEMCACHE_SERVERS//,/ }; do
+            memcached_answers "$server" || all_up=0
+        done
+        if [ "$all_up" = 1 ]; then
+            echo "  using memcached at MEMCACHE_SERVERS"
+            MEMCACHED_BIN="$(command -v memcached || true)"
+            export MEMCACHED_BIN
+            return 0
+        fi
+    fi
+    ensure_command memcached memcached
+    local user_args=() servers=() port pidfile
+    # memcached refuses to run as root unless told which user to run as.
+    [ "$(id -u)" -eq 0 ] && user_args=(-u root)
+    for _ in 1 2 3; do
+        port=$(free_port)
+        pidfile="$SERVICES_DIR/memcached-$port.pid"
+        SERVICES_PIDFILES+=("$pidfile")
+        memcached -d -l 127.0.0.1 -p "$port" -U 0 -P "$pidfile" "${user_args[@]}"
+        wait_until 10 memcached_answers "127.0.0.1:$port"
+        servers+=("127.0.0.1:$port")
+    done
+    MEMCACHE_SERVERS=$(IFS=,; echo "${servers[*]}")
+    MEMCACHED_BIN="$(command -v memcached)"
+    export MEMCACHE_SERVERS MEMCACHED_BIN
+    echo "  started memcached on ${servers[*]}"
 }

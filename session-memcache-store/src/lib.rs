@@ -272,14 +272,13 @@ fn normalize_address(server: &str) -> Result<String, Error> {
     if host.is_empty() || host == "[]" {
         return Err(config(format!("server {server:?}: the host is required")));
     }
-    let port: u16 = match port {
-        None => 11211,
-        Some(port) => port
-            .parse()
-            .ok()
-            .filter(|port| *port != 0)
-            .ok_or_else(|| config(format!("server {server:?}: {port:?} is not a port number")))?,
-    };
+    let port: u16 =
+        match port {
+            None => 11211,
+            Some(port) => port.parse().ok().filter(|port| *port != 0).ok_or_else(|| {
+                config(format!("server {server:?}: {port:?} is not a port number"))
+            })?,
+        };
     Ok(format!("{host}:{port}"))
 }
 
@@ -291,7 +290,10 @@ fn exptime(ttl: Duration, now: SystemTime) -> i64 {
     if seconds <= MAX_RELATIVE_EXPIRATION.as_secs() as i64 {
         return seconds;
     }
-    let unix_now = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let unix_now = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     i64::try_from(unix_now)
         .unwrap_or(i64::MAX)
         .saturating_add(seconds)
@@ -334,7 +336,10 @@ impl Inner {
             value: &json,
             exptime: ttl.map_or(0, |ttl| exptime(ttl, now)),
         };
-        self.server(key).run("write a session", command).await.map(drop)
+        self.server(key)
+            .run("write a session", command)
+            .await
+            .map(drop)
     }
 }
 
@@ -343,7 +348,11 @@ impl SessionStorage for MemcacheStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;
         let key = self.key(id);
-        let raw = match inner.server(&key).run("read a session", Command::Get(&key)).await {
+        let raw = match inner
+            .server(&key)
+            .run("read a session", Command::Get(&key))
+            .await
+        {
             Ok(raw) => raw,
             Err(error) if inner.fail_open => {
                 tracing::warn!(%error, "memcached unavailable; failing open with a fresh session");
@@ -356,12 +365,17 @@ impl SessionStorage for MemcacheStore {
         };
         let parsed = std::str::from_utf8(&raw)
             .map_err(|_| "record is not UTF-8")
-            .and_then(|text| StoredSession::from_json(text).map_err(|_| "record is not session JSON"));
+            .and_then(|text| {
+                StoredSession::from_json(text).map_err(|_| "record is not session JSON")
+            });
         match parsed {
             Ok(record) if record.is_expired_at(SystemTime::now()) => Ok(None),
             Ok(record) => Ok(Some(record)),
             Err(problem) => {
-                tracing::warn!(problem, "ignoring a corrupt session record in memcached; the user gets a fresh session");
+                tracing::warn!(
+                    problem,
+                    "ignoring a corrupt session record in memcached; the user gets a fresh session"
+                );
                 Ok(None)
             }
         }
@@ -399,7 +413,12 @@ impl SessionStorage for MemcacheStore {
 
 impl fmt::Debug for MemcacheStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let servers: Vec<&str> = self.inner.servers.iter().map(|s| s.address.as_str()).collect();
+        let servers: Vec<&str> = self
+            .inner
+            .servers
+            .iter()
+            .map(|s| s.address.as_str())
+            .collect();
         f.debug_struct("MemcacheStore")
             .field("servers", &servers)
             .field("key_prefix", &self.inner.key_prefix)
@@ -427,25 +446,52 @@ mod tests {
     #[test]
     fn prefixes_are_validated() {
         for bad in ["invalid prefix", "tab\there", "ünï", &"x".repeat(187)] {
-            let err = MemcacheStore::builder().key_prefix(bad).build().expect_err(bad);
+            let err = MemcacheStore::builder()
+                .key_prefix(bad)
+                .build()
+                .expect_err(bad);
             assert!(matches!(err, Error::Config { .. }), "{err}");
         }
         assert!(MemcacheStore::builder().key_prefix("").build().is_ok());
-        assert!(MemcacheStore::builder().key_prefix("x".repeat(186)).build().is_ok());
+        assert!(MemcacheStore::builder()
+            .key_prefix("x".repeat(186))
+            .build()
+            .is_ok());
     }
 
     #[test]
     fn addresses_are_validated() {
-        assert_eq!(normalize_address("localhost").expect("valid"), "localhost:11211");
-        assert_eq!(normalize_address("10.0.0.1:11212").expect("valid"), "10.0.0.1:11212");
-        assert_eq!(normalize_address("[::1]:11211").expect("valid"), "[::1]:11211");
+        assert_eq!(
+            normalize_address("localhost").expect("valid"),
+            "localhost:11211"
+        );
+        assert_eq!(
+            normalize_address("10.0.0.1:11212").expect("valid"),
+            "10.0.0.1:11212"
+        );
+        assert_eq!(
+            normalize_address("[::1]:11211").expect("valid"),
+            "[::1]:11211"
+        );
         for bad in [
-            "", " ", "127.0.0.1/path", "memcache://host:1", "user@host:1", "host:port", "host:0",
-            "host:99999", ":11211", "::1", "host?x=1",
+            "",
+            " ",
+            "127.0.0.1/path",
+            "memcache://host:1",
+            "user@host:1",
+            "host:port",
+            "host:0",
+            "host:99999",
+            ":11211",
+            "::1",
+            "host?x=1",
         ] {
             assert!(normalize_address(bad).is_err(), "{bad:?}");
         }
-        assert!(MemcacheStore::builder().servers(Vec::<String>::new()).build().is_err());
+        assert!(MemcacheStore::builder()
+            .servers(Vec::<String>::new())
+            .build()
+            .is_err());
     }
 
     #[test]

@@ -40,9 +40,15 @@ impl managed::Manager for Manager {
         }
     }
 
-    async fn recycle(&self, client: &mut Client, _: &Metrics) -> RecycleResult<async_memcached::Error> {
+    async fn recycle(
+        &self,
+        client: &mut Client,
+        _: &Metrics,
+    ) -> RecycleResult<async_memcached::Error> {
         if client.is_closed() {
-            return Err(RecycleError::message("connection closed by an earlier failure"));
+            return Err(RecycleError::message(
+                "connection closed by an earlier failure",
+            ));
         }
         Ok(())
     }
@@ -93,10 +99,16 @@ impl Server {
     }
 
     /// Runs `command`, bounded by the connect and command timeouts whatever happens.
-    pub(crate) async fn run(&self, operation: &'static str, command: Command<'_>) -> Result<Reply, Error> {
+    pub(crate) async fn run(
+        &self,
+        operation: &'static str,
+        command: Command<'_>,
+    ) -> Result<Reply, Error> {
         let attempt = async {
             let mut client = self.pool.get().await.map_err(Failure::Pool)?;
-            execute(&mut client, command).await.map_err(Failure::Command)
+            execute(&mut client, command)
+                .await
+                .map_err(Failure::Command)
         };
         let result = match tokio::time::timeout(self.deadline, attempt).await {
             Ok(result) => result,
@@ -115,14 +127,20 @@ impl Server {
     }
 }
 
-async fn execute(client: &mut Client, command: Command<'_>) -> Result<Reply, async_memcached::Error> {
+async fn execute(
+    client: &mut Client,
+    command: Command<'_>,
+) -> Result<Reply, async_memcached::Error> {
     match command {
         Command::Get(key) => Ok(client.get(key).await?.and_then(|value| value.data)),
         Command::Set {
             key,
             value,
             exptime,
-        } => client.set(key, value, Some(exptime), None).await.map(|()| None),
+        } => client
+            .set(key, value, Some(exptime), None)
+            .await
+            .map(|()| None),
         Command::Delete(key) => match client.delete(key).await {
             // Deleting what is not there is success: the record is gone either way.
             Ok(()) | Err(async_memcached::Error::Protocol(Status::NotFound)) => Ok(None),

@@ -31,8 +31,12 @@ impl Ring {
             .iter()
             .enumerate()
             .flat_map(|(server, name)| {
-                (0..POINTS_PER_SERVER)
-                    .map(move |point| (hash(format!("{}#{point}", name.as_ref()).as_bytes()), server))
+                (0..POINTS_PER_SERVER).map(move |point| {
+                    (
+                        hash(format!("{}#{point}", name.as_ref()).as_bytes()),
+                        server,
+                    )
+                })
             })
             .collect();
         points.sort_unstable();

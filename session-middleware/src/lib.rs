@@ -55,6 +55,7 @@
 //! | `memory-store` | yes | [`MemoryStore`]: in-process storage with expiry |
 //! | `redis-store` | no | `RedisStore`: Redis through a connection pool |
 //! | `redis-cluster` | no | Redis Cluster support in `RedisStore` |
+//! | `memcache-store` | no | `MemcacheStore`: memcached over several servers |
 //! | `axum` | no | `Session` as an axum extractor, [`Error`] as an axum response |
 //!
 //! # Frameworks without tower
@@ -86,6 +87,10 @@ pub use session_core::{
 
 #[cfg(feature = "cookie-store")]
 pub use session_cookie_store::{self as cookie_store, CookieStore};
+#[cfg(feature = "memcache-store")]
+pub use session_memcache_store::{
+    self as memcache_store, create_memcache_session_storage, MemcacheStore,
+};
 #[cfg(feature = "memory-store")]
 pub use session_memory_store::{self as memory_store, MemoryStore};
 #[cfg(feature = "redis-store")]

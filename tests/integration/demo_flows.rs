@@ -1,1 +1,467 @@
-//! HTTP-level tests of every demo flow (placeholder).
+//! HTTP-level tests of every demo flow: the demo's axum router is driven in-process by a
+//! tiny browser-like client with a one-cookie jar, once over memory storage and once over
+//! cookie storage.
+
+use std::error::Error;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, VARY};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use session_demo::{DemoConfig, StorageKind, COOKIE_NAME};
+use session_middleware::{SessionCookie, SigningFormat};
+use tower::ServiceExt;
+
+type TestResult<T = ()> = Result<T, Box<dyn Error>>;
+
+const SECRET: &str = "a test secret that is at least thirty-two bytes long";
+const FOREIGN_SECRET: &str = "another secret, also at least thirty-two bytes long";
+
+/// What came back from one request.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: http::header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The response's one `Set-Cookie` for the session cookie (a second would be a bug:
+    /// which one a browser keeps is up to it), as its value and attributes.
+    fn session_set_cookie(&self) -> TestResult<(&str, Vec<&str>)> {
+        let mut all = session_cookies(&self.headers);
+        match all.len() {
+            1 => Ok(all.remove(0)),
+            _ => Err(format!("expected one session Set-Cookie, got {all:?}").into()),
+        }
+    }
+
+    fn assert_body_contains(&self, needle: &str, expected: bool) {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.body);
+        assert_eq!(self.body.contains(needle), expected, "{}", self.body);
+    }
+
+    fn assert_no_set_cookie(&self) {
+        assert_eq!(self.headers.get(SET_COOKIE), None);
+    }
+
+    fn assert_ok(&self, body: &str) {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.body);
+        assert_eq!(self.body, body);
+    }
+
+    fn assert_redirect(&self, to: &str) {
+        assert_eq!(self.status, StatusCode::FOUND, "body: {}", self.body);
+        assert_eq!(self.header(LOCATION), Some(to));
+    }
+}
+
+/// The `Set-Cookie`s for the session cookie, each as its value and its attributes.
+fn session_cookies(headers: &HeaderMap) -> Vec<(&str, Vec<&str>)> {
+    let all = headers.get_all(SET_COOKIE).into_iter();
+    all.filter_map(|header| {
+        let mut parts = header.to_str().ok()?.split(';').map(str::trim);
+        let (name, value) = parts.next()?.split_once('=')?;
+        (name == COOKIE_NAME).then(|| (value, parts.collect()))
+    })
+    .collect()
+}
+
+fn assert_attributes(attributes: &[&str], expected: &[&str]) {
+    for attribute in expected {
+        assert!(attributes.contains(attribute), "{attributes:?}");
+    }
+}
+
+/// A browser in miniature: the router plus the current `__session` value.
+struct Client {
+    app: Router,
+    jar: Option<String>,
+}
+
+impl Client {
+    fn new(config: &DemoConfig) -> TestResult<Self> {
+        let app = session_demo::app(config)?;
+        Ok(Self { app, jar: None })
+    }
+
+    /// Another browser on the same server (a memory store is shared by router clones),
+    /// holding `cookie`: how a stolen or replayed cookie is presented.
+    fn fork(&self, cookie: Option<&str>) -> Self {
+        Self {
+            app: self.app.clone(),
+            jar: cookie.map(str::to_owned),
+        }
+    }
+
+    /// The jar's value; fails when the server has not set (or has cleared) it.
+    fn cookie(&self) -> TestResult<String> {
+        Ok(self.jar.clone().ok_or("no session cookie in the jar")?)
+    }
+
+    async fn get(&mut self, path: &str) -> TestResult<Reply> {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    /// GET `path`, expecting 200 with exactly `body`.
+    async fn expect(&mut self, path: &str, body: &str) -> TestResult {
+        self.get(path).await?.assert_ok(body);
+        Ok(())
+    }
+
+    /// GET `path`, expecting a 302 to `to`.
+    async fn expect_redirect(&mut self, path: &str, to: &str) -> TestResult {
+        self.get(path).await?.assert_redirect(to);
+        Ok(())
+    }
+
+    async fn post(&mut self, path: &str, form: Option<&str>) -> TestResult<Reply> {
+        self.send(Method::POST, path, form, None).await
+    }
+
+    async fn login(&mut self, username: &str, password: &str) -> TestResult<Reply> {
+        let form = format!("username={username}&password={password}");
+        self.post("/login", Some(&form)).await
+    }
+
+    /// Sends the jar's cookie, or `cookie_header` verbatim as the `Cookie` header.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&str>,
+        cookie_header: Option<&str>,
+    ) -> TestResult<Reply> {
+        let mut request = Request::builder().method(method).uri(path);
+        let from_jar = self.jar.as_ref().map(|v| format!("{COOKIE_NAME}={v}"));
+        if let Some(cookie) = cookie_header.or(from_jar.as_deref()) {
+            request = request.header(COOKIE, cookie);
+        }
+        let body = match form {
+            Some(form) => {
+                request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(form.to_owned())
+            }
+            None => Body::empty(),
+        };
+        let response = self.app.clone().oneshot(request.body(body)?).await?;
+        let (parts, body) = response.into_parts();
+        let body = String::from_utf8(body.collect().await?.to_bytes().to_vec())?;
+        self.absorb(&parts.headers);
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Applies every `Set-Cookie` for the session cookie, as a browser would.
+    fn absorb(&mut self, headers: &HeaderMap) {
+        for (value, attributes) in session_cookies(headers) {
+            let expired = attributes.contains(&"Max-Age=0");
+            self.jar = (!value.is_empty() && !expired).then(|| value.to_owned());
+        }
+    }
+}
+
+fn config(storage: &StorageKind) -> DemoConfig {
+    let mut config = DemoConfig::new(SECRET);
+    config.storage = storage.clone();
+    config
+}
+
+/// A cookie like the demo's, signing with `secret` under `name` (default format).
+fn signer(name: &str, secret: &str) -> TestResult<SessionCookie> {
+    Ok(SessionCookie::builder(name).secret(secret).build()?)
+}
+
+/// The verified, decoded value of a `__session` cookie the demo set.
+fn verified(signed: &str) -> TestResult<String> {
+    signer(COOKIE_NAME, SECRET)?
+        .verify(signed)
+        .ok_or_else(|| "the demo's cookie does not verify with its own secret".into())
+}
+
+/// The session ID inside a signed `__session` value: the raw value for memory storage,
+/// the `i` of the `{"i": id, "d": [values, flash]}` payload for cookie storage.
+fn session_id(storage: &StorageKind, signed: &str) -> TestResult<String> {
+    let raw = verified(signed)?;
+    let id = match storage {
+        StorageKind::Memory => raw,
+        StorageKind::Cookie => {
+            let payload: serde_json::Value = serde_json::from_str(&raw)?;
+            assert_eq!(payload["d"].as_array().map(Vec::len), Some(2), "{raw}");
+            let id = payload["i"].as_str().ok_or("payload without `i`")?;
+            id.to_owned()
+        }
+        StorageKind::Redis(_) => return Err("redis is not exercised here".into()),
+    };
+    assert_eq!(id.len(), 43, "not a native session ID: {id}");
+    Ok(id)
+}
+
+/// A client whose session already exists (count 1) and then logged in as `username`.
+/// Returns the client and its pre-login cookie.
+async fn logged_in(storage: &StorageKind, user: (&str, &str)) -> TestResult<(Client, String)> {
+    let mut client = Client::new(&config(storage))?;
+    client.expect("/", "Count: 1").await?;
+    let before = client.cookie()?;
+    let reply = client.login(user.0, user.1).await?;
+    reply.assert_redirect("/dashboard");
+    Ok((client, before))
+}
+
+async fn counter(storage: StorageKind) -> TestResult {
+    let mut client = Client::new(&config(&storage))?;
+    for expected in 1..=3 {
+        client.expect("/", &format!("Count: {expected}")).await?;
+    }
+    Ok(())
+}
+
+async fn untouched_route_sets_no_cookie(storage: StorageKind) -> TestResult {
+    let mut client = Client::new(&config(&storage))?;
+    let reply = client.get("/untouched").await?;
+    reply.assert_ok("ok");
+    reply.assert_no_set_cookie();
+    client.expect("/", "Count: 1").await?;
+    let reply = client.get("/untouched").await?;
+    reply.assert_ok("ok");
+    reply.assert_no_set_cookie();
+    // The live session was left alone.
+    client.expect("/", "Count: 2").await
+}
+
+async fn reading_sets_no_cookie(storage: StorageKind) -> TestResult {
+    let (mut client, _) = logged_in(&storage, ("alice", "wonderland")).await?;
+    // Logged in and no flash pending: the guard and the page only read the session.
+    for _ in 0..2 {
+        let reply = client.get("/dashboard").await?;
+        reply.assert_ok("<h1>Dashboard for user 1</h1>");
+        reply.assert_no_set_cookie();
+    }
+    Ok(())
+}
+
+async fn flash_shows_once(storage: StorageKind) -> TestResult {
+    let mut client = Client::new(&config(&storage))?;
+    client.post("/posts", None).await?.assert_redirect("/posts");
+    let shown = r#"<div class="success">Post created successfully!</div>"#;
+    let reply = client.get("/posts").await?;
+    reply.assert_body_contains(shown, true);
+    let reply = client.get("/posts").await?;
+    reply.assert_body_contains(r#"class="success""#, false);
+    Ok(())
+}
+
+/// GET /login shows `message` as a flashed error, then no longer does.
+async fn assert_login_error_once(client: &mut Client, message: &str) -> TestResult {
+    let shown = format!(r#"<div class="error">{message}</div>"#);
+    let reply = client.get("/login").await?;
+    reply.assert_body_contains(&shown, true);
+    let reply = client.get("/login").await?;
+    reply.assert_body_contains(r#"class="error""#, false);
+    Ok(())
+}
+
+async fn guard_redirects_to_login(storage: StorageKind) -> TestResult {
+    let mut client = Client::new(&config(&storage))?;
+    for path in ["/dashboard", "/profile"] {
+        client.expect_redirect(path, "/login").await?;
+        assert_login_error_once(&mut client, "Please log in to continue").await?;
+    }
+    Ok(())
+}
+
+async fn failed_login_flashes_an_error(storage: StorageKind) -> TestResult {
+    let mut client = Client::new(&config(&storage))?;
+    for (username, password) in [("alice", "builder"), ("mallory", "wonderland"), ("", "")] {
+        let reply = client.login(username, password).await?;
+        reply.assert_redirect("/login");
+        assert_login_error_once(&mut client, "Invalid username or password").await?;
+    }
+    client.expect_redirect("/dashboard", "/login").await
+}
+
+async fn login_regenerates_the_id(storage: StorageKind) -> TestResult {
+    for (user, id) in [(("alice", "wonderland"), 1), (("bob", "builder"), 2)] {
+        let (mut client, before) = logged_in(&storage, user).await?;
+        let old_id = session_id(&storage, &before)?;
+        assert_ne!(session_id(&storage, &client.cookie()?)?, old_id);
+        let dashboard = format!("<h1>Dashboard for user {id}</h1>");
+        client.expect("/dashboard", &dashboard).await?;
+        let profile = format!("<h1>Profile for user {id}</h1>");
+        client.expect("/profile", &profile).await?;
+        // The old cookie never carried the login.
+        let mut replay = client.fork(Some(&before));
+        replay.expect_redirect("/dashboard", "/login").await?;
+        if storage == StorageKind::Memory {
+            // And its server-side record is gone: replaying it starts from scratch.
+            client.fork(Some(&before)).expect("/", "Count: 1").await?;
+        }
+        // Regeneration keeps the data.
+        client.expect("/", "Count: 2").await?;
+    }
+    Ok(())
+}
+
+async fn logout_clears_the_cookie(storage: StorageKind) -> TestResult {
+    let (mut client, _) = logged_in(&storage, ("bob", "builder")).await?;
+    let before = client.cookie()?;
+    let reply = client.post("/logout", None).await?;
+    reply.assert_redirect("/");
+    let (cleared, attributes) = reply.session_set_cookie()?;
+    assert_eq!(cleared, "", "the cookie is emptied");
+    assert_attributes(&attributes, &["Max-Age=0", "Path=/"]);
+    assert_attributes(&attributes, &["Expires=Thu, 01 Jan 1970 00:00:00 GMT"]);
+    assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
+    assert_eq!(client.jar, None);
+    client.expect_redirect("/dashboard", "/login").await?;
+    if storage == StorageKind::Memory {
+        // The record was deleted: the pre-logout cookie now names nothing.
+        let mut replay = client.fork(Some(&before));
+        replay.expect_redirect("/dashboard", "/login").await?;
+        client.fork(Some(&before)).expect("/", "Count: 1").await?;
+    }
+    Ok(())
+}
+
+async fn bad_cookies_start_fresh(storage: StorageKind) -> TestResult {
+    let mut client = Client::new(&config(&storage))?;
+    client.expect("/", "Count: 1").await?;
+    let valid = client.cookie()?;
+    let valid_id = session_id(&storage, &valid)?;
+    let raw = verified(&valid)?;
+    let (payload, _tag) = valid.rsplit_once('.').ok_or("signed value without a tag")?;
+    // Flip the payload's first character: still base64, no longer what was signed.
+    let flipped = if payload.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{flipped}{}", &valid[1..]);
+    // Correctly signed, but by someone else or for another cookie: for memory storage the
+    // ID inside is live, so adopting it would show "Count: 2".
+    let foreign = signer(COOKIE_NAME, FOREIGN_SECRET)?.sign(&raw);
+    let other_name = signer("other", SECRET)?.sign(&raw);
+    let long = "x".repeat(5000);
+    let long_signed = format!("{}.{}", "x".repeat(3000), "y".repeat(43));
+    let unsigned = [payload, &format!("{payload}."), &raw];
+    let badly_signed = [tampered.as_str(), &foreign, &other_name];
+    let garbage = ["%%%", "a.b.c", "", &long, &long_signed];
+    for value in [&unsigned[..], &badly_signed, &garbage].concat() {
+        let header = format!("{COOKIE_NAME}={value}");
+        let mut stranger = client.fork(None);
+        let reply = stranger.send(Method::GET, "/", None, Some(&header)).await?;
+        reply.assert_ok("Count: 1");
+        // A fresh session with a new ID, never the presented one.
+        let fresh_id = session_id(&storage, &stranger.cookie()?)?;
+        assert_ne!(fresh_id, valid_id, "{header}");
+    }
+    // Duplicates (cookie tossing): the one carrying our signature wins, whatever its place.
+    let duplicates = [
+        ("garbage", valid.as_str()),
+        (&foreign, &valid),
+        (&valid, "garbage"),
+    ];
+    let memory = storage == StorageKind::Memory;
+    for (round, (first, second)) in (0..).zip(duplicates) {
+        let header = format!("{COOKIE_NAME}={first}; {COOKIE_NAME}={second}");
+        let mut twin = client.fork(None);
+        let reply = twin.send(Method::GET, "/", None, Some(&header)).await?;
+        // Each twin updates the stored record (memory) but only its own cookie copy
+        // (cookie storage), so only the server-side count keeps climbing.
+        let count = if memory { 2 + round } else { 2 };
+        reply.assert_ok(&format!("Count: {count}"));
+        assert_eq!(session_id(&storage, &twin.cookie()?)?, valid_id, "{header}");
+    }
+    Ok(())
+}
+
+/// The attributes every session cookie gets, whatever the configuration.
+const SAFE_DEFAULTS: [&str; 3] = ["HttpOnly", "SameSite=Lax", "Path=/"];
+
+async fn set_cookie_attributes(storage: StorageKind) -> TestResult {
+    let reply = Client::new(&config(&storage))?.get("/").await?;
+    reply.assert_ok("Count: 1");
+    let (_, attributes) = reply.session_set_cookie()?;
+    assert_attributes(&attributes, &SAFE_DEFAULTS);
+    assert!(attributes.contains(&"Secure"), "{attributes:?}");
+    // No lifetime configured: a browser-session cookie.
+    let max_age = attributes.iter().find(|a| a.starts_with("Max-Age"));
+    assert_eq!(max_age, None);
+    assert_eq!(reply.header(VARY), Some("Cookie"));
+    assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
+
+    // The plain-HTTP development switch drops `Secure` and nothing else.
+    let mut insecure = config(&storage);
+    insecure.insecure_cookie = true;
+    let reply = Client::new(&insecure)?.get("/").await?;
+    let (_, attributes) = reply.session_set_cookie()?;
+    assert!(!attributes.contains(&"Secure"), "{attributes:?}");
+    assert_attributes(&attributes, &SAFE_DEFAULTS);
+    Ok(())
+}
+
+async fn ttl_sets_max_age(storage: StorageKind) -> TestResult {
+    let mut with_ttl = config(&storage);
+    with_ttl.ttl = Some(Duration::from_secs(60));
+    let mut client = Client::new(&with_ttl)?;
+    let reply = client.get("/").await?;
+    reply.assert_ok("Count: 1");
+    assert_attributes(&reply.session_set_cookie()?.1, &["Max-Age=60"]);
+    // The lifetime does not cut the session short.
+    client.expect("/", "Count: 2").await
+}
+
+async fn remix_format_counts(storage: StorageKind) -> TestResult {
+    let mut remix = config(&storage);
+    remix.cookie_format = SigningFormat::Remix;
+    let mut client = Client::new(&remix)?;
+    for expected in 1..=3 {
+        client.expect("/", &format!("Count: {expected}")).await?;
+    }
+    // Really the Remix format: the name-bound verifier refuses it, a Remix one accepts it.
+    let cookie = client.cookie()?;
+    assert_eq!(signer(COOKIE_NAME, SECRET)?.verify(&cookie), None);
+    let remix_verifier = SessionCookie::builder(COOKIE_NAME)
+        .secret(SECRET)
+        .format(SigningFormat::Remix)
+        .build()?;
+    assert!(remix_verifier.verify(&cookie).is_some());
+    Ok(())
+}
+
+/// One `#[tokio::test]` per flow and storage: `memory::counter`, `cookie::counter`, ….
+macro_rules! for_each_storage {
+    ($($flow:ident),+ $(,)?) => {
+        for_each_storage!(@module memory, Memory, $($flow),+);
+        for_each_storage!(@module cookie, Cookie, $($flow),+);
+    };
+    (@module $module:ident, $kind:ident, $($flow:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $flow() -> super::TestResult {
+                    super::$flow(session_demo::StorageKind::$kind).await
+                }
+            )+
+        }
+    };
+}
+
+for_each_storage!(
+    counter,
+    untouched_route_sets_no_cookie,
+    reading_sets_no_cookie,
+    flash_shows_once,
+    guard_redirects_to_login,
+    failed_login_flashes_an_error,
+    login_regenerates_the_id,
+    logout_clears_the_cookie,
+    bad_cookies_start_fresh,
+    set_cookie_attributes,
+    ttl_sets_max_age,
+    remix_format_counts,
+);

@@ -3,6 +3,8 @@
 
 mod conformance;
 mod demo_flows;
+mod memcache_store;
 mod middleware;
 mod redis_store;
 mod remix_vectors;
+mod support;

@@ -8,95 +8,16 @@ use axum::routing::get;
 use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use session_cookie_store::CookieStore;
 use session_core::{
     async_trait, Error, Session, SessionData, SessionId, SessionStorage, StoredSession,
 };
 use session_memory_store::MemoryStore;
-use session_middleware::{session, SessionBackend, SessionCookie, SessionManager};
+use session_middleware::{session, SessionCookie, SessionManager};
 use session_tests::{CallCounts, Counted};
 use tower::{service_fn, Layer, ServiceExt};
 
-const SECRET: &str = "a test secret that is at least thirty-two bytes long";
-
-fn cookie() -> SessionCookie {
-    SessionCookie::builder("sid")
-        .secret(SECRET)
-        .build()
-        .expect("valid cookie")
-}
-
-/// Routes covering each kind of request a session layer sees.
-fn app(storage: impl SessionBackend) -> Router {
-    Router::new()
-        .route("/untouched", get(|| async { "ok" }))
-        .route(
-            "/read",
-            get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
-        )
-        .route(
-            "/write",
-            get(|s: Session| async move {
-                let n = s.get::<u64>("n")?.unwrap_or(0) + 1;
-                s.set("n", n)?;
-                Ok::<_, Error>(n.to_string())
-            }),
-        )
-        .route(
-            "/regenerate",
-            get(|s: Session| async move { s.regenerate_id() }),
-        )
-        .route("/destroy", get(|s: Session| async move { s.destroy() }))
-        .route(
-            "/big",
-            get(|s: Session| async move { s.set("big", "x".repeat(5000)) }),
-        )
-        .route(
-            "/own-headers",
-            get(|s: Session| async move {
-                s.set("n", 1)?;
-                Ok::<_, Error>((
-                    [
-                        (SET_COOKIE, "theme=dark"),
-                        (CACHE_CONTROL, "private, max-age=10"),
-                    ],
-                    "ok",
-                ))
-            }),
-        )
-        .layer(session(cookie(), storage).expect("signed cookie"))
-}
-
-async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Response<Body> {
-    let mut request = Request::get(path);
-    if let Some(value) = cookie {
-        request = request.header(COOKIE, format!("sid={value}"));
-    }
-    let request = request.body(Body::empty()).expect("request");
-    app.clone().oneshot(request).await.expect("infallible")
-}
-
-/// The value of our cookie in a response's `Set-Cookie`, if any.
-fn set_cookie_value(response: &Response<Body>) -> Option<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("sid="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
-async fn body_text(response: Response<Body>) -> String {
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    String::from_utf8(bytes.to_vec()).expect("UTF-8")
-}
+use crate::support::{app, body_text, cookie, send, session_cookie};
 
 fn counts(reads: usize, updates: usize, deletes: usize) -> CallCounts {
     CallCounts {
@@ -125,7 +46,7 @@ async fn storage_round_trips_per_request_kind() {
     for (path, with_cookie, expected, sets_cookie) in cases {
         let cookie = if with_cookie {
             let response = send(&app, "/write", None).await;
-            Some(set_cookie_value(&response).expect("a session cookie"))
+            Some(session_cookie(&response).expect("a session cookie"))
         } else {
             None
         };

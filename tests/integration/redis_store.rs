@@ -4,18 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::Router;
-use http::header::{COOKIE, SET_COOKIE};
-use http::{Request, Response, StatusCode};
+use http::header::SET_COOKIE;
+use http::StatusCode;
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
-use session_core::{Error, Session, SessionData, SessionId, SessionStorage};
-use session_middleware::{session, SessionCookie};
+use session_core::{SessionData, SessionId, SessionStorage};
 use session_redis_store::RedisStore;
 use session_tests::servers::{redis_cluster_urls, redis_url, unique_prefix, RedisServer};
-use tower::ServiceExt;
+
+use crate::support::{app, body_text, send, session_cookie, session_id};
 
 fn store(prefix: &str) -> RedisStore {
     RedisStore::builder()
@@ -207,51 +204,6 @@ async fn idle_timeout_slides_the_ttl_on_read_without_a_write() {
     assert!(pttl > 5_000, "the read did not slide the TTL: {pttl}");
 }
 
-/// A layer over Redis with routes for each kind of request, as in the middleware tests.
-fn app(store: RedisStore) -> Router {
-    let cookie = SessionCookie::builder("sid")
-        .secret("a test secret that is at least thirty-two bytes long")
-        .build()
-        .expect("valid cookie");
-    Router::new()
-        .route("/untouched", get(|| async { "ok" }))
-        .route(
-            "/read",
-            get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
-        )
-        .route(
-            "/write",
-            get(|s: Session| async move {
-                let n = s.get::<u64>("n")?.unwrap_or(0) + 1;
-                s.set("n", n)?;
-                Ok::<_, Error>(n.to_string())
-            }),
-        )
-        .route(
-            "/regenerate",
-            get(|s: Session| async move { s.regenerate_id() }),
-        )
-        .route("/destroy", get(|s: Session| async move { s.destroy() }))
-        .layer(session(cookie, store).expect("layer"))
-}
-
-async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Response<Body> {
-    let mut request = Request::get(path);
-    if let Some(value) = cookie {
-        request = request.header(COOKIE, format!("sid={value}"));
-    }
-    app.clone()
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible")
-}
-
-fn session_cookie(response: &Response<Body>) -> Option<String> {
-    let header = response.headers().get(SET_COOKIE)?.to_str().ok()?;
-    let value = header.strip_prefix("sid=")?.split(';').next()?;
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
 /// `INFO commandstats` as command → calls.
 async fn command_calls(conn: &mut MultiplexedConnection) -> BTreeMap<String, u64> {
     let info: String = redis::cmd("INFO")
@@ -337,11 +289,7 @@ async fn a_corrupt_record_gives_a_fresh_session_not_an_error() {
     let store = store(&prefix);
     let app = app(store.clone());
     let cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
-    let signer = SessionCookie::builder("sid")
-        .secret("a test secret that is at least thirty-two bytes long")
-        .build()
-        .expect("valid");
-    let id = SessionId::parse(&signer.verify(&cookie).expect("ours")).expect("an id");
+    let id = session_id(&cookie);
     let mut conn = raw(&redis_url()).await;
     for garbage in ["{invalid-json", "[1,2]", "\u{0}\u{1}"] {
         let _: () = redis::cmd("SET")
@@ -381,7 +329,7 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
     let app = app(store);
     let cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
     assert_eq!(
-        read_body(send(&app, "/read", Some(&cookie)).await).await,
+        body_text(send(&app, "/read", Some(&cookie)).await).await,
         "Ok(Some(1))"
     );
 
@@ -401,7 +349,7 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
     for _ in 0..20 {
         let response = send(&app, "/read", Some(&cookie)).await;
         if response.status() == StatusCode::OK {
-            recovered = Some(read_body(response).await);
+            recovered = Some(body_text(response).await);
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -412,18 +360,7 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
         "the session survived the outage"
     );
     let response = send(&app, "/write", Some(&cookie)).await;
-    assert_eq!(read_body(response).await, "2");
-}
-
-async fn read_body(response: Response<Body>) -> String {
-    use http_body_util::BodyExt;
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    assert_eq!(body_text(response).await, "2");
 }
 
 #[tokio::test]
@@ -433,7 +370,7 @@ async fn shared_stores_see_each_others_sessions() {
     let (first, second) = (app(store(&prefix)), app(store(&prefix)));
     let cookie = session_cookie(&send(&first, "/write", None).await).expect("cookie");
     assert_eq!(
-        read_body(send(&second, "/write", Some(&cookie)).await).await,
+        body_text(send(&second, "/write", Some(&cookie)).await).await,
         "2"
     );
 }

@@ -1,8 +1,9 @@
 //! Finding the real servers the integration tests use, and starting dedicated ones.
 //!
-//! Shared servers come from the environment (`REDIS_URL`, `REDIS_CLUSTER_URLS`), which
-//! `scripts/test` sets after starting them. Tests that must own a server (counting its
-//! commands, killing and restarting it) start a [`RedisServer`] of their own.
+//! Shared servers come from the environment (`REDIS_URL`, `REDIS_CLUSTER_URLS`,
+//! `MEMCACHE_SERVERS`), which `scripts/test` sets after starting them. Tests that must
+//! own a server (counting its commands, killing, pausing or restarting it) start a
+//! [`RedisServer`] or a [`MemcachedServer`] of their own.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -143,4 +144,137 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The shared memcached servers (`MEMCACHE_SERVERS`, comma-separated `host:port`).
+///
+/// # Panics
+///
+/// When `MEMCACHE_SERVERS` is not set.
+pub fn memcache_servers() -> Vec<String> {
+    required_env("MEMCACHE_SERVERS")
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A memcached process owned by one test, on a free loopback port, that the test can
+/// kill, restart, pause (SIGSTOP: a server that hangs) and resume.
+pub struct MemcachedServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl MemcachedServer {
+    /// Starts one and waits until it answers.
+    ///
+    /// # Panics
+    ///
+    /// When memcached cannot be started (`MEMCACHED_BIN` or `memcached` on the `PATH`;
+    /// scripts/test installs it).
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = Self { port, child: None };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let binary = std::env::var("MEMCACHED_BIN").unwrap_or_else(|_| "memcached".into());
+        let mut command = Command::new(&binary);
+        command.args(["-l", "127.0.0.1", "-p", &self.port.to_string(), "-U", "0"]);
+        // memcached refuses to run as root unless told which user to be.
+        if is_root() {
+            command.args(["-u", "root"]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("cannot start {binary}: {error}; run scripts/test, which installs it")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.answers() {
+            assert!(
+                Instant::now() < deadline,
+                "memcached did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0u8; 7];
+        stream
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .is_ok()
+            && stream.write_all(b"version\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"VERSION"
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill {signal} failed");
+        }
+    }
+
+    /// Freezes the process (SIGSTOP): connections are accepted by the kernel but
+    /// nothing is answered, like a server that hangs.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused process (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Kills the process and waits for it to be gone. Its data is lost (memcached
+    /// keeps nothing on disk).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for MemcachedServer {
+    fn drop(&mut self) {
+        self.resume();
+        self.kill();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| output.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }

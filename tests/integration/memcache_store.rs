@@ -1,0 +1,393 @@
+//! Memcached storage against real memcached: the three shared servers started by
+//! scripts/test, and dedicated servers for counting, outages and hangs.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use async_memcached::{AsciiProtocol, Client};
+use http::header::SET_COOKIE;
+use http::StatusCode;
+use serde_json::json;
+use session_core::{SessionData, SessionId, SessionStorage};
+use session_memcache_store::MemcacheStore;
+use session_tests::servers::{memcache_servers, unique_prefix, MemcachedServer};
+
+use crate::support::{app, body_text, send, session_cookie, session_id};
+
+fn store_on(servers: &[String], prefix: &str) -> MemcacheStore {
+    MemcacheStore::builder()
+        .servers(servers.iter().cloned())
+        .key_prefix(prefix)
+        .build()
+        .expect("valid memcached configuration")
+}
+
+async fn raw(address: &str) -> Client {
+    Client::new(format!("tcp://{address}"))
+        .await
+        .expect("memcached answers")
+}
+
+fn data(values: serde_json::Value) -> SessionData {
+    serde_json::from_value(json!([values, {}])).expect("valid record")
+}
+
+fn new_id() -> SessionId {
+    SessionId::generate().expect("os randomness")
+}
+
+mod one_server {
+    use session_tests::{backend_conformance, storage_conformance, Capabilities};
+
+    use super::*;
+
+    fn store() -> MemcacheStore {
+        store_on(&memcache_servers()[..1], &unique_prefix("one"))
+    }
+
+    storage_conformance!(store());
+    backend_conformance!(store(), Capabilities::SERVER_SIDE);
+}
+
+mod three_servers {
+    use session_tests::{backend_conformance, storage_conformance, Capabilities};
+
+    use super::*;
+
+    fn store() -> MemcacheStore {
+        store_on(&memcache_servers(), &unique_prefix("three"))
+    }
+
+    storage_conformance!(store());
+    backend_conformance!(store(), Capabilities::SERVER_SIDE);
+}
+
+#[tokio::test]
+async fn remix_records_read_and_ours_match_remixs_layout() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/remix-vectors.json")).expect("JSON");
+    let record = &vectors["server_side_record"];
+    let id = SessionId::parse(record["session_id"].as_str().expect("id")).expect("a UUID id");
+    let remix_value = record["memcache_value"].as_str().expect("value");
+    // The default prefix is Remix's; this test alone uses the vector's key.
+    let store = MemcacheStore::builder()
+        .servers(memcache_servers())
+        .build()
+        .expect("valid");
+    let key = store.key(&id);
+    assert_eq!(key, record["memcache_key"].as_str().expect("key"));
+    let mut conn = raw(store.server_for(&id)).await;
+
+    conn.set(&key, remix_value, None, None).await.expect("set");
+    let read = store.read(&id).await.expect("read").expect("present");
+    assert_eq!(read.data.values["user"]["name"], "Zoë");
+    assert_eq!(read.data.flash["notice"], "saved");
+
+    store.update(&id, &read.data, None).await.expect("update");
+    let written = conn.get(&key).await.expect("get").and_then(|v| v.data);
+    assert_eq!(written.as_deref(), Some(remix_value.as_bytes()));
+    store.delete(&id).await.expect("delete");
+}
+
+#[tokio::test]
+async fn a_short_lifetime_expires_in_memcached_itself() {
+    let store = store_on(&memcache_servers(), &unique_prefix("short"));
+    let id = new_id();
+    let deadline = SystemTime::now() + Duration::from_secs(1);
+    store
+        .update(&id, &data(json!({"a": 1})), Some(deadline))
+        .await
+        .expect("update");
+    let mut conn = raw(store.server_for(&id)).await;
+    assert!(conn.get(store.key(&id)).await.expect("get").is_some());
+    // memcached counts in whole seconds: wait past the next second boundary.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        conn.get(store.key(&id)).await.expect("get").is_none(),
+        "memcached kept it"
+    );
+    assert!(store.read(&id).await.expect("read").is_none());
+}
+
+#[tokio::test]
+async fn a_lifetime_over_thirty_days_does_not_expire_at_once() {
+    let store = store_on(&memcache_servers(), &unique_prefix("long"));
+    let id = new_id();
+    let deadline = SystemTime::now() + Duration::from_secs(31 * 24 * 3600);
+    store
+        .update(&id, &data(json!({"a": 1})), Some(deadline))
+        .await
+        .expect("update");
+    // Sent as a relative 31 days, memcached would read it as a date in 1970 and drop it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut conn = raw(store.server_for(&id)).await;
+    assert!(conn.get(store.key(&id)).await.expect("get").is_some());
+    assert!(store.read(&id).await.expect("read").is_some());
+
+    let fallback = MemcacheStore::builder()
+        .servers(memcache_servers())
+        .key_prefix(unique_prefix("long-ttl"))
+        .ttl(Duration::from_secs(45 * 24 * 3600))
+        .build()
+        .expect("valid");
+    fallback
+        .update(&id, &data(json!({"a": 1})), None)
+        .await
+        .expect("update");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(fallback.read(&id).await.expect("read").is_some());
+}
+
+#[tokio::test]
+async fn sessions_spread_over_all_three_servers_and_live_where_the_ring_says() {
+    let servers = memcache_servers();
+    let store = store_on(&servers, &unique_prefix("spread"));
+    let mut per_server: HashMap<String, usize> = HashMap::new();
+    let mut conns = HashMap::new();
+    for server in &servers {
+        conns.insert(server.clone(), raw(server).await);
+    }
+    let total = 300;
+    for _ in 0..total {
+        let id = new_id();
+        store
+            .update(&id, &data(json!({"a": 1})), None)
+            .await
+            .expect("update");
+        let key = store.key(&id);
+        let mut holders = Vec::new();
+        for (server, conn) in &mut conns {
+            if conn.get(&key).await.expect("get").is_some() {
+                holders.push(server.clone());
+            }
+        }
+        assert_eq!(holders, vec![store.server_for(&id).to_owned()]);
+        *per_server.entry(holders[0].clone()).or_default() += 1;
+    }
+    println!("sessions per server out of {total}: {per_server:?}");
+    assert_eq!(per_server.len(), 3);
+    assert!(
+        per_server.values().all(|&n| n * 100 >= total * 15),
+        "{per_server:?}"
+    );
+}
+
+/// 3 → 4 servers: about a quarter of the sessions move (hash % N would move 3/4).
+#[tokio::test]
+async fn adding_a_fourth_server_moves_about_a_quarter_of_the_sessions() {
+    let fourth = MemcachedServer::start();
+    let three = memcache_servers();
+    let mut four = three.clone();
+    four.push(fourth.address());
+    let prefix = unique_prefix("rehash");
+    let (before, after) = (store_on(&three, &prefix), store_on(&four, &prefix));
+    let total = 2000;
+    let ids: Vec<SessionId> = (0..total).map(|_| new_id()).collect();
+    for id in &ids {
+        before
+            .update(id, &data(json!({"a": 1})), None)
+            .await
+            .expect("update");
+    }
+    let mut moved = 0;
+    for id in &ids {
+        if after.read(id).await.expect("read").is_none() {
+            moved += 1;
+            assert_eq!(
+                after.server_for(id),
+                fourth.address(),
+                "moved between old servers"
+            );
+        }
+    }
+    let fraction = moved as f64 / total as f64;
+    println!("rehash 3 -> 4 servers: {moved} of {total} sessions moved ({fraction:.3})");
+    assert!((0.15..0.35).contains(&fraction), "moved {fraction}");
+}
+
+/// Kill one of three servers: only its share fails (503, or fresh sessions with
+/// fail-open); the others go on; after a restart it serves again.
+#[tokio::test]
+async fn a_dead_server_fails_only_its_own_share() {
+    let mut servers = [
+        MemcachedServer::start(),
+        MemcachedServer::start(),
+        MemcachedServer::start(),
+    ];
+    let addresses: Vec<String> = servers.iter().map(MemcachedServer::address).collect();
+    let timeout = Duration::from_millis(500);
+    let builder = || {
+        MemcacheStore::builder()
+            .servers(addresses.clone())
+            .connect_timeout(timeout)
+            .command_timeout(timeout)
+    };
+    let store = builder().build().expect("valid");
+    let open = builder().fail_open(true).build().expect("valid");
+    let app = app(store.clone());
+    let mut cookies: HashMap<String, Vec<String>> = HashMap::new();
+    while addresses
+        .iter()
+        .any(|a| cookies.get(a).is_none_or(|c| c.len() < 3))
+    {
+        let cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+        let server = store.server_for(&session_id(&cookie)).to_owned();
+        cookies.entry(server).or_default().push(cookie);
+    }
+
+    servers[1].kill();
+    let dead = &addresses[1];
+    for (server, list) in &cookies {
+        for cookie in list {
+            let response = send(&app, "/read", Some(cookie)).await;
+            if server == dead {
+                assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                assert!(!response.headers().contains_key(SET_COOKIE));
+                let id = session_id(cookie);
+                assert_eq!(open.read(&id).await.expect("fail-open reads"), None);
+            } else {
+                assert_eq!(body_text(response).await, "Ok(Some(1))", "{server}");
+            }
+        }
+    }
+
+    servers[1].restart();
+    let mut recovered = false;
+    for _ in 0..20 {
+        let response = send(&app, "/write", Some(&cookies[dead][0])).await;
+        if response.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the restarted server was not used again");
+}
+
+#[tokio::test]
+async fn a_corrupt_record_gives_a_fresh_session_not_an_error() {
+    let store = store_on(&memcache_servers(), &unique_prefix("corrupt"));
+    let app = app(store.clone());
+    let cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    let id = session_id(&cookie);
+    let mut conn = raw(store.server_for(&id)).await;
+    for garbage in ["{invalid-json", "[1,2]", "null"] {
+        conn.set(store.key(&id), garbage, None, None)
+            .await
+            .expect("set");
+        let response = send(&app, "/write", Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{garbage}");
+        assert_ne!(session_cookie(&response).as_deref(), Some(cookie.as_str()));
+    }
+    conn.set(store.key(&id), &[0xffu8, 0xfe][..], None, None)
+        .await
+        .expect("set");
+    assert!(store.read(&id).await.expect("not an error").is_none());
+}
+
+/// A server that hangs (SIGSTOP) holds up only the requests for its own sessions.
+/// The test runs on a single-threaded runtime: if any memcached I/O blocked the thread,
+/// the unrelated requests could not finish while the stalled one waits.
+#[tokio::test(flavor = "current_thread")]
+async fn a_hanging_server_does_not_stall_unrelated_requests() {
+    let servers = [MemcachedServer::start(), MemcachedServer::start()];
+    let addresses: Vec<String> = servers.iter().map(MemcachedServer::address).collect();
+    let store = MemcacheStore::builder()
+        .servers(addresses.clone())
+        .connect_timeout(Duration::from_secs(1))
+        .command_timeout(Duration::from_secs(3))
+        .build()
+        .expect("valid");
+    let (mut on_hung, mut on_live) = (None, Vec::new());
+    while on_hung.is_none() || on_live.len() < 20 {
+        let id = new_id();
+        store
+            .update(&id, &data(json!({"a": 1})), None)
+            .await
+            .expect("update");
+        if store.server_for(&id) == addresses[0] {
+            on_hung.get_or_insert(id);
+        } else {
+            on_live.push(id);
+        }
+    }
+    servers[0].pause();
+    let hung = tokio::spawn({
+        let store = store.clone();
+        let id = on_hung.expect("a session on the paused server");
+        async move { store.read(&id).await }
+    });
+    tokio::task::yield_now().await;
+    for id in &on_live {
+        assert!(store
+            .read(id)
+            .await
+            .expect("the live server answers")
+            .is_some());
+    }
+    assert!(
+        !hung.is_finished(),
+        "unrelated requests waited for the hung server"
+    );
+    let stalled = hung.await.expect("task ran");
+    assert!(
+        matches!(stalled, Err(ref e) if e.is_unavailable()),
+        "{stalled:?}"
+    );
+    servers[0].resume();
+}
+
+/// Exactly the commands each kind of request sends, from memcached's own counters.
+#[tokio::test]
+async fn commands_per_request_kind() {
+    let server = MemcachedServer::start();
+    let store = store_on(&[server.address()], "");
+    let app = app(store);
+    let mut conn = raw(&server.address()).await;
+    assert_eq!(send(&app, "/write", None).await.status(), StatusCode::OK);
+
+    // (path, with a live cookie?, gets, sets, deletes)
+    let cases = [
+        ("/untouched", false, 0, 0, 0),
+        ("/read", false, 0, 0, 0),
+        ("/write", false, 0, 1, 0),
+        ("/untouched", true, 0, 0, 0),
+        ("/read", true, 1, 0, 0),
+        ("/write", true, 1, 1, 0),
+        ("/regenerate", true, 1, 1, 1),
+        ("/destroy", true, 1, 0, 1),
+    ];
+    for (path, with_cookie, gets, sets, deletes) in cases {
+        let cookie = if with_cookie {
+            session_cookie(&send(&app, "/write", None).await)
+        } else {
+            None
+        };
+        let before = counters(&mut conn).await;
+        let response = send(&app, path, cookie.as_deref()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let after = counters(&mut conn).await;
+        let spent = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+        assert_eq!(
+            spent,
+            (gets, sets, deletes),
+            "{path} with cookie: {with_cookie}"
+        );
+    }
+}
+
+/// (get, set, delete) commands served so far, from `stats`.
+async fn counters(conn: &mut Client) -> (u64, u64, u64) {
+    let stats = conn.stats().await.expect("stats");
+    let stat = |name: &str| -> u64 {
+        stats
+            .get(name)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("memcached reports {name}"))
+    };
+    (
+        stat("cmd_get"),
+        stat("cmd_set"),
+        stat("delete_hits") + stat("delete_misses"),
+    )
+}
