@@ -17,7 +17,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use session_middleware::{
-    session, CookieStore, Error, MemoryStore, RedisStore, Session, SessionCookie, SigningFormat,
+    session, CookieStore, Error, MemcacheStore, MemoryStore, RedisStore, Session, SessionCookie,
+    SigningFormat,
 };
 
 /// The session cookie's name, as in the seed.
@@ -33,6 +34,8 @@ pub enum StorageKind {
     Memory,
     /// In Redis, at this `redis://` URL.
     Redis(String),
+    /// In memcached, on these `host:port` servers.
+    Memcache(Vec<String>),
 }
 
 /// Everything the demo can be configured with.
@@ -88,6 +91,12 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         StorageKind::Cookie => session(cookie, CookieStore::new())?,
         StorageKind::Memory => session(cookie, MemoryStore::new())?,
         StorageKind::Redis(url) => session(cookie, RedisStore::builder().url(url).build()?)?,
+        StorageKind::Memcache(servers) => session(
+            cookie,
+            MemcacheStore::builder()
+                .servers(servers.iter().cloned())
+                .build()?,
+        )?,
     };
     if let Some(ttl) = config.ttl {
         layer = layer.with_lifetime(ttl);

@@ -25,6 +25,14 @@ struct Args {
     /// Redis URL for `--storage redis`.
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
     redis_url: String,
+    /// memcached servers for `--storage memcache`, as host:port[,host:port…].
+    #[arg(
+        long,
+        value_name = "SERVERS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:11211"
+    )]
+    memcache: Vec<String>,
     /// Port to listen on.
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -49,6 +57,7 @@ enum Storage {
     Cookie,
     Memory,
     Redis,
+    Memcache,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -88,6 +97,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Storage::Cookie => StorageKind::Cookie,
             Storage::Memory => StorageKind::Memory,
             Storage::Redis => StorageKind::Redis(args.redis_url),
+            Storage::Memcache => StorageKind::Memcache(args.memcache),
         },
         secrets,
         ttl: args.ttl.map(Duration::from_secs),
@@ -127,5 +137,6 @@ fn storage_name(storage: &StorageKind) -> &'static str {
         StorageKind::Cookie => "cookie",
         StorageKind::Memory => "memory",
         StorageKind::Redis(_) => "redis",
+        StorageKind::Memcache(_) => "memcache",
     }
 }
