@@ -55,6 +55,36 @@ impl StoredSession {
     pub fn from_json(text: &str) -> Result<Self, Error> {
         serde_json::from_str(text).map_err(Error::CorruptRecord)
     }
+
+    /// What a text backend's raw value means for a read: the record if it is a valid,
+    /// unexpired session; `None` if it has expired, or if it is not a session record
+    /// at all (not UTF-8, not session JSON), which is logged as a warning naming
+    /// `backend`. A corrupt record is never an error: the user gets a fresh session.
+    ///
+    /// ```
+    /// use session_core::StoredSession;
+    ///
+    /// assert!(StoredSession::decode_live(br#"[{"a":1},{}]"#, "Redis").is_some());
+    /// assert!(StoredSession::decode_live(b"{invalid-json", "Redis").is_none());
+    /// assert!(StoredSession::decode_live(br#"[{},{},{"expires":1}]"#, "Redis").is_none());
+    /// ```
+    pub fn decode_live(raw: &[u8], backend: &'static str) -> Option<Self> {
+        let record = std::str::from_utf8(raw)
+            .map_err(|_| "not UTF-8")
+            .and_then(|text| Self::from_json(text).map_err(|_| "not session JSON"));
+        match record {
+            Ok(record) if record.is_expired_at(SystemTime::now()) => None,
+            Ok(record) => Some(record),
+            Err(problem) => {
+                tracing::warn!(
+                    backend,
+                    problem,
+                    "ignoring a corrupt session record; the user gets a fresh session"
+                );
+                None
+            }
+        }
+    }
 }
 
 fn to_unix_millis(time: SystemTime) -> u64 {

@@ -288,25 +288,7 @@ impl SessionStorage for RedisStore {
             .pool
             .query("read a session", inner.deadline, Request::Cmd(&cmd))
             .await?;
-        let Some(raw) = raw else {
-            return Ok(None);
-        };
-        let parsed = std::str::from_utf8(&raw)
-            .map_err(|_| "record is not UTF-8")
-            .and_then(|text| {
-                StoredSession::from_json(text).map_err(|_| "record is not session JSON")
-            });
-        match parsed {
-            Ok(record) if record.is_expired_at(SystemTime::now()) => Ok(None),
-            Ok(record) => Ok(Some(record)),
-            Err(problem) => {
-                tracing::warn!(
-                    problem,
-                    "ignoring a corrupt session record in Redis; the user gets a fresh session"
-                );
-                Ok(None)
-            }
-        }
+        Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "Redis")))
     }
 
     async fn update(

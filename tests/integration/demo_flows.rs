@@ -1,6 +1,6 @@
 //! HTTP-level tests of every demo flow: the demo's axum router is driven in-process by a
-//! tiny browser-like client with a one-cookie jar, once over memory storage and once over
-//! cookie storage.
+//! tiny browser-like client with a one-cookie jar, over memory, cookie, Redis and
+//! memcached storage.
 
 use std::error::Error;
 use std::time::Duration;
@@ -187,19 +187,24 @@ fn verified(signed: &str) -> TestResult<String> {
         .ok_or_else(|| "the demo's cookie does not verify with its own secret".into())
 }
 
-/// The session ID inside a signed `__session` value: the raw value for memory storage,
+/// True for by-ID storages, whose records the server can delete (unlike cookie storage,
+/// where a copied cookie stays valid).
+fn server_side(storage: &StorageKind) -> bool {
+    !matches!(storage, StorageKind::Cookie)
+}
+
+/// The session ID inside a signed `__session` value: the raw value for by-ID storage,
 /// the `i` of the `{"i": id, "d": [values, flash]}` payload for cookie storage.
 fn session_id(storage: &StorageKind, signed: &str) -> TestResult<String> {
     let raw = verified(signed)?;
     let id = match storage {
-        StorageKind::Memory => raw,
+        StorageKind::Memory | StorageKind::Redis(_) | StorageKind::Memcache(_) => raw,
         StorageKind::Cookie => {
             let payload: serde_json::Value = serde_json::from_str(&raw)?;
             assert_eq!(payload["d"].as_array().map(Vec::len), Some(2), "{raw}");
             let id = payload["i"].as_str().ok_or("payload without `i`")?;
             id.to_owned()
         }
-        StorageKind::Redis(_) => return Err("redis is not exercised here".into()),
     };
     assert_eq!(id.len(), 43, "not a native session ID: {id}");
     Ok(id)
@@ -300,7 +305,7 @@ async fn login_regenerates_the_id(storage: StorageKind) -> TestResult {
         // The old cookie never carried the login.
         let mut replay = client.fork(Some(&before));
         replay.expect_redirect("/dashboard", "/login").await?;
-        if storage == StorageKind::Memory {
+        if server_side(&storage) {
             // And its server-side record is gone: replaying it starts from scratch.
             client.fork(Some(&before)).expect("/", "Count: 1").await?;
         }
@@ -322,7 +327,7 @@ async fn logout_clears_the_cookie(storage: StorageKind) -> TestResult {
     assert_eq!(reply.header(CACHE_CONTROL), Some("no-store"));
     assert_eq!(client.jar, None);
     client.expect_redirect("/dashboard", "/login").await?;
-    if storage == StorageKind::Memory {
+    if server_side(&storage) {
         // The record was deleted: the pre-logout cookie now names nothing.
         let mut replay = client.fork(Some(&before));
         replay.expect_redirect("/dashboard", "/login").await?;
@@ -365,7 +370,7 @@ async fn bad_cookies_start_fresh(storage: StorageKind) -> TestResult {
         (&foreign, &valid),
         (&valid, "garbage"),
     ];
-    let memory = storage == StorageKind::Memory;
+    let memory = server_side(&storage);
     for (round, (first, second)) in (0..).zip(duplicates) {
         let header = format!("{COOKIE_NAME}={first}; {COOKIE_NAME}={second}");
         let mut twin = client.fork(None);
@@ -433,18 +438,31 @@ async fn remix_format_counts(storage: StorageKind) -> TestResult {
     Ok(())
 }
 
-/// One `#[tokio::test]` per flow and storage: `memory::counter`, `cookie::counter`, ….
+/// One `#[tokio::test]` per flow and storage: `memory::counter`, `cookie::counter`,
+/// `redis::counter`, `memcache::counter`, … (Redis and memcached: the real servers
+/// scripts/test starts).
 macro_rules! for_each_storage {
     ($($flow:ident),+ $(,)?) => {
-        for_each_storage!(@module memory, Memory, $($flow),+);
-        for_each_storage!(@module cookie, Cookie, $($flow),+);
+        for_each_storage!(@module memory, StorageKind::Memory, $($flow),+);
+        for_each_storage!(@module cookie, StorageKind::Cookie, $($flow),+);
+        for_each_storage!(@module redis, StorageKind::Redis(servers::redis_url()), $($flow),+);
+        for_each_storage!(
+            @module memcache,
+            StorageKind::Memcache(servers::memcache_servers()),
+            $($flow),+
+        );
     };
-    (@module $module:ident, $kind:ident, $($flow:ident),+) => {
+    (@module $module:ident, $storage:expr, $($flow:ident),+) => {
         mod $module {
+            #[allow(unused_imports)]
+            use session_demo::StorageKind;
+            #[allow(unused_imports)]
+            use session_tests::servers;
+
             $(
                 #[tokio::test]
                 async fn $flow() -> super::TestResult {
-                    super::$flow(session_demo::StorageKind::$kind).await
+                    super::$flow($storage).await
                 }
             )+
         }

@@ -43,109 +43,6 @@ pub fn unique_prefix(test: &str) -> String {
     format!("test:{test}:{}:", &id.as_str()[..12])
 }
 
-/// A redis-server process owned by one test, on a free loopback port, with an
-/// append-only file so that its data survives a [`restart`](Self::restart).
-pub struct RedisServer {
-    port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    /// Starts one and waits until it answers.
-    ///
-    /// # Panics
-    ///
-    /// When redis-server cannot be started (`REDIS_SERVER_BIN` or `redis-server` on the
-    /// `PATH`; scripts/test installs it).
-    pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!("session-tests-redis-{port}"));
-        std::fs::create_dir_all(&dir).expect("a data directory");
-        let mut server = Self {
-            port,
-            dir,
-            child: None,
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let binary = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&binary)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("cannot start {binary}: {error}; run scripts/test, which installs it")
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn answers(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let mut reply = [0u8; 7];
-        stream
-            .set_read_timeout(Some(Duration::from_secs(1)))
-            .is_ok()
-            && stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
-    }
-
-    /// `redis://127.0.0.1:PORT/`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Kills the process (SIGKILL: no goodbye to clients) and waits for it to be gone.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port with the same data.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// The shared memcached servers (`MEMCACHE_SERVERS`, comma-separated `host:port`).
 ///
 /// # Panics
@@ -158,51 +55,61 @@ pub fn memcache_servers() -> Vec<String> {
         .collect()
 }
 
-/// A memcached process owned by one test, on a free loopback port, that the test can
-/// kill, restart, pause (SIGSTOP: a server that hangs) and resume.
-pub struct MemcachedServer {
+/// A server process owned by one test, on a free loopback port: started, probed until
+/// it answers, killed on drop. [`RedisServer`] and [`MemcachedServer`] are two of these.
+struct Process {
     port: u16,
+    /// The binary, and its arguments for a given port.
+    binary: String,
+    args: Vec<String>,
+    /// What to send to check it is up, and how the answer starts.
+    probe: &'static [u8],
+    reply: &'static [u8],
     child: Option<Child>,
 }
 
-impl MemcachedServer {
-    /// Starts one and waits until it answers.
-    ///
-    /// # Panics
-    ///
-    /// When memcached cannot be started (`MEMCACHED_BIN` or `memcached` on the `PATH`;
-    /// scripts/test installs it).
-    pub fn start() -> Self {
+impl Process {
+    fn start(
+        binary: String,
+        args: impl FnOnce(u16) -> Vec<String>,
+        probe: &'static [u8],
+        reply: &'static [u8],
+    ) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let mut server = Self { port, child: None };
-        server.spawn();
-        server
+        let mut process = Self {
+            port,
+            binary,
+            args: args(port),
+            probe,
+            reply,
+            child: None,
+        };
+        process.spawn();
+        process
     }
 
     fn spawn(&mut self) {
-        let binary = std::env::var("MEMCACHED_BIN").unwrap_or_else(|_| "memcached".into());
-        let mut command = Command::new(&binary);
-        command.args(["-l", "127.0.0.1", "-p", &self.port.to_string(), "-U", "0"]);
-        // memcached refuses to run as root unless told which user to be.
-        if is_root() {
-            command.args(["-u", "root"]);
-        }
-        let child = command
+        let child = Command::new(&self.binary)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| {
-                panic!("cannot start {binary}: {error}; run scripts/test, which installs it")
+                panic!(
+                    "cannot start {}: {error}; run scripts/test, which installs it",
+                    self.binary
+                )
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers() {
             assert!(
                 Instant::now() < deadline,
-                "memcached did not start on port {}",
+                "{} did not start on port {}",
+                self.binary,
                 self.port
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -213,18 +120,13 @@ impl MemcachedServer {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
-        let mut reply = [0u8; 7];
+        let mut reply = vec![0u8; self.reply.len()];
         stream
             .set_read_timeout(Some(Duration::from_secs(1)))
             .is_ok()
-            && stream.write_all(b"version\r\n").is_ok()
+            && stream.write_all(self.probe).is_ok()
             && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"VERSION"
-    }
-
-    /// `127.0.0.1:PORT`.
-    pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+            && reply == self.reply
     }
 
     fn signal(&self, signal: &str) {
@@ -237,37 +139,153 @@ impl MemcachedServer {
         }
     }
 
-    /// Freezes the process (SIGSTOP): connections are accepted by the kernel but
-    /// nothing is answered, like a server that hangs.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    /// Thaws a paused process (SIGCONT).
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    /// Kills the process and waits for it to be gone. Its data is lost (memcached
-    /// keeps nothing on disk).
-    pub fn kill(&mut self) {
+    fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
 
-    /// Starts the server again on the same port, empty.
-    pub fn restart(&mut self) {
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A paused process must be thawed to die promptly.
+        self.signal("-CONT");
         self.kill();
-        self.spawn();
     }
 }
 
-impl Drop for MemcachedServer {
+/// A redis-server process owned by one test, on a free loopback port, with an
+/// append-only file so that its data survives a [`restart`](Self::restart).
+pub struct RedisServer {
+    process: Process,
+    dir: std::path::PathBuf,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers.
+    ///
+    /// # Panics
+    ///
+    /// When redis-server cannot be started (`REDIS_SERVER_BIN` or `redis-server` on the
+    /// `PATH`; scripts/test installs it).
+    pub fn start() -> Self {
+        let binary = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        let mut data_dir = None;
+        let process = Process::start(
+            binary,
+            |port| {
+                let dir = std::env::temp_dir().join(format!("session-tests-redis-{port}"));
+                std::fs::create_dir_all(&dir).expect("a data directory");
+                let args = ["--bind", "127.0.0.1", "--port", &port.to_string()]
+                    .into_iter()
+                    .chain([
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "yes",
+                        "--appendfsync",
+                        "always",
+                    ])
+                    .chain(["--dir", &dir.to_string_lossy()])
+                    .map(str::to_owned)
+                    .collect();
+                data_dir = Some(dir);
+                args
+            },
+            b"PING\r\n",
+            b"+PONG\r\n",
+        );
+        Self {
+            process,
+            dir: data_dir.unwrap_or_default(),
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.process.port)
+    }
+
+    /// Kills the process (SIGKILL: no goodbye to clients) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts the server again on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process.spawn();
+    }
+}
+
+impl Drop for RedisServer {
     fn drop(&mut self) {
-        self.resume();
-        self.kill();
+        self.process.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A memcached process owned by one test, on a free loopback port, that the test can
+/// kill, restart, pause (SIGSTOP: a server that hangs) and resume.
+pub struct MemcachedServer {
+    process: Process,
+}
+
+impl MemcachedServer {
+    /// Starts one and waits until it answers.
+    ///
+    /// # Panics
+    ///
+    /// When memcached cannot be started (`MEMCACHED_BIN` or `memcached` on the `PATH`;
+    /// scripts/test installs it).
+    pub fn start() -> Self {
+        let binary = std::env::var("MEMCACHED_BIN").unwrap_or_else(|_| "memcached".into());
+        let process = Process::start(
+            binary,
+            |port| {
+                let mut args: Vec<String> = ["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0"]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                // memcached refuses to run as root unless told which user to be.
+                if is_root() {
+                    args.extend(["-u".to_owned(), "root".to_owned()]);
+                }
+                args
+            },
+            b"version\r\n",
+            b"VERSION",
+        );
+        Self { process }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.process.port)
+    }
+
+    /// Freezes the process (SIGSTOP): connections are accepted by the kernel but
+    /// nothing is answered, like a server that hangs.
+    pub fn pause(&self) {
+        self.process.signal("-STOP");
+    }
+
+    /// Thaws a paused process (SIGCONT).
+    pub fn resume(&self) {
+        self.process.signal("-CONT");
+    }
+
+    /// Kills the process and waits for it to be gone. Its data is lost (memcached
+    /// keeps nothing on disk).
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process.spawn();
     }
 }
 
