@@ -6,13 +6,38 @@ use async_trait::async_trait;
 
 use crate::{Error, SessionData, SessionId};
 
-/// A session as a backend found it: its ID and its data.
+/// A session as a backend found it.
 #[derive(Clone, Debug)]
 pub struct LoadedSession {
     /// The ID the session was found under.
     pub id: SessionId,
     /// Its values and flash values.
     pub data: SessionData,
+    /// Its current deadline, if it has one.
+    pub expires: Option<SystemTime>,
+    /// When it was first saved, if known (records written by Remix do not say).
+    pub created: Option<SystemTime>,
+}
+
+/// How a write must treat what is already stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode<'a> {
+    /// A new session: store it only if nothing lives under the ID yet, so an ID
+    /// collision can never overwrite someone else's session.
+    Create,
+    /// A session loaded from storage: store it only if its record still exists, so a
+    /// save racing a logout (or an expiry) cannot bring the session back.
+    Update,
+    /// A session moving to a new ID ([`Session::regenerate_id`], or reuse after
+    /// [`Session::destroy`]): delete `old`, then create under the new ID. Once the
+    /// write succeeds, `old` must be dead.
+    ///
+    /// [`Session::regenerate_id`]: crate::Session::regenerate_id
+    /// [`Session::destroy`]: crate::Session::destroy
+    Replace {
+        /// The ID whose record must go.
+        old: &'a SessionId,
+    },
 }
 
 /// A session to persist at the end of a request.
@@ -20,16 +45,28 @@ pub struct LoadedSession {
 pub struct SessionWrite<'a> {
     /// The ID to store the session under.
     pub id: &'a SessionId,
-    /// The ID the session was stored under before [`Session::regenerate_id`] was
-    /// called: its record must be gone once the write succeeds, so that the old ID can
-    /// never be used again.
-    ///
-    /// [`Session::regenerate_id`]: crate::Session::regenerate_id
-    pub replaces: Option<&'a SessionId>,
+    /// Whether the record must be new, must exist, or replaces another.
+    pub mode: WriteMode<'a>,
     /// What to store: the values and the flash values for the next request.
     pub data: &'a SessionData,
-    /// When the session stops being valid, if it has a lifetime.
+    /// When the session stops being valid, if it has a deadline.
     pub expires: Option<SystemTime>,
+    /// When the session was first saved (kept across ID changes, for the absolute
+    /// timeout).
+    pub created: SystemTime,
+}
+
+/// What became of a [`SessionWrite`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Stored; the cookie must now carry this value.
+    Written(String),
+    /// A create found the ID already in use (a collision): nothing was written. The
+    /// session retries under a fresh ID.
+    IdTaken,
+    /// An update found the record gone (logged out or expired meanwhile): nothing was
+    /// written, and the session is over.
+    Gone,
 }
 
 /// Where sessions live between requests, seen from the cookie's side.
@@ -53,7 +90,9 @@ pub struct SessionWrite<'a> {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use session_core::{Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite};
+/// use session_core::{
+///     Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteOutcome,
+/// };
 ///
 /// /// Keeps only a session's ID in the cookie and forgets its data: a toy.
 /// struct Forgetful;
@@ -61,10 +100,15 @@ pub struct SessionWrite<'a> {
 /// #[async_trait]
 /// impl SessionBackend for Forgetful {
 ///     async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
-///         Ok(SessionId::parse(cookie_value).map(|id| LoadedSession { id, data: SessionData::default() }))
+///         Ok(SessionId::parse(cookie_value).map(|id| LoadedSession {
+///             id,
+///             data: SessionData::default(),
+///             expires: None,
+///             created: None,
+///         }))
 ///     }
-///     async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
-///         Ok(write.id.as_str().to_owned())
+///     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
+///         Ok(WriteOutcome::Written(write.id.as_str().to_owned()))
 ///     }
 ///     async fn destroy(&self, _id: &SessionId) -> Result<(), Error> {
 ///         Ok(())
@@ -85,15 +129,12 @@ pub trait SessionBackend: Send + Sync + 'static {
     /// than silently logging the user out.
     async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error>;
 
-    /// Persists a session and returns the cookie value that refers to it.
-    ///
-    /// When [`SessionWrite::replaces`] is set, the old ID must be dead once this returns
-    /// `Ok`.
+    /// Persists a session as [`SessionWrite::mode`] says and reports what happened.
     ///
     /// # Errors
     ///
     /// When the session could not be persisted; nothing may be reported as saved then.
-    async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error>;
+    async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error>;
 
     /// Deletes the session stored under `id` (logout). Deleting an unknown ID succeeds.
     ///

@@ -26,13 +26,6 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The session was destroyed earlier in this request and can no longer be modified.
-    #[error(
-        "session has been destroyed and can no longer be modified; \
-         finish the request and let the next one start a new session"
-    )]
-    Destroyed,
-
     /// A session method that needs the data was called before the data was loaded.
     #[error(
         "session data used before it was loaded; call `Session::load().await` first \
@@ -153,7 +146,6 @@ mod tests {
     fn messages_are_lowercase_without_trailing_period() {
         let json = serde_json::from_str::<u8>("x").expect_err("invalid json");
         let errors = [
-            Error::Destroyed,
             Error::NotLoaded,
             Error::MissingLayer,
             Error::CorruptRecord(json),

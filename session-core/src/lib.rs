@@ -35,7 +35,10 @@
 //! - [`SessionId`]s carry 256 bits from the OS CSPRNG, are parsed canonically, compare in
 //!   constant time and never print.
 //! - Unknown or expired IDs are never adopted: loading them starts a fresh session.
-//! - [`Session::regenerate_id`] deletes the old record when the session is saved.
+//! - [`Session::regenerate_id`] deletes the old record when the session is saved; new
+//!   records are created only where none exists, and a save never brings back a record
+//!   that a concurrent logout deleted.
+//! - Idle and absolute timeouts ([`SessionPolicy`]) are enforced on the server.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -44,6 +47,7 @@ mod backend;
 mod data;
 mod error;
 mod id;
+mod policy;
 mod record;
 mod session;
 mod storage;
@@ -51,10 +55,11 @@ mod storage;
 #[cfg(feature = "axum")]
 mod axum;
 
-pub use backend::{LoadedSession, SessionBackend, SessionWrite};
+pub use backend::{LoadedSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error};
 pub use id::SessionId;
+pub use policy::SessionPolicy;
 pub use session::{CookieUpdate, Session};
 pub use storage::{SessionStorage, StoredSession};
 

@@ -9,24 +9,28 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Error, SessionData, StoredSession, ValueMap};
 
-/// The optional third element: `{"expires": <milliseconds since the Unix epoch>}`.
+/// The optional third element: `{"expires": ms, "created": ms}` (milliseconds since the
+/// Unix epoch; each left out when unknown).
 ///
 /// Remix reads `data[0]` and `data[1]` only, so it reads our records unchanged; a record
 /// Remix writes has no stamp, and then the backend's own TTL is the only deadline.
 #[derive(Serialize, Deserialize)]
 struct Stamp {
-    expires: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<u64>,
 }
 
 impl StoredSession {
-    /// The record as JSON: `[values, flash]`, or `[values, flash, {"expires": ms}]` when
-    /// it has a deadline.
+    /// The record as JSON: `[values, flash]`, or `[values, flash, {"expires": ms,
+    /// "created": ms}]` when it has a deadline or a creation time.
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use session_core::{SessionData, StoredSession};
+    /// use session_core::StoredSession;
     ///
-    /// let mut record = StoredSession { data: SessionData::default(), expires: None };
+    /// let mut record = StoredSession::default();
     /// record.data.values.insert("count".into(), 3.into());
     /// assert_eq!(record.to_json()?, r#"[{"count":3},{}]"#);
     ///
@@ -94,13 +98,14 @@ fn to_unix_millis(time: SystemTime) -> u64 {
 
 impl Serialize for StoredSession {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let len = if self.expires.is_some() { 3 } else { 2 };
-        let mut seq = serializer.serialize_seq(Some(len))?;
+        let stamped = self.expires.is_some() || self.created.is_some();
+        let mut seq = serializer.serialize_seq(Some(if stamped { 3 } else { 2 }))?;
         seq.serialize_element(&self.data.values)?;
         seq.serialize_element(&self.data.flash)?;
-        if let Some(expires) = self.expires {
+        if stamped {
             seq.serialize_element(&Stamp {
-                expires: to_unix_millis(expires),
+                expires: self.expires.map(to_unix_millis),
+                created: self.created.map(to_unix_millis),
             })?;
         }
         seq.end()
@@ -125,13 +130,13 @@ impl<'de> Visitor<'de> for RecordVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StoredSession, A::Error> {
         let values = seq.next_element::<ValueMap>()?.unwrap_or_default();
         let flash = seq.next_element::<ValueMap>()?.unwrap_or_default();
-        let expires = seq
-            .next_element::<Stamp>()?
-            .map(|stamp| UNIX_EPOCH + Duration::from_millis(stamp.expires));
+        let stamp = seq.next_element::<Stamp>()?;
+        let time = |millis: Option<u64>| millis.map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(StoredSession {
             data: SessionData { values, flash },
-            expires,
+            expires: stamp.as_ref().and_then(|s| time(s.expires)),
+            created: stamp.as_ref().and_then(|s| time(s.created)),
         })
     }
 }
@@ -147,6 +152,24 @@ mod tests {
         assert_eq!(record.expires, None);
         assert_eq!(record.data.flash["notice"], "saved");
         assert_eq!(record.to_json().expect("serializes"), text);
+    }
+
+    #[test]
+    fn stamps_round_trip_with_either_part() {
+        let at = |ms| Some(UNIX_EPOCH + Duration::from_millis(ms));
+        for (expires, created) in [(at(5), None), (None, at(7)), (at(5), at(7))] {
+            let record = StoredSession {
+                expires,
+                created,
+                ..StoredSession::default()
+            };
+            let text = record.to_json().expect("serializes");
+            assert_eq!(
+                StoredSession::from_json(&text).expect("parses"),
+                record,
+                "{text}"
+            );
+        }
     }
 
     #[test]

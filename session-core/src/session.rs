@@ -8,10 +8,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite, ValueMap};
+use crate::{Error, LoadedSession, SessionBackend, SessionId, SessionPolicy, ValueMap};
 
+mod commit;
 #[cfg(test)]
 mod tests;
+
+pub use commit::CookieUpdate;
 
 /// A user's session: a cheap-to-clone handle shared by the middleware and the handler.
 ///
@@ -26,8 +29,9 @@ mod tests;
 ///   request only, and a flash that arrived with this request is gone after it;
 /// - setting a key to JSON `null` removes it;
 /// - a session loaded with flash values is dirty, so saving it clears them;
-/// - after [`destroy`](Self::destroy), reads see nothing and writes fail with
-///   [`Error::Destroyed`].
+/// - after [`destroy`](Self::destroy), reads see nothing; a write starts a brand-new
+///   session with a new ID (so a handler can flash "you have been logged out"), and the
+///   destroyed record stays deleted. (Remix refuses writes after destroy instead.)
 ///
 /// # Example
 ///
@@ -56,6 +60,7 @@ enum State {
     /// Not loaded yet: the cookie value is kept until somebody asks for the data.
     Pending {
         backend: Option<Arc<dyn SessionBackend>>,
+        policy: Arc<SessionPolicy>,
         cookie_value: Option<String>,
     },
     Loaded(Box<Loaded>),
@@ -63,14 +68,22 @@ enum State {
 
 struct Loaded {
     backend: Option<Arc<dyn SessionBackend>>,
+    policy: Arc<SessionPolicy>,
     /// The current ID (changes on `regenerate_id`).
     id: SessionId,
     /// The ID a stored record exists under: set when the session was loaded from
     /// storage or after a successful save. Regenerating or destroying deletes it.
     stored_id: Option<SessionId>,
+    /// The stored record of a session destroyed earlier in this request and then used
+    /// again: deleted when the new session is saved.
+    destroyed_id: Option<SessionId>,
     /// Whether the request presented a session cookie at all (so destroy knows
     /// whether there is a cookie to clear).
     had_cookie: bool,
+    /// When the session was first saved (`None` until then).
+    created: Option<SystemTime>,
+    /// The deadline the stored record carries.
+    expires: Option<SystemTime>,
     values: ValueMap,
     /// Flash values that arrived with this request: readable now, dropped on save.
     flash_in: ValueMap,
@@ -80,38 +93,24 @@ struct Loaded {
     destroyed: bool,
 }
 
-/// What the response's session cookie has to do after [`Session::commit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CookieUpdate {
-    /// Leave the browser's cookie as it is: send no `Set-Cookie`.
-    Unchanged,
-    /// Set the cookie to this (unsigned) value.
-    Set(String),
-    /// Remove the cookie (the session was destroyed).
-    Clear,
-}
-
-/// The work `commit` must do, decided under the lock and carried out after it.
-enum Plan {
-    Nothing,
-    Clear {
-        stored: Option<SessionId>,
-    },
-    Write {
-        id: SessionId,
-        replaces: Option<SessionId>,
-        data: SessionData,
-    },
-}
-
 impl Session {
     /// A session whose data will be loaded from `backend` when first asked for.
     ///
     /// `cookie_value` is the verified, decoded value of the request's session cookie, or
     /// `None` when there was none (then loading costs no storage call).
     pub fn new(backend: Arc<dyn SessionBackend>, cookie_value: Option<String>) -> Self {
+        Self::with_policy(backend, Arc::default(), cookie_value)
+    }
+
+    /// Like [`new`](Self::new), under a [`SessionPolicy`] (timeouts, failure handling).
+    pub fn with_policy(
+        backend: Arc<dyn SessionBackend>,
+        policy: Arc<SessionPolicy>,
+        cookie_value: Option<String>,
+    ) -> Self {
         Self::with_state(State::Pending {
             backend: Some(backend),
+            policy,
             cookie_value: cookie_value.filter(|value| !value.is_empty()),
         })
     }
@@ -124,7 +123,9 @@ impl Session {
     /// [`Error::Randomness`] if no ID could be minted.
     pub fn detached() -> Result<Self, Error> {
         Ok(Self::with_state(State::Loaded(Box::new(Loaded::fresh(
-            None, false,
+            None,
+            Arc::default(),
+            false,
         )?))))
     }
 
@@ -146,30 +147,60 @@ impl Session {
     /// malformed), the session starts fresh with a new ID: a presented ID is never
     /// adopted.
     ///
+    /// A session past its idle or absolute timeout counts as not found.
+    ///
     /// # Errors
     ///
-    /// When the backend could not be asked ([`Error::is_unavailable`]), or no ID could be
-    /// minted. The session stays unloaded, so a later call may succeed.
+    /// When the backend could not be asked ([`Error::is_unavailable`]) and the policy
+    /// fails closed, or no ID could be minted. The session stays unloaded, so a later
+    /// call may succeed. With [`SessionPolicy::fail_open`], an outage gives a fresh
+    /// session instead.
     pub async fn load(&self) -> Result<(), Error> {
-        let (backend, cookie_value) = match &*self.lock() {
+        let (backend, policy, cookie_value) = match &*self.lock() {
             State::Loaded(_) => return Ok(()),
             State::Pending {
                 backend,
+                policy,
                 cookie_value,
-            } => (backend.clone(), cookie_value.clone()),
+            } => (backend.clone(), policy.clone(), cookie_value.clone()),
         };
         let had_cookie = cookie_value.is_some();
         // The lock is released here: it must never be held across an `.await`.
         let found = match (&backend, &cookie_value) {
-            (Some(backend), Some(value)) => backend.load(value).await?,
+            (Some(backend), Some(value)) => match backend.load(value).await {
+                Ok(found) => found,
+                Err(error) if policy.fail_open && error.is_unavailable() => {
+                    tracing::warn!(%error, "session storage unavailable; failing open with a fresh session");
+                    None
+                }
+                Err(error) => return Err(error),
+            },
             _ => None,
         };
+        let now = SystemTime::now();
+        let found = found.filter(|found| {
+            // A deadline stored under an older, longer policy still ends here.
+            !found.expires.is_some_and(|expires| expires <= now)
+                && !found
+                    .created
+                    .is_some_and(|created| policy.is_past_absolute(created, now))
+        });
         let loaded = match found {
-            Some(LoadedSession { id, data }) => Loaded {
+            Some(LoadedSession {
+                id,
+                data,
+                expires,
+                created,
+            }) => Loaded {
                 backend,
+                policy,
                 stored_id: Some(id.clone()),
+                destroyed_id: None,
                 id,
                 had_cookie,
+                // Records written by Remix carry no creation time: count from now.
+                created: Some(created.unwrap_or(now)),
+                expires,
                 // Arriving flash values make the session dirty, so that the save at the
                 // end of this request clears them (Remix does the same).
                 dirty: !data.flash.is_empty(),
@@ -178,7 +209,7 @@ impl Session {
                 flash_next: ValueMap::new(),
                 destroyed: false,
             },
-            None => Loaded::fresh(backend, had_cookie)?,
+            None => Loaded::fresh(backend, policy, had_cookie)?,
         };
         let mut state = self.lock();
         // If another clone of this handle finished loading first, its state wins.
@@ -200,10 +231,11 @@ impl Session {
         }
     }
 
+    /// For writes: a destroyed session first turns into a brand-new one.
     fn with_live<R>(&self, f: impl FnOnce(&mut Loaded) -> Result<R, Error>) -> Result<R, Error> {
         self.with_loaded(|loaded| {
             if loaded.destroyed {
-                return Err(Error::Destroyed);
+                loaded.start_over()?;
             }
             f(loaded)
         })
@@ -266,8 +298,8 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`Error::NotLoaded`], [`Error::Destroyed`], or [`Error::Json`] when `value` cannot
-    /// be represented as JSON.
+    /// [`Error::NotLoaded`], or [`Error::Json`] when `value` cannot be represented as
+    /// JSON.
     pub fn set<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
         let key = key.into();
         let value = serde_json::to_value(value).map_err(|source| Error::Json {
@@ -291,7 +323,7 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`Error::NotLoaded`] or [`Error::Destroyed`].
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn remove(&self, key: &str) -> Result<Option<Value>, Error> {
         self.with_live(|loaded| {
             loaded.dirty = true;
@@ -303,7 +335,7 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`Error::NotLoaded`], [`Error::Destroyed`], or [`Error::Json`].
+    /// [`Error::NotLoaded`] or [`Error::Json`].
     pub fn flash<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
         let key = key.into();
         let value = serde_json::to_value(value).map_err(|source| Error::Json {
@@ -325,7 +357,7 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`Error::NotLoaded`], [`Error::Destroyed`], or [`Error::Randomness`].
+    /// [`Error::NotLoaded`] or [`Error::Randomness`].
     pub fn regenerate_id(&self) -> Result<(), Error> {
         let id = SessionId::generate()?;
         self.with_live(|loaded| {
@@ -336,7 +368,8 @@ impl Session {
     }
 
     /// Destroys the session (logout): its record is deleted and its cookie removed when
-    /// the response is sent. Reads then see nothing and writes fail.
+    /// the response is sent. Reads then see nothing; a later write in the same request
+    /// starts a new session with a new ID (the destroyed record stays deleted).
     ///
     /// # Errors
     ///
@@ -387,66 +420,23 @@ impl Session {
     pub fn is_empty(&self) -> Result<bool, Error> {
         self.len().map(|len| len == 0)
     }
-
-    /// Persists what changed and says what the response's cookie must do.
-    ///
-    /// The middleware calls this once the handler has answered; frameworks without
-    /// tower call it through the middleware crate's manual API. An untouched or unloaded
-    /// session costs nothing and returns [`CookieUpdate::Unchanged`]; a destroyed one
-    /// deletes its record; a dirty one is written with `expires` as its deadline.
-    ///
-    /// # Errors
-    ///
-    /// The backend's error when it could not persist the change; nothing was saved then
-    /// and the session stays dirty.
-    pub async fn commit(&self, expires: Option<SystemTime>) -> Result<CookieUpdate, Error> {
-        let (backend, plan) = match &*self.lock() {
-            State::Pending { .. } => return Ok(CookieUpdate::Unchanged),
-            State::Loaded(loaded) => (loaded.backend.clone(), loaded.plan()),
-        };
-        let Some(backend) = backend else {
-            return Ok(CookieUpdate::Unchanged);
-        };
-        match plan {
-            Plan::Nothing => Ok(CookieUpdate::Unchanged),
-            Plan::Clear { stored } => {
-                if let Some(id) = &stored {
-                    backend.destroy(id).await?;
-                }
-                self.after_save(|loaded| loaded.stored_id = None);
-                Ok(CookieUpdate::Clear)
-            }
-            Plan::Write { id, replaces, data } => {
-                let write = SessionWrite {
-                    id: &id,
-                    replaces: replaces.as_ref(),
-                    data: &data,
-                    expires,
-                };
-                let value = backend.write(&write).await?;
-                self.after_save(|loaded| {
-                    loaded.dirty = false;
-                    loaded.stored_id = Some(id);
-                });
-                Ok(CookieUpdate::Set(value))
-            }
-        }
-    }
-
-    fn after_save(&self, f: impl FnOnce(&mut Loaded)) {
-        if let State::Loaded(loaded) = &mut *self.lock() {
-            f(loaded);
-        }
-    }
 }
 
 impl Loaded {
-    fn fresh(backend: Option<Arc<dyn SessionBackend>>, had_cookie: bool) -> Result<Self, Error> {
+    fn fresh(
+        backend: Option<Arc<dyn SessionBackend>>,
+        policy: Arc<SessionPolicy>,
+        had_cookie: bool,
+    ) -> Result<Self, Error> {
         Ok(Self {
             backend,
+            policy,
             id: SessionId::generate()?,
             stored_id: None,
+            destroyed_id: None,
             had_cookie,
+            created: None,
+            expires: None,
             values: ValueMap::new(),
             flash_in: ValueMap::new(),
             flash_next: ValueMap::new(),
@@ -466,27 +456,17 @@ impl Loaded {
             .or_else(|| self.flash_in.get(key))
     }
 
-    fn plan(&self) -> Plan {
-        if self.destroyed {
-            if self.stored_id.is_none() && !self.had_cookie {
-                return Plan::Nothing;
-            }
-            return Plan::Clear {
-                stored: self.stored_id.clone(),
-            };
-        }
-        if !self.dirty {
-            return Plan::Nothing;
-        }
-        Plan::Write {
-            id: self.id.clone(),
-            replaces: self.stored_id.clone().filter(|stored| *stored != self.id),
-            // Arriving flash values are left out on purpose: this save is what clears them.
-            data: SessionData {
-                values: self.values.clone(),
-                flash: self.flash_next.clone(),
-            },
-        }
+    /// Turns a destroyed session into a brand-new one with a new ID, remembering the
+    /// destroyed record so that the next save deletes it.
+    fn start_over(&mut self) -> Result<(), Error> {
+        let fresh = Self::fresh(self.backend.clone(), self.policy.clone(), self.had_cookie)?;
+        let destroyed_id = self.stored_id.take().or(self.destroyed_id.take());
+        *self = Self {
+            destroyed_id,
+            dirty: true,
+            ..fresh
+        };
+        Ok(())
     }
 }
 

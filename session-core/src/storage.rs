@@ -4,15 +4,20 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::{Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite};
+use crate::{
+    Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteMode,
+    WriteOutcome,
+};
 
-/// A session record as a [`SessionStorage`] returns it.
-#[derive(Clone, Debug, PartialEq)]
+/// A session record as a [`SessionStorage`] keeps it.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoredSession {
     /// The session's values and flash values.
     pub data: SessionData,
-    /// When the record stops being valid, as given to [`SessionStorage::update`].
+    /// When the record stops being valid (`None`: never).
     pub expires: Option<SystemTime>,
+    /// When the session was first saved, if known.
+    pub created: Option<SystemTime>,
 }
 
 impl StoredSession {
@@ -32,29 +37,42 @@ impl StoredSession {
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use std::sync::Mutex;
-/// use std::time::SystemTime;
+/// use std::sync::{Mutex, MutexGuard};
 ///
 /// use async_trait::async_trait;
-/// use session_core::{Error, SessionData, SessionId, SessionStorage, StoredSession};
+/// use session_core::{Error, SessionId, SessionStorage, StoredSession};
 ///
 /// #[derive(Default)]
 /// struct MapStorage(Mutex<HashMap<String, StoredSession>>);
 ///
+/// impl MapStorage {
+///     fn map(&self) -> Result<MutexGuard<'_, HashMap<String, StoredSession>>, Error> {
+///         self.0.lock().map_err(|_| Error::Internal("poisoned lock"))
+///     }
+/// }
+///
 /// #[async_trait]
 /// impl SessionStorage for MapStorage {
 ///     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
-///         let map = self.0.lock().map_err(|_| Error::Internal("poisoned lock"))?;
-///         Ok(map.get(id.as_str()).cloned())
+///         Ok(self.map()?.get(id.as_str()).cloned())
 ///     }
-///     async fn update(&self, id: &SessionId, data: &SessionData, expires: Option<SystemTime>) -> Result<(), Error> {
-///         let mut map = self.0.lock().map_err(|_| Error::Internal("poisoned lock"))?;
-///         map.insert(id.as_str().to_owned(), StoredSession { data: data.clone(), expires });
-///         Ok(())
+///     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+///         let mut map = self.map()?;
+///         if map.contains_key(id.as_str()) {
+///             return Ok(false);
+///         }
+///         map.insert(id.as_str().to_owned(), record.clone());
+///         Ok(true)
+///     }
+///     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+///         match self.map()?.get_mut(id.as_str()) {
+///             Some(stored) => *stored = record.clone(),
+///             None => return Ok(false),
+///         }
+///         Ok(true)
 ///     }
 ///     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-///         let mut map = self.0.lock().map_err(|_| Error::Internal("poisoned lock"))?;
-///         map.remove(id.as_str());
+///         self.map()?.remove(id.as_str());
 ///         Ok(())
 ///     }
 /// }
@@ -62,7 +80,8 @@ impl StoredSession {
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let storage = MapStorage::default();
 /// let id = SessionId::generate()?;
-/// storage.update(&id, &SessionData::default(), None).await?;
+/// assert!(storage.create(&id, &StoredSession::default()).await?);
+/// assert!(!storage.create(&id, &StoredSession::default()).await?, "never overwrites");
 /// assert!(storage.read(&id).await?.is_some());
 /// # Ok::<(), Error>(()) })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -72,10 +91,15 @@ impl StoredSession {
 ///
 /// - IDs reaching a storage were already parsed canonically ([`SessionId::parse`]): at
 ///   most 43 characters of `[A-Za-z0-9_-]`, safe to use in a key as they are.
-/// - A storage never creates a record on [`read`](Self::read), and never invents IDs.
+/// - A storage never creates a record on [`read`](Self::read) or
+///   [`update`](Self::update), and never invents IDs.
 /// - Expired records must not come back from [`read`](Self::read) (return `None`), even
-///   before the backend's own TTL mechanism removes them. Return the expiry you were
+///   before the backend's own TTL mechanism removes them, and count as absent for
+///   [`create`](Self::create) and [`update`](Self::update). Return the deadline you were
 ///   given in [`StoredSession::expires`]: the caller checks it once more.
+/// - [`create`](Self::create) and [`update`](Self::update) must each be one atomic step
+///   in the backend (Redis `SET NX`/`SET XX`, memcached `add`/replace, an entry API):
+///   a check followed by a separate write would let two requests race.
 /// - Errors mean the backend could not do the operation. "Not found" is not an error.
 #[async_trait]
 pub trait SessionStorage: Send + Sync + 'static {
@@ -86,18 +110,21 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// When the backend could not be asked.
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error>;
 
-    /// Stores `data` under `id`, replacing any record there, valid until `expires`
-    /// (`None`: no expiry).
+    /// Stores `record` under `id` only if no live record is there. Returns `false`, and
+    /// changes nothing, when one is.
     ///
     /// # Errors
     ///
-    /// When the record could not be written.
-    async fn update(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error>;
+    /// When the backend could not be asked.
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
+
+    /// Replaces the record under `id` only if a live one is there. Returns `false`, and
+    /// creates nothing, when none is (it was deleted or expired meanwhile).
+    ///
+    /// # Errors
+    ///
+    /// When the backend could not be asked.
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
 
     /// Deletes the record stored under `id`. Deleting an unknown ID succeeds.
     ///
@@ -106,26 +133,24 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// When the backend could not be asked.
     async fn delete(&self, id: &SessionId) -> Result<(), Error>;
 
-    /// Moves a session to a new ID ([`Session::regenerate_id`]): deletes `old` and
-    /// stores `data` under `id`. Once this returns `Ok`, `old` must be dead.
+    /// Moves a session to a new ID: deletes `old` and [creates](Self::create) `record`
+    /// under `id`. `old` must be dead once this returns, whatever it returns; `false`
+    /// means `id` was taken and nothing was stored under it.
     ///
-    /// The default calls [`delete`](Self::delete) then [`update`](Self::update).
+    /// The default calls [`delete`](Self::delete) then [`create`](Self::create).
     /// Override it when the backend can do both in one round trip (a pipeline).
     ///
     /// # Errors
     ///
     /// When either step failed.
-    ///
-    /// [`Session::regenerate_id`]: crate::Session::regenerate_id
     async fn replace(
         &self,
         old: &SessionId,
         id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
+        record: &StoredSession,
+    ) -> Result<bool, Error> {
         self.delete(old).await?;
-        self.update(id, data, expires).await
+        self.create(id, record).await
     }
 }
 
@@ -148,18 +173,32 @@ impl<S: SessionStorage> SessionBackend for S {
         Ok(Some(LoadedSession {
             id,
             data: stored.data,
+            expires: stored.expires,
+            created: stored.created,
         }))
     }
 
-    async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
-        match write.replaces {
-            Some(old) => {
-                self.replace(old, write.id, write.data, write.expires)
-                    .await?
+    async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
+        let record = StoredSession {
+            data: write.data.clone(),
+            expires: write.expires,
+            created: Some(write.created),
+        };
+        let written = match write.mode {
+            WriteMode::Create => self.create(write.id, &record).await?,
+            WriteMode::Update => {
+                if !self.update(write.id, &record).await? {
+                    return Ok(WriteOutcome::Gone);
+                }
+                true
             }
-            None => self.update(write.id, write.data, write.expires).await?,
-        }
-        Ok(write.id.as_str().to_owned())
+            WriteMode::Replace { old } => self.replace(old, write.id, &record).await?,
+        };
+        Ok(if written {
+            WriteOutcome::Written(write.id.as_str().to_owned())
+        } else {
+            WriteOutcome::IdTaken
+        })
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {

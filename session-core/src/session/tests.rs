@@ -10,14 +10,17 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
-use crate::{SessionStorage, StoredSession};
+use crate::{SessionPolicy, SessionStorage, StoredSession};
 
 #[derive(Default)]
 struct CountingStorage {
     records: Mutex<HashMap<String, StoredSession>>,
     reads: AtomicUsize,
+    /// Creates and updates.
     updates: AtomicUsize,
     deletes: AtomicUsize,
+    /// How many upcoming creates to refuse as collisions.
+    refuse_creates: AtomicUsize,
 }
 
 impl CountingStorage {
@@ -39,22 +42,27 @@ impl SessionStorage for CountingStorage {
         self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self.records.lock().expect("lock").get(id.as_str()).cloned())
     }
-    async fn update(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.updates.fetch_add(1, Ordering::SeqCst);
-        let record = StoredSession {
-            data: data.clone(),
-            expires,
-        };
-        self.records
-            .lock()
-            .expect("lock")
-            .insert(id.as_str().to_owned(), record);
-        Ok(())
+        if self.refuse_creates.load(Ordering::SeqCst) > 0 {
+            // Simulates an ID collision: the ID is "taken".
+            self.refuse_creates.fetch_sub(1, Ordering::SeqCst);
+            return Ok(false);
+        }
+        let mut records = self.records.lock().expect("lock");
+        if records.contains_key(id.as_str()) {
+            return Ok(false);
+        }
+        records.insert(id.as_str().to_owned(), record.clone());
+        Ok(true)
+    }
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.updates.fetch_add(1, Ordering::SeqCst);
+        match self.records.lock().expect("lock").get_mut(id.as_str()) {
+            Some(stored) => *stored = record.clone(),
+            None => return Ok(false),
+        }
+        Ok(true)
     }
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
@@ -73,13 +81,13 @@ async fn request(
     let session = Session::new(backend, cookie.map(str::to_owned));
     session.load().await.expect("load");
     handle(&session);
-    let update = session.commit(None).await.expect("commit");
+    let update = session.commit().await.expect("commit");
     (session, update)
 }
 
 fn cookie_of(update: &CookieUpdate) -> String {
     match update {
-        CookieUpdate::Set(value) => value.clone(),
+        CookieUpdate::Set { value, .. } => value.clone(),
         other => panic!("expected a cookie, got {other:?}"),
     }
 }
@@ -117,7 +125,7 @@ async fn data_methods_before_load_say_not_loaded() {
     assert!(!session.is_dirty());
     // An unloaded session is never saved, and costs no storage call at all.
     assert_eq!(
-        session.commit(None).await.expect("commit"),
+        session.commit().await.expect("commit"),
         CookieUpdate::Unchanged
     );
     assert_eq!(storage.calls(), (0, 0, 0));
@@ -265,7 +273,7 @@ async fn flash_is_visible_on_the_next_request_only() {
         assert_eq!(s.len().expect("len"), 1);
     })
     .await;
-    assert!(matches!(update, CookieUpdate::Set(_)));
+    assert!(matches!(update, CookieUpdate::Set { .. }));
     assert!(!session.is_dirty(), "clean after a successful save");
 
     let (_, update) = request(&storage, Some(&cookie), |s| {
@@ -326,10 +334,6 @@ async fn destroy_deletes_the_record_and_clears_the_cookie() {
         assert_eq!(s.get::<u64>("count").expect("get"), None);
         assert!(!s.has("count").expect("has"));
         assert_eq!(s.len().expect("len"), 0);
-        assert!(matches!(s.set("a", 1), Err(Error::Destroyed)));
-        assert!(matches!(s.flash("a", 1), Err(Error::Destroyed)));
-        assert!(matches!(s.remove("a"), Err(Error::Destroyed)));
-        assert!(matches!(s.regenerate_id(), Err(Error::Destroyed)));
         s.destroy().expect("destroying twice is fine");
     })
     .await;
@@ -367,17 +371,208 @@ async fn destroying_a_session_that_never_existed_touches_nothing() {
 #[tokio::test]
 async fn expired_records_are_not_loaded() {
     let storage = Arc::new(CountingStorage::default());
-    let backend: Arc<dyn SessionBackend> = storage.clone();
-    let session = Session::new(backend.clone(), None);
+    let id = SessionId::generate().expect("id");
+    let mut record = StoredSession::default();
+    record.data.values.insert("a".into(), json!(1));
+    record.expires = Some(SystemTime::now() - Duration::from_secs(1));
+    storage.create(&id, &record).await.expect("create");
+    let (session, _) = request(&storage, Some(id.as_str()), |_| {}).await;
+    assert_ne!(session.id().expect("id"), id);
+    assert_eq!(session.get::<u8>("a").expect("get"), None);
+}
+
+#[tokio::test]
+async fn sessions_past_the_absolute_timeout_are_not_loaded() {
+    let storage = Arc::new(CountingStorage::default());
+    let id = SessionId::generate().expect("id");
+    let mut record = StoredSession::default();
+    record.data.values.insert("a".into(), json!(1));
+    record.created = Some(SystemTime::now() - Duration::from_secs(3600));
+    storage.create(&id, &record).await.expect("create");
+    let policy = Arc::new(SessionPolicy {
+        absolute_timeout: Some(Duration::from_secs(60)),
+        ..SessionPolicy::default()
+    });
+    let session = Session::with_policy(storage.clone(), policy, Some(id.as_str().to_owned()));
+    session.load().await.expect("load");
+    assert_eq!(
+        session.get::<u8>("a").expect("get"),
+        None,
+        "a stored deadline is not enough"
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_follows_the_policy_and_the_creation_time_survives_regeneration() {
+    let storage = Arc::new(CountingStorage::default());
+    let policy = Arc::new(SessionPolicy {
+        idle_timeout: Some(Duration::from_secs(600)),
+        absolute_timeout: Some(Duration::from_secs(3600)),
+        ..SessionPolicy::default()
+    });
+    let session = Session::with_policy(storage.clone(), policy.clone(), None);
     session.load().await.expect("load");
     session.set("a", 1).expect("set");
-    let past = SystemTime::now() - Duration::from_secs(1);
-    let cookie = cookie_of(&session.commit(Some(past)).await.expect("commit"));
+    let before = SystemTime::now();
+    let CookieUpdate::Set { value, expires } = session.commit().await.expect("commit") else {
+        panic!("expected a cookie");
+    };
+    let expires = expires.expect("a deadline");
+    assert!(
+        expires >= before + Duration::from_secs(599)
+            && expires <= SystemTime::now() + Duration::from_secs(600)
+    );
+    let created = storage.records.lock().expect("lock")[&value]
+        .created
+        .expect("created");
 
-    let again = Session::new(backend, Some(cookie.clone()));
+    let again = Session::with_policy(storage.clone(), policy, Some(value));
     again.load().await.expect("load");
-    assert_ne!(again.id().expect("id").as_str(), cookie);
-    assert_eq!(again.get::<u8>("a").expect("get"), None);
+    again.regenerate_id().expect("regenerate");
+    let new = cookie_of(&again.commit().await.expect("commit"));
+    let records = storage.records.lock().expect("lock");
+    assert_eq!(
+        records[&new].created,
+        Some(created),
+        "absolute timeout not reset by regenerate"
+    );
+}
+
+#[tokio::test]
+async fn reads_refresh_the_idle_deadline_only_after_a_quarter_of_it() {
+    let storage = Arc::new(CountingStorage::default());
+    let idle = Duration::from_secs(400);
+    let policy = Arc::new(SessionPolicy {
+        idle_timeout: Some(idle),
+        ..SessionPolicy::default()
+    });
+    let id = SessionId::generate().expect("id");
+    let now = SystemTime::now();
+    // Saved 60 s ago (less than a quarter of 400 s): a read writes nothing.
+    let fresh = StoredSession {
+        expires: Some(now + idle - Duration::from_secs(60)),
+        created: Some(now - Duration::from_secs(60)),
+        ..StoredSession::default()
+    };
+    storage.create(&id, &fresh).await.expect("create");
+    let session = Session::with_policy(
+        storage.clone(),
+        policy.clone(),
+        Some(id.as_str().to_owned()),
+    );
+    session.load().await.expect("load");
+    assert_eq!(
+        session.commit().await.expect("commit"),
+        CookieUpdate::Unchanged
+    );
+    // Saved 150 s ago: the read pushes the deadline with one update.
+    let stale = StoredSession {
+        expires: Some(now + idle - Duration::from_secs(150)),
+        ..fresh
+    };
+    storage.update(&id, &stale).await.expect("update");
+    let updates = storage.calls().1;
+    let session = Session::with_policy(storage.clone(), policy, Some(id.as_str().to_owned()));
+    session.load().await.expect("load");
+    let update = session.commit().await.expect("commit");
+    assert!(matches!(update, CookieUpdate::Set { .. }));
+    assert_eq!(storage.calls().1, updates + 1);
+    let pushed = storage.records.lock().expect("lock")[id.as_str()]
+        .expires
+        .expect("deadline");
+    assert!(pushed > now + idle - Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn destroy_then_reuse_starts_a_new_session_and_the_old_record_stays_deleted() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let old = cookie_of(&update);
+    let (session, update) = request(&storage, Some(&old), |s| {
+        s.destroy().expect("destroy");
+        s.flash("notice", "You have been logged out")
+            .expect("flash after destroy");
+        assert!(!s.is_destroyed());
+        assert_eq!(count(s), 0, "the new session starts empty");
+    })
+    .await;
+    let new = cookie_of(&update);
+    assert_ne!(new, old);
+    assert_eq!(session.id().expect("id").as_str(), new);
+    assert!(
+        !storage.contains(&old),
+        "the destroyed record stays deleted"
+    );
+    let (_, _) = request(&storage, Some(&new), |s| {
+        assert_eq!(
+            s.get::<String>("notice").expect("get").as_deref(),
+            Some("You have been logged out")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_id_collision_never_overwrites_and_retries_with_a_new_id() {
+    let storage = Arc::new(CountingStorage::default());
+    storage.refuse_creates.store(1, Ordering::SeqCst);
+    let session = Session::new(storage.clone(), None);
+    session.load().await.expect("load");
+    let first_id = session.id().expect("id");
+    session.set("a", 1).expect("set");
+    let cookie = cookie_of(&session.commit().await.expect("commit"));
+    assert_ne!(cookie, first_id.as_str(), "retried under another ID");
+    assert!(storage.contains(&cookie));
+    assert!(!storage.contains(first_id.as_str()));
+}
+
+#[tokio::test]
+async fn a_save_after_a_concurrent_logout_does_not_resurrect_the_session() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let cookie = cookie_of(&update);
+    // Two requests with the same cookie: one logs out while the other is working.
+    let slow = Session::new(storage.clone(), Some(cookie.clone()));
+    slow.load().await.expect("load");
+    request(&storage, Some(&cookie), |s| s.destroy().expect("destroy")).await;
+    slow.set("count", 99).expect("set");
+    assert_eq!(slow.commit().await.expect("commit"), CookieUpdate::Clear);
+    assert!(!storage.contains(&cookie), "the logout was undone");
+}
+
+#[tokio::test]
+async fn fail_open_gives_a_fresh_session_when_storage_is_down() {
+    struct Down;
+    #[async_trait]
+    impl SessionStorage for Down {
+        async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
+            Err(Error::storage("read a session", "connection refused"))
+        }
+        async fn create(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+            Err(Error::storage("write a session", "connection refused"))
+        }
+        async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+            Err(Error::storage("write a session", "connection refused"))
+        }
+        async fn delete(&self, _: &SessionId) -> Result<(), Error> {
+            Err(Error::storage("delete a session", "connection refused"))
+        }
+    }
+    let cookie = SessionId::generate().expect("id").as_str().to_owned();
+    let closed = Session::new(Arc::new(Down), Some(cookie.clone()));
+    assert!(closed
+        .load()
+        .await
+        .expect_err("fails closed")
+        .is_unavailable());
+    let policy = Arc::new(SessionPolicy {
+        fail_open: true,
+        ..SessionPolicy::default()
+    });
+    let open = Session::with_policy(Arc::new(Down), policy, Some(cookie.clone()));
+    open.load().await.expect("fails open");
+    assert_ne!(open.id().expect("id").as_str(), cookie);
+    assert!(open.is_empty().expect("len"));
 }
 
 #[tokio::test]
