@@ -19,11 +19,9 @@
 //! let session = Session::new(Arc::new(CookieStore::new()), Some(payload.to_owned()));
 //! session.load().await?;
 //! session.set("count", 4)?;
-//! let update = session.commit(None).await?;
-//! assert_eq!(
-//!     update,
-//!     CookieUpdate::Set(r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":4},{}]}"#.into())
-//! );
+//! let update = session.commit().await?;
+//! let expected = r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":4},{}]}"#;
+//! assert_eq!(update, CookieUpdate::Set { value: expected.into(), expires: None });
 //! # Ok::<(), session_core::Error>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -35,9 +33,10 @@
 //!   [`Error::CookieTooLarge`] naming the size; keep
 //!   cookie sessions small or use server-side storage.
 //! - **Revocation**: there is no server-side state, so a copy of an old cookie stays
-//!   valid until it expires, even after logout or [`regenerate_id`]. Give sessions a
-//!   lifetime (it is stored in the signed payload and enforced on every read), or use
-//!   server-side storage where logout must be final.
+//!   valid until it expires, even after logout or [`regenerate_id`]. Give sessions
+//!   idle and absolute timeouts (their deadline and creation time are stored in the
+//!   signed payload and enforced on every read), or use server-side storage where
+//!   logout must be final.
 //! - **Privacy**: signed is not encrypted; the client can read (but not change) the data.
 //!
 //! [`regenerate_id`]: session_core::Session::regenerate_id
@@ -50,6 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use session_core::{
     async_trait, Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite,
+    WriteOutcome,
 };
 
 /// Keeps each session inside its cookie. Stateless, so cheap to create and to clone.
@@ -72,10 +72,14 @@ struct PayloadOut<'a> {
     i: &'a str,
     d: &'a SessionData,
     /// Expiry in milliseconds since the Unix epoch. Remix ignores unknown fields, so a
-    /// payload with `e` still reads there; without a lifetime it is left out entirely and
+    /// payload with `e` still reads there; without timeouts it is left out entirely and
     /// the payload stays byte-identical to Remix's.
     #[serde(skip_serializing_if = "Option::is_none")]
     e: Option<u64>,
+    /// Creation time (ms since the epoch), for the absolute timeout; only written when
+    /// there is a deadline too, for the same reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +89,12 @@ struct PayloadIn {
     d: SessionData,
     #[serde(default)]
     e: Option<u64>,
+    #[serde(default)]
+    c: Option<u64>,
+}
+
+fn from_unix_millis(millis: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(millis)
 }
 
 fn to_unix_millis(time: SystemTime) -> u64 {
@@ -119,22 +129,27 @@ impl SessionBackend for CookieStore {
         Ok(Some(LoadedSession {
             id,
             data: payload.d,
+            expires: payload.e.map(from_unix_millis),
+            created: payload.c.map(from_unix_millis),
         }))
     }
 
-    async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
-        // `write.replaces` needs no work: the old session lived only in the old cookie,
-        // which this response replaces. A copy kept elsewhere stays valid until it
-        // expires; that is the documented limit of cookie storage.
+    async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
+        // The write mode needs no work: the old session lived only in the old cookie,
+        // which this response replaces, and there is nothing server-side to collide with
+        // or to have vanished. A copy kept elsewhere stays valid until it expires; that is
+        // the documented limit of cookie storage.
         let payload = PayloadOut {
             i: write.id.as_str(),
             d: write.data,
             e: write.expires.map(to_unix_millis),
+            c: write.expires.map(|_| to_unix_millis(write.created)),
         };
-        serde_json::to_string(&payload).map_err(|source| Error::Json {
+        let json = serde_json::to_string(&payload).map_err(|source| Error::Json {
             key: "(whole session)".to_owned(),
             source,
-        })
+        })?;
+        Ok(WriteOutcome::Written(json))
     }
 
     async fn destroy(&self, _id: &SessionId) -> Result<(), Error> {
@@ -158,13 +173,13 @@ mod tests {
         let session = Session::new(Arc::new(CookieStore::new()), cookie);
         session.load().await.expect("load");
         handle(&session);
-        let update = session.commit(None).await.expect("commit");
+        let update = session.commit().await.expect("commit");
         (session, update)
     }
 
     fn value(update: CookieUpdate) -> String {
         match update {
-            CookieUpdate::Set(value) => value,
+            CookieUpdate::Set { value, .. } => value,
             other => panic!("expected a cookie value, got {other:?}"),
         }
     }
@@ -220,26 +235,37 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lifetime_is_stored_and_enforced() {
-        let session = Session::new(Arc::new(CookieStore::new()), None);
+    async fn timestamps_are_stored_and_enforced() {
+        use session_core::SessionPolicy;
+
+        let policy = |idle| {
+            Arc::new(SessionPolicy {
+                idle_timeout: Some(idle),
+                ..SessionPolicy::default()
+            })
+        };
+        let session = Session::with_policy(
+            Arc::new(CookieStore::new()),
+            policy(Duration::from_secs(60)),
+            None,
+        );
         session.load().await.expect("load");
         session.set("a", 1).expect("set");
-        let past = SystemTime::now() - Duration::from_secs(1);
-        let cookie = value(session.commit(Some(past)).await.expect("commit"));
-        assert!(cookie.contains(r#","e":"#));
-        let (again, _) = request(Some(cookie), |_| {}).await;
+        let cookie = value(session.commit().await.expect("commit"));
+        assert!(
+            cookie.contains(r#","e":"#) && cookie.contains(r#","c":"#),
+            "{cookie}"
+        );
+        let (again, _) = request(Some(cookie.clone()), |_| {}).await;
+        assert_eq!(again.get::<u8>("a").expect("get"), Some(1));
+
+        // The same payload with its deadline in the past is refused.
+        let expired = cookie.replace(r#","e":"#, r#","e":1,"x":"#);
+        let (again, _) = request(Some(expired), |_| {}).await;
         assert_eq!(
             again.get::<u8>("a").expect("get"),
             None,
             "expired payload ignored"
         );
-
-        let session = Session::new(Arc::new(CookieStore::new()), None);
-        session.load().await.expect("load");
-        session.set("a", 1).expect("set");
-        let future = SystemTime::now() + Duration::from_secs(60);
-        let cookie = value(session.commit(Some(future)).await.expect("commit"));
-        let (again, _) = request(Some(cookie), |_| {}).await;
-        assert_eq!(again.get::<u8>("a").expect("get"), Some(1));
     }
 }

@@ -27,9 +27,10 @@
 //!
 //! # Behaviour
 //!
-//! - **Round trips**: a read is one `get`, a write one `set`, a logout one `delete`;
-//!   moving a session to a new ID sends `delete old` and `set new` at once (usually to
-//!   two different servers).
+//! - **Round trips**: a read is one `get`; a write is one `add` (new session: never
+//!   overwrites) or one replace-mode meta set (existing session: never resurrects one
+//!   deleted meanwhile); a logout is one `delete`; moving a session to a new ID sends
+//!   `delete old` and `add new` at once (usually to two different servers).
 //! - **Several servers**: keys are placed by consistent hashing, so adding or removing
 //!   one of N servers moves about 1/N of the sessions. A server that is down fails only
 //!   its own share: with an error (503) by default, or, with
@@ -51,9 +52,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pool::{Command, PoolSettings, Server};
+use pool::{Command, PoolSettings, Reply, Server};
 use ring::Ring;
-use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 use sha2::{Digest, Sha256};
 
 /// Remix's default key prefix for memcached sessions.
@@ -311,35 +312,46 @@ impl Inner {
             .map(drop)
     }
 
+    /// Stores `record` under `key` with `add` (create) or replace (update) semantics.
     async fn write_key(
         &self,
         key: &str,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
+        record: &StoredSession,
+        create: bool,
+    ) -> Result<bool, Error> {
         let now = SystemTime::now();
-        let ttl = match expires {
+        let ttl = match record.expires {
             Some(expires) => match expires.duration_since(now) {
                 Ok(remaining) if !remaining.is_zero() => Some(remaining),
                 // Already past its deadline: store nothing, and drop any older copy.
-                _ => return self.delete_key(key).await,
+                _ => {
+                    self.delete_key(key).await?;
+                    return Ok(true);
+                }
             },
             None => self.ttl,
         };
-        let record = StoredSession {
-            data: data.clone(),
-            expires,
-        };
         let json = record.to_json()?;
-        let command = Command::Set {
-            key,
-            value: &json,
-            exptime: ttl.map_or(0, |ttl| exptime(ttl, now)),
+        let exptime = ttl.map_or(0, |ttl| exptime(ttl, now));
+        let command = if create {
+            Command::Add {
+                key,
+                value: &json,
+                exptime,
+            }
+        } else {
+            Command::Replace {
+                key,
+                value: &json,
+                exptime,
+            }
         };
-        self.server(key)
-            .run("write a session", command)
-            .await
-            .map(drop)
+        match self.server(key).run("write a session", command).await? {
+            Reply::Stored(stored) => Ok(stored),
+            _ => Err(Error::Internal(
+                "memcached answered a store with something else",
+            )),
+        }
     }
 }
 
@@ -360,16 +372,20 @@ impl SessionStorage for MemcacheStore {
             }
             Err(error) => return Err(error),
         };
+        let Reply::Value(raw) = raw else {
+            return Err(Error::Internal(
+                "memcached answered a get with something else",
+            ));
+        };
         Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "memcached")))
     }
 
-    async fn update(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
-        self.inner.write_key(&self.key(id), data, expires).await
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.inner.write_key(&self.key(id), record, true).await
+    }
+
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.inner.write_key(&self.key(id), record, false).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
@@ -380,16 +396,16 @@ impl SessionStorage for MemcacheStore {
         &self,
         old: &SessionId,
         id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
+        record: &StoredSession,
+    ) -> Result<bool, Error> {
         let (old_key, new_key) = (self.key(old), self.key(id));
         // Usually two servers: ask both at once.
-        let (deleted, written) = tokio::join!(
+        let (deleted, created) = tokio::join!(
             self.inner.delete_key(&old_key),
-            self.inner.write_key(&new_key, data, expires)
+            self.inner.write_key(&new_key, record, true)
         );
-        deleted.and(written)
+        deleted?;
+        created
     }
 }
 

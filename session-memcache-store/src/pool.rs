@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use async_memcached::{AsciiProtocol, Client, Status};
+use async_memcached::{AsciiProtocol, Client, MetaProtocol, Status};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool::Runtime;
 use session_core::Error;
@@ -57,7 +57,14 @@ impl managed::Manager for Manager {
 /// A memcached command.
 pub(crate) enum Command<'a> {
     Get(&'a str),
-    Set {
+    /// Store only if the key is absent (`add`).
+    Add {
+        key: &'a str,
+        value: &'a str,
+        exptime: i64,
+    },
+    /// Store only if the key is present (meta `ms … MR`: replace mode).
+    Replace {
         key: &'a str,
         value: &'a str,
         exptime: i64,
@@ -65,8 +72,15 @@ pub(crate) enum Command<'a> {
     Delete(&'a str),
 }
 
-/// What a command returns: a value for `Get`, nothing otherwise.
-pub(crate) type Reply = Option<Vec<u8>>;
+/// What a command returns.
+pub(crate) enum Reply {
+    /// `Get`: the value, if any.
+    Value(Option<Vec<u8>>),
+    /// `Add`/`Replace`: whether it was stored (`false`: the condition did not hold).
+    Stored(bool),
+    /// `Delete`: done (deleting a missing key counts as done).
+    Deleted,
+}
 
 /// One server: its address (for the hash ring and for errors) and its pool.
 pub(crate) struct Server {
@@ -132,20 +146,38 @@ async fn execute(
     command: Command<'_>,
 ) -> Result<Reply, async_memcached::Error> {
     match command {
-        Command::Get(key) => Ok(client.get(key).await?.and_then(|value| value.data)),
-        Command::Set {
+        Command::Get(key) => Ok(Reply::Value(
+            client.get(key).await?.and_then(|value| value.data),
+        )),
+        Command::Add {
             key,
             value,
             exptime,
-        } => client
-            .set(key, value, Some(exptime), None)
-            .await
-            .map(|()| None),
+        } => stored(client.add(key, value, Some(exptime), None).await),
+        Command::Replace {
+            key,
+            value,
+            exptime,
+        } => {
+            let ttl = format!("T{exptime}");
+            let flags = ["MR", ttl.as_str()];
+            let result = client.meta_set(key, value, false, None, Some(&flags)).await;
+            stored(result.map(drop))
+        }
         Command::Delete(key) => match client.delete(key).await {
             // Deleting what is not there is success: the record is gone either way.
-            Ok(()) | Err(async_memcached::Error::Protocol(Status::NotFound)) => Ok(None),
+            Ok(()) | Err(async_memcached::Error::Protocol(Status::NotFound)) => Ok(Reply::Deleted),
             Err(error) => Err(error),
         },
+    }
+}
+
+/// `NOT_STORED` is an answer (the add or replace condition failed), not an error.
+fn stored(result: Result<(), async_memcached::Error>) -> Result<Reply, async_memcached::Error> {
+    match result {
+        Ok(()) => Ok(Reply::Stored(true)),
+        Err(async_memcached::Error::Protocol(Status::NotStored)) => Ok(Reply::Stored(false)),
+        Err(error) => Err(error),
     }
 }
 

@@ -8,13 +8,13 @@
 //! # Example
 //!
 //! ```
-//! use session_core::{SessionData, SessionId, SessionStorage};
+//! use session_core::{SessionId, SessionStorage, StoredSession};
 //! use session_memory_store::MemoryStore;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
 //! let store = MemoryStore::new();
 //! let id = SessionId::generate()?;
-//! store.update(&id, &SessionData::default(), None).await?;
+//! assert!(store.create(&id, &StoredSession::default()).await?);
 //! assert!(store.read(&id).await?.is_some());
 //! store.delete(&id).await?;
 //! assert!(store.read(&id).await?.is_none());
@@ -37,8 +37,9 @@
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 use tokio::task::AbortHandle;
 
 /// How often expired sessions are swept by default.
@@ -121,13 +122,14 @@ impl MemoryStore {
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
-    /// use session_core::{SessionData, SessionId, SessionStorage};
+    /// use session_core::{SessionId, SessionStorage, StoredSession};
     /// use session_memory_store::MemoryStore;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let store = MemoryStore::new();
     /// let past = SystemTime::now() - Duration::from_secs(1);
-    /// store.update(&SessionId::generate()?, &SessionData::default(), Some(past)).await?;
+    /// let record = StoredSession { expires: Some(past), ..StoredSession::default() };
+    /// store.create(&SessionId::generate()?, &record).await?;
     /// assert_eq!(store.purge_expired(), 1);
     /// assert!(store.is_empty());
     /// # Ok::<(), session_core::Error>(()) })?;
@@ -200,19 +202,37 @@ impl SessionStorage for MemoryStore {
         Ok(record.filter(|record| !record.is_expired_at(SystemTime::now())))
     }
 
-    async fn update(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
-        let record = StoredSession {
-            data: data.clone(),
-            expires,
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        let now = SystemTime::now();
+        // The entry API holds the shard's lock from the check to the insert: two
+        // requests cannot both create the same ID.
+        let created = match self.inner.records.entry(id.clone()) {
+            Entry::Occupied(mut taken) if taken.get().is_expired_at(now) => {
+                taken.insert(record.clone());
+                true
+            }
+            Entry::Occupied(_) => false,
+            Entry::Vacant(free) => {
+                free.insert(record.clone());
+                true
+            }
         };
-        self.inner.records.insert(id.clone(), record);
         self.inner.sweep_on_write_if_due();
-        Ok(())
+        Ok(created)
+    }
+
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        let now = SystemTime::now();
+        let updated = match self.inner.records.get_mut(id) {
+            Some(mut stored) if !stored.is_expired_at(now) => {
+                *stored = record.clone();
+                true
+            }
+            // Deleted or expired meanwhile: a save must not bring it back.
+            _ => false,
+        };
+        self.inner.sweep_on_write_if_due();
+        Ok(updated)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
@@ -227,10 +247,13 @@ mod tests {
 
     use super::*;
 
-    fn data(count: u64) -> SessionData {
-        let mut data = SessionData::default();
-        data.values.insert("count".into(), json!(count));
-        data
+    fn record(count: u64, expires: Option<SystemTime>) -> StoredSession {
+        let mut record = StoredSession {
+            expires,
+            ..StoredSession::default()
+        };
+        record.data.values.insert("count".into(), json!(count));
+        record
     }
 
     fn id() -> SessionId {
@@ -243,17 +266,17 @@ mod tests {
         let (past, future) = (id(), id());
         let now = SystemTime::now();
         store
-            .update(&past, &data(1), Some(now - Duration::from_millis(1)))
+            .create(&past, &record(1, Some(now - Duration::from_millis(1))))
             .await
             .expect("update");
         store
-            .update(&future, &data(2), Some(now + Duration::from_secs(60)))
+            .create(&future, &record(2, Some(now + Duration::from_secs(60))))
             .await
             .expect("update");
         assert_eq!(store.len(), 2, "nothing swept yet");
         assert_eq!(store.read(&past).await.expect("read"), None);
         let live = store.read(&future).await.expect("read").expect("live");
-        assert_eq!(live.data, data(2));
+        assert_eq!(live.data, record(2, None).data);
     }
 
     #[tokio::test(start_paused = true)]
@@ -262,12 +285,12 @@ mod tests {
         let expired = SystemTime::now() - Duration::from_secs(1);
         for _ in 0..3 {
             store
-                .update(&id(), &data(1), Some(expired))
+                .create(&id(), &record(1, Some(expired)))
                 .await
                 .expect("update");
         }
         let keep = id();
-        store.update(&keep, &data(1), None).await.expect("update");
+        store.create(&keep, &record(1, None)).await.expect("update");
         assert_eq!(store.len(), 4);
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert_eq!(store.len(), 1, "the sweeper ran on paused time");
@@ -293,26 +316,43 @@ mod tests {
         runtime.block_on(async {
             let expired = SystemTime::now() - Duration::from_secs(1);
             store
-                .update(&id(), &data(1), Some(expired))
+                .create(&id(), &record(1, Some(expired)))
                 .await
                 .expect("update");
             std::thread::sleep(Duration::from_millis(5));
-            store.update(&id(), &data(2), None).await.expect("update");
+            store.create(&id(), &record(2, None)).await.expect("update");
         });
         assert_eq!(store.len(), 1);
     }
 
     #[tokio::test]
-    async fn update_replaces_and_delete_is_idempotent() {
+    async fn create_never_overwrites_and_update_never_creates() {
         let store = MemoryStore::new();
         let key = id();
-        store.update(&key, &data(1), None).await.expect("update");
-        store.update(&key, &data(2), None).await.expect("update");
-        let record = store.read(&key).await.expect("read").expect("present");
-        assert_eq!(record.data, data(2));
+        assert!(!store.update(&key, &record(0, None)).await.expect("update"));
+        assert!(store.is_empty(), "an update created a record");
+        assert!(store.create(&key, &record(1, None)).await.expect("create"));
+        assert!(!store.create(&key, &record(2, None)).await.expect("create"));
+        assert!(store.update(&key, &record(3, None)).await.expect("update"));
+        let stored = store.read(&key).await.expect("read").expect("present");
+        assert_eq!(stored.data, record(3, None).data);
         store.delete(&key).await.expect("delete");
         store.delete(&key).await.expect("delete again");
+        assert!(!store.update(&key, &record(4, None)).await.expect("update"));
         assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_expired_record_counts_as_absent() {
+        let store = MemoryStore::new();
+        let key = id();
+        let past = SystemTime::now() - Duration::from_secs(1);
+        store
+            .create(&key, &record(1, Some(past)))
+            .await
+            .expect("create");
+        assert!(!store.update(&key, &record(2, None)).await.expect("update"));
+        assert!(store.create(&key, &record(3, None)).await.expect("create"));
     }
 
     #[tokio::test]

@@ -35,10 +35,24 @@ impl SessionLayer {
         Self { manager }
     }
 
-    /// Gives sessions a lifetime; see [`SessionManager::with_lifetime`].
+    /// Ends idle sessions; see [`SessionManager::with_idle_timeout`].
     #[must_use]
-    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
-        self.manager = self.manager.with_lifetime(lifetime);
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.manager = self.manager.with_idle_timeout(idle);
+        self
+    }
+
+    /// Ends old sessions; see [`SessionManager::with_absolute_timeout`].
+    #[must_use]
+    pub fn with_absolute_timeout(mut self, absolute: Duration) -> Self {
+        self.manager = self.manager.with_absolute_timeout(absolute);
+        self
+    }
+
+    /// Storage-failure policy; see [`SessionManager::fail_open`].
+    #[must_use]
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        self.manager = self.manager.fail_open(fail_open);
         self
     }
 

@@ -82,7 +82,8 @@ pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use manager::SessionManager;
 pub use session_core::{
     async_trait, CookieUpdate, Error, LoadedSession, Session, SessionBackend, SessionData,
-    SessionId, SessionStorage, SessionWrite, StoredSession, ValueMap,
+    SessionId, SessionPolicy, SessionStorage, SessionWrite, StoredSession, ValueMap, WriteMode,
+    WriteOutcome,
 };
 
 #[cfg(feature = "cookie-store")]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
 use session_core::{
     async_trait, CookieUpdate, Error, LoadedSession, Session, SessionBackend, SessionId,
-    SessionWrite,
+    SessionPolicy, SessionWrite, WriteOutcome,
 };
 
 use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie};
@@ -48,7 +48,7 @@ const RECOMMENDED_SECRET_LEN: usize = 32;
 pub struct SessionManager {
     cookie: Arc<SessionCookie>,
     backend: Arc<dyn SessionBackend>,
-    lifetime: Option<Duration>,
+    policy: Arc<SessionPolicy>,
 }
 
 /// The backend sessions see: verifies and decodes cookie values before the real backend
@@ -84,6 +84,7 @@ impl SessionManager {
                 "a session cookie secret is shorter than {RECOMMENDED_SECRET_LEN} bytes; use a long random secret"
             );
         }
+        let cookie_max_age = cookie.max_age();
         let cookie = Arc::new(cookie);
         let backend = SignedBackend {
             cookie: cookie.clone(),
@@ -92,29 +93,57 @@ impl SessionManager {
         Ok(Self {
             cookie,
             backend: Arc::new(backend),
-            lifetime: None,
+            // Remix's only lifetime knob is the cookie's Max-Age: honour it on the server
+            // too, as the idle timeout, unless the app sets its own policy.
+            policy: Arc::new(SessionPolicy {
+                idle_timeout: cookie_max_age,
+                ..SessionPolicy::default()
+            }),
         })
     }
 
-    /// Gives sessions a lifetime: each save stores "now + `lifetime`" as the deadline,
-    /// which the backend enforces on every read, and the cookie gets the same `Max-Age`.
-    ///
-    /// Without it, a cookie `Max-Age` set on the [`SessionCookie`] serves as the lifetime;
-    /// without either, sessions last until destroyed (browser-session cookies).
+    /// Ends sessions after `idle` without a request, enforced on the server for every
+    /// storage. Reads push the deadline without a write on every request (see
+    /// [`SessionPolicy::idle_refresh`]). Default: the cookie's `Max-Age`, if it has one.
     #[must_use]
-    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = Some(lifetime);
+    pub fn with_idle_timeout(self, idle: Duration) -> Self {
+        self.with_policy_change(|policy| policy.idle_timeout = Some(idle))
+    }
+
+    /// Ends sessions `absolute` after they were first saved, however active they are
+    /// (and across `regenerate_id`). Default: none.
+    #[must_use]
+    pub fn with_absolute_timeout(self, absolute: Duration) -> Self {
+        self.with_policy_change(|policy| policy.absolute_timeout = Some(absolute))
+    }
+
+    /// When storage is down while loading a session: `false` (default) answers 503 and
+    /// leaves the cookie alone; `true` gives the user a fresh session (logged).
+    #[must_use]
+    pub fn fail_open(self, fail_open: bool) -> Self {
+        self.with_policy_change(|policy| policy.fail_open = fail_open)
+    }
+
+    /// Replaces the whole [`SessionPolicy`].
+    #[must_use]
+    pub fn with_policy(mut self, policy: SessionPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    fn with_policy_change(mut self, change: impl FnOnce(&mut SessionPolicy)) -> Self {
+        change(Arc::make_mut(&mut self.policy));
         self
     }
 
     /// The session cookie's configuration.
     pub fn cookie(&self) -> &SessionCookie {
         &self.cookie
-    }
-
-    /// The session lifetime in force: the one set here, else the cookie's `Max-Age`.
-    pub fn lifetime(&self) -> Option<Duration> {
-        self.lifetime.or(self.cookie.max_age())
     }
 
     /// The (not yet loaded) session of a request with these headers.
@@ -134,7 +163,7 @@ impl SessionManager {
                 .find(|candidate| self.cookie.verify(candidate).is_some())
                 .map(|candidate| (*candidate).to_owned()),
         };
-        Session::new(self.backend.clone(), chosen)
+        Session::with_policy(self.backend.clone(), self.policy.clone(), chosen)
     }
 
     /// Persists what changed in `session` and appends the `Set-Cookie` header to
@@ -150,11 +179,18 @@ impl SessionManager {
     /// The backend's error when the change could not be persisted (nothing was sent
     /// then), or [`Error::CookieTooLarge`] when the cookie would be too big to send.
     pub async fn commit(&self, session: &Session, headers: &mut HeaderMap) -> Result<(), Error> {
-        let lifetime = self.lifetime();
-        let expires = self.deadline(lifetime);
-        let header = match session.commit(expires).await? {
+        let header = match session.commit().await? {
             CookieUpdate::Unchanged => return Ok(()),
-            CookieUpdate::Set(value) => render_set(&self.cookie, &value, lifetime)?,
+            CookieUpdate::Set { value, expires } => {
+                // The browser may drop the cookie when the server would: same deadline.
+                let max_age = expires.map(|expires| {
+                    let left = expires
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
+                    Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+                });
+                render_set(&self.cookie, &value, max_age)?
+            }
             CookieUpdate::Clear => render_clear(&self.cookie)?,
         };
         headers.append(SET_COOKIE, header);
@@ -163,14 +199,6 @@ impl SessionManager {
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         Ok(())
-    }
-
-    fn deadline(&self, lifetime: Option<Duration>) -> Option<SystemTime> {
-        let from_lifetime = lifetime.and_then(|lifetime| SystemTime::now().checked_add(lifetime));
-        match (from_lifetime, self.cookie.expires()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 }
 
@@ -188,9 +216,11 @@ impl SessionBackend for SignedBackend {
         self.inner.load(&value).await
     }
 
-    async fn write(&self, write: &SessionWrite<'_>) -> Result<String, Error> {
-        let value = self.inner.write(write).await?;
-        Ok(self.cookie.sign(&value))
+    async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
+        Ok(match self.inner.write(write).await? {
+            WriteOutcome::Written(value) => WriteOutcome::Written(self.cookie.sign(&value)),
+            other => other,
+        })
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
@@ -202,7 +232,7 @@ impl std::fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionManager")
             .field("cookie", &self.cookie)
-            .field("lifetime", &self.lifetime)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }

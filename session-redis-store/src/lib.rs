@@ -29,9 +29,11 @@
 //! # Round trips
 //!
 //! A read is one `GET` (one `GETEX … PX` in idle-timeout mode, which slides the TTL
-//! without a write); a write is one `SET … PX`; a logout is one `DEL`; moving a session
-//! to a new ID is `DEL old` + `SET new` in one atomic `MULTI` pipeline (two concurrent
-//! commands on a cluster, where the keys live in different slots). Connections are not
+//! without a write); a write is one `SET … NX PX` (new session: never overwrites) or
+//! `SET … XX PX` (existing session: never resurrects one deleted meanwhile); a logout is
+//! one `DEL`; moving a session to a new ID is `DEL old` + `SET new NX` in one atomic
+//! `MULTI` pipeline (two concurrent commands on a cluster, where the keys live in
+//! different slots). Connections are not
 //! pinged on checkout; see `pool.rs` for why and how dead ones are dropped instead.
 //!
 //! # Failures
@@ -58,7 +60,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pool::{Pool, PoolSettings, Request};
-use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "session:";
@@ -240,13 +242,46 @@ impl Inner {
         })
     }
 
-    fn set_command(&self, key: &str, json: &str, ttl: Option<Duration>) -> redis::Cmd {
+    /// `SET key json NX|XX [PX ttl]`: one atomic command that writes only if the key
+    /// is absent (`NX`, a create) or present (`XX`, an update).
+    fn set_command(
+        &self,
+        key: &str,
+        json: &str,
+        condition: &str,
+        ttl: Option<Duration>,
+    ) -> redis::Cmd {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(json);
+        cmd.arg(key).arg(json).arg(condition);
         if let Some(ttl) = ttl {
             cmd.arg("PX").arg(millis(ttl));
         }
         cmd
+    }
+
+    /// Runs a conditional `SET`; true when Redis stored the value (`OK`, not nil).
+    async fn conditional_set(&self, cmd: &redis::Cmd) -> Result<bool, Error> {
+        let reply: Option<String> = self
+            .pool
+            .query("write a session", self.deadline, Request::Cmd(cmd))
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    /// Writes `record` under `key` if `condition` (`NX`/`XX`) holds.
+    async fn write(
+        &self,
+        key: &str,
+        record: &StoredSession,
+        condition: &str,
+    ) -> Result<bool, Error> {
+        let Lifetime::Ttl(ttl) = self.lifetime(record.expires) else {
+            // Already past its deadline: store nothing, and drop any older copy.
+            self.delete_key(key).await?;
+            return Ok(true);
+        };
+        let cmd = self.set_command(key, &record.to_json()?, condition, ttl);
+        self.conditional_set(&cmd).await
     }
 
     async fn delete_key(&self, key: &str) -> Result<(), Error> {
@@ -261,14 +296,6 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
-}
-
-fn record_json(data: &SessionData, expires: Option<SystemTime>) -> Result<String, Error> {
-    StoredSession {
-        data: data.clone(),
-        expires,
-    }
-    .to_json()
 }
 
 #[async_trait]
@@ -291,23 +318,12 @@ impl SessionStorage for RedisStore {
         Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "Redis")))
     }
 
-    async fn update(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
-        let inner = &*self.inner;
-        let key = self.key(id);
-        let Lifetime::Ttl(ttl) = inner.lifetime(expires) else {
-            // Already past its deadline: make sure no older copy lingers either.
-            return inner.delete_key(&key).await;
-        };
-        let cmd = inner.set_command(&key, &record_json(data, expires)?, ttl);
-        inner
-            .pool
-            .query("write a session", inner.deadline, Request::Cmd(&cmd))
-            .await
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.inner.write(&self.key(id), record, "NX").await
+    }
+
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.inner.write(&self.key(id), record, "XX").await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
@@ -318,41 +334,37 @@ impl SessionStorage for RedisStore {
         &self,
         old: &SessionId,
         id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
+        record: &StoredSession,
+    ) -> Result<bool, Error> {
         let inner = &*self.inner;
-        let Lifetime::Ttl(ttl) = inner.lifetime(expires) else {
-            inner.delete_key(&self.key(old)).await?;
-            return inner.delete_key(&self.key(id)).await;
+        let (old_key, new_key) = (self.key(old), self.key(id));
+        let Lifetime::Ttl(ttl) = inner.lifetime(record.expires) else {
+            inner.delete_key(&old_key).await?;
+            return Ok(true);
         };
-        let set = inner.set_command(&self.key(id), &record_json(data, expires)?, ttl);
+        let create = inner.set_command(&new_key, &record.to_json()?, "NX", ttl);
         if inner.pool.is_cluster() {
             // Two keys in two slots cannot share a MULTI; send both at once instead.
-            let old_key = self.key(old);
-            let delete = inner.delete_key(&old_key);
-            let write =
-                inner
-                    .pool
-                    .query::<()>("write a session", inner.deadline, Request::Cmd(&set));
-            let (deleted, written) = tokio::join!(delete, write);
-            return deleted.and(written);
+            let (deleted, created) =
+                tokio::join!(inner.delete_key(&old_key), inner.conditional_set(&create));
+            deleted?;
+            return created;
         }
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("DEL")
-            .arg(self.key(old))
+            .arg(&old_key)
             .ignore()
-            .add_command(set)
-            .ignore();
-        inner
+            .add_command(create);
+        let (created,): (Option<String>,) = inner
             .pool
             .query(
                 "move a session to a new id",
                 inner.deadline,
                 Request::Pipe(&pipe),
             )
-            .await
+            .await?;
+        Ok(created.is_some())
     }
 }
 

@@ -8,7 +8,7 @@ use async_memcached::{AsciiProtocol, Client};
 use http::header::SET_COOKIE;
 use http::StatusCode;
 use serde_json::json;
-use session_core::{SessionData, SessionId, SessionStorage};
+use session_core::{SessionId, SessionStorage, StoredSession};
 use session_memcache_store::MemcacheStore;
 use session_tests::servers::{memcache_servers, unique_prefix, MemcachedServer};
 
@@ -28,8 +28,12 @@ async fn raw(address: &str) -> Client {
         .expect("memcached answers")
 }
 
-fn data(values: serde_json::Value) -> SessionData {
-    serde_json::from_value(json!([values, {}])).expect("valid record")
+fn record(values: serde_json::Value, expires: Option<SystemTime>) -> StoredSession {
+    StoredSession {
+        data: serde_json::from_value(json!([values, {}])).expect("valid record"),
+        expires,
+        created: None,
+    }
 }
 
 fn new_id() -> SessionId {
@@ -83,7 +87,11 @@ async fn remix_records_read_and_ours_match_remixs_layout() {
     assert_eq!(read.data.values["user"]["name"], "Zoë");
     assert_eq!(read.data.flash["notice"], "saved");
 
-    store.update(&id, &read.data, None).await.expect("update");
+    let unstamped = StoredSession {
+        data: read.data.clone(),
+        ..StoredSession::default()
+    };
+    assert!(store.update(&id, &unstamped).await.expect("update"));
     let written = conn.get(&key).await.expect("get").and_then(|v| v.data);
     assert_eq!(written.as_deref(), Some(remix_value.as_bytes()));
     store.delete(&id).await.expect("delete");
@@ -95,7 +103,7 @@ async fn a_short_lifetime_expires_in_memcached_itself() {
     let id = new_id();
     let deadline = SystemTime::now() + Duration::from_secs(1);
     store
-        .update(&id, &data(json!({"a": 1})), Some(deadline))
+        .create(&id, &record(json!({"a": 1}), Some(deadline)))
         .await
         .expect("update");
     let mut conn = raw(store.server_for(&id)).await;
@@ -115,7 +123,7 @@ async fn a_lifetime_over_thirty_days_does_not_expire_at_once() {
     let id = new_id();
     let deadline = SystemTime::now() + Duration::from_secs(31 * 24 * 3600);
     store
-        .update(&id, &data(json!({"a": 1})), Some(deadline))
+        .create(&id, &record(json!({"a": 1}), Some(deadline)))
         .await
         .expect("update");
     // Sent as a relative 31 days, memcached would read it as a date in 1970 and drop it.
@@ -131,7 +139,7 @@ async fn a_lifetime_over_thirty_days_does_not_expire_at_once() {
         .build()
         .expect("valid");
     fallback
-        .update(&id, &data(json!({"a": 1})), None)
+        .create(&id, &record(json!({"a": 1}), None))
         .await
         .expect("update");
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -151,7 +159,7 @@ async fn sessions_spread_over_all_three_servers_and_live_where_the_ring_says() {
     for _ in 0..total {
         let id = new_id();
         store
-            .update(&id, &data(json!({"a": 1})), None)
+            .create(&id, &record(json!({"a": 1}), None))
             .await
             .expect("update");
         let key = store.key(&id);
@@ -185,7 +193,7 @@ async fn adding_a_fourth_server_moves_about_a_quarter_of_the_sessions() {
     let ids: Vec<SessionId> = (0..total).map(|_| new_id()).collect();
     for id in &ids {
         before
-            .update(id, &data(json!({"a": 1})), None)
+            .create(id, &record(json!({"a": 1}), None))
             .await
             .expect("update");
     }
@@ -302,7 +310,7 @@ async fn a_hanging_server_does_not_stall_unrelated_requests() {
     while on_hung.is_none() || on_live.len() < 20 {
         let id = new_id();
         store
-            .update(&id, &data(json!({"a": 1})), None)
+            .create(&id, &record(json!({"a": 1}), None))
             .await
             .expect("update");
         if store.server_for(&id) == addresses[0] {

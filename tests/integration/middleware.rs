@@ -1,17 +1,13 @@
 //! The layer's own guarantees, with small purpose-built handlers: storage round trips
 //! per request kind, failures, size limits and header hygiene.
 
-use std::time::SystemTime;
-
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use session_cookie_store::CookieStore;
-use session_core::{
-    async_trait, Error, Session, SessionData, SessionId, SessionStorage, StoredSession,
-};
+use session_core::{async_trait, Error, Session, SessionId, SessionStorage, StoredSession};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, SessionCookie, SessionManager};
 use session_tests::{CallCounts, Counted};
@@ -19,10 +15,10 @@ use tower::{service_fn, Layer, ServiceExt};
 
 use crate::support::{app, body_text, cookie, send, session_cookie};
 
-fn counts(reads: usize, updates: usize, deletes: usize) -> CallCounts {
+fn counts(reads: usize, writes: usize, deletes: usize) -> CallCounts {
     CallCounts {
         reads,
-        updates,
+        writes,
         deletes,
     }
 }
@@ -56,7 +52,7 @@ async fn storage_round_trips_per_request_kind() {
         let after = storage.counts();
         let spent = counts(
             after.reads - before.reads,
-            after.updates - before.updates,
+            after.writes - before.writes,
             after.deletes - before.deletes,
         );
         assert_eq!(spent, expected, "{path} with cookie: {with_cookie}");
@@ -90,12 +86,10 @@ impl SessionStorage for Down {
     async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
         Err(refused("read a session"))
     }
-    async fn update(
-        &self,
-        _: &SessionId,
-        _: &SessionData,
-        _: Option<SystemTime>,
-    ) -> Result<(), Error> {
+    async fn create(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+        Err(refused("write a session"))
+    }
+    async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
         Err(refused("write a session"))
     }
     async fn delete(&self, _: &SessionId) -> Result<(), Error> {

@@ -8,7 +8,7 @@ use http::header::SET_COOKIE;
 use http::StatusCode;
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
-use session_core::{SessionData, SessionId, SessionStorage};
+use session_core::{SessionId, SessionStorage, StoredSession};
 use session_redis_store::RedisStore;
 use session_tests::servers::{redis_cluster_urls, redis_url, unique_prefix, RedisServer};
 
@@ -71,11 +71,11 @@ mod cluster {
                 SessionId::generate().expect("id"),
             );
             store
-                .update(&old, &SessionData::default(), None)
+                .create(&old, &StoredSession::default())
                 .await
                 .expect("update");
             store
-                .replace(&old, &new, &SessionData::default(), None)
+                .replace(&old, &new, &StoredSession::default())
                 .await
                 .expect("replace");
             // The keys live in different slots, so ask one at a time.
@@ -94,8 +94,12 @@ mod cluster {
     }
 }
 
-fn data(values: serde_json::Value, flash: serde_json::Value) -> SessionData {
-    serde_json::from_value(json!([values, flash])).expect("valid record")
+fn record(values: serde_json::Value, expires: Option<SystemTime>) -> StoredSession {
+    StoredSession {
+        data: serde_json::from_value(json!([values, {}])).expect("valid record"),
+        expires,
+        created: None,
+    }
 }
 
 #[tokio::test]
@@ -126,7 +130,11 @@ async fn records_use_remixs_key_and_value_layout() {
     assert_eq!(read.expires, None);
 
     // We write it: the bytes are Remix's (no deadline, so no stamp).
-    store.update(&id, &read.data, None).await.expect("update");
+    let unstamped = StoredSession {
+        data: read.data.clone(),
+        ..StoredSession::default()
+    };
+    assert!(store.update(&id, &unstamped).await.expect("update"));
     let written: String = redis::cmd("GET")
         .arg(store.key(&id))
         .query_async(&mut conn)
@@ -153,15 +161,11 @@ async fn every_key_with_a_deadline_or_ttl_carries_a_ttl() {
     );
     let deadline = SystemTime::now() + Duration::from_secs(60);
     store
-        .update(
-            &with_deadline,
-            &data(json!({"a": 1}), json!({})),
-            Some(deadline),
-        )
+        .create(&with_deadline, &record(json!({"a": 1}), Some(deadline)))
         .await
         .expect("update");
     fallback
-        .update(&with_fallback, &data(json!({"a": 1}), json!({})), None)
+        .create(&with_fallback, &record(json!({"a": 1}), None))
         .await
         .expect("update");
     for (id, most) in [(&with_deadline, 60_000), (&with_fallback, 300_000)] {
@@ -186,7 +190,7 @@ async fn idle_timeout_slides_the_ttl_on_read_without_a_write() {
     let mut conn = raw(&redis_url()).await;
     let id = SessionId::generate().expect("id");
     store
-        .update(&id, &data(json!({"a": 1}), json!({})), None)
+        .create(&id, &record(json!({"a": 1}), None))
         .await
         .expect("update");
     let _: () = redis::cmd("PEXPIRE")

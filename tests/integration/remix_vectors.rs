@@ -214,9 +214,13 @@ async fn a_remix_cookie_storage_payload_reads_and_saves_identically() {
         Some(&after["flash_visible"])
     );
     assert_eq!(Value::Bool(session.is_dirty()), after["dirty_on_load"]);
-    let update = session.commit(None).await.expect("commit");
+    let update = session.commit().await.expect("commit");
     let next = after["next_save"].as_str().expect("next_save");
-    assert_eq!(update, CookieUpdate::Set(next.to_owned()));
+    let expected = CookieUpdate::Set {
+        value: next.to_owned(),
+        expires: None,
+    };
+    assert_eq!(update, expected);
 }
 
 #[test]

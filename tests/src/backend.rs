@@ -6,47 +6,70 @@
 //! signing, which the middleware's own tests cover).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::json;
-use session_core::{CookieUpdate, Session, SessionBackend, SessionId};
+use session_core::{CookieUpdate, Session, SessionBackend, SessionId, SessionPolicy};
 
 use crate::Capabilities;
 
 /// A browser's view: the cookie value it holds, if any.
 struct Browser {
     backend: Arc<dyn SessionBackend>,
+    policy: Arc<SessionPolicy>,
     cookie: Option<String>,
 }
 
 impl Browser {
     fn new(backend: Arc<dyn SessionBackend>) -> Self {
+        Self::with_policy(backend, SessionPolicy::default())
+    }
+
+    fn with_policy(backend: Arc<dyn SessionBackend>, policy: SessionPolicy) -> Self {
         Self {
             backend,
+            policy: Arc::new(policy),
             cookie: None,
         }
     }
 
-    /// One request: load, run `handle`, commit with `expires`, keep the new cookie.
-    async fn request_until(
-        &mut self,
-        expires: Option<SystemTime>,
-        handle: impl FnOnce(&Session),
-    ) -> (Session, CookieUpdate) {
-        let session = Session::new(self.backend.clone(), self.cookie.clone());
+    /// Another browser that presents `cookie` to the same backend.
+    fn replaying(&self, cookie: Option<String>) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            policy: self.policy.clone(),
+            cookie,
+        }
+    }
+
+    /// A loaded session for the browser's cookie, without committing it.
+    async fn open(&self) -> Session {
+        let session = Session::with_policy(
+            self.backend.clone(),
+            self.policy.clone(),
+            self.cookie.clone(),
+        );
         session.load().await.expect("load");
-        handle(&session);
-        let update = session.commit(expires).await.expect("commit");
+        session
+    }
+
+    /// Commits `session` and keeps the cookie it results in.
+    async fn close(&mut self, session: &Session) -> CookieUpdate {
+        let update = session.commit().await.expect("commit");
         match &update {
-            CookieUpdate::Set(value) => self.cookie = Some(value.clone()),
+            CookieUpdate::Set { value, .. } => self.cookie = Some(value.clone()),
             CookieUpdate::Clear => self.cookie = None,
             CookieUpdate::Unchanged => {}
         }
-        (session, update)
+        update
     }
 
+    /// One request: load, run `handle`, commit, keep the new cookie.
     async fn request(&mut self, handle: impl FnOnce(&Session)) -> (Session, CookieUpdate) {
-        self.request_until(None, handle).await
+        let session = self.open().await;
+        handle(&session);
+        let update = self.close(&session).await;
+        (session, update)
     }
 }
 
@@ -68,7 +91,7 @@ pub async fn persists_across_requests(backend: Arc<dyn SessionBackend>, _: Capab
     let (first, _) = browser.request(increment).await;
     for expected in 2..=3 {
         let (session, update) = browser.request(increment).await;
-        assert!(matches!(update, CookieUpdate::Set(_)));
+        assert!(matches!(update, CookieUpdate::Set { .. }));
         assert_eq!(count(&session), expected);
         assert_eq!(id(&session), id(&first), "the ID is stable");
     }
@@ -120,7 +143,7 @@ pub async fn flash_is_visible_on_the_next_request_only(
         })
         .await;
     assert!(
-        matches!(update, CookieUpdate::Set(_)),
+        matches!(update, CookieUpdate::Set { .. }),
         "the save clears the flash"
     );
     browser
@@ -146,12 +169,11 @@ pub async fn foreign_cookie_values_are_not_adopted(
 ) {
     let unknown = SessionId::generate().expect("id");
     for presented in [unknown.as_str(), "garbage", "{\"i\":1}", ""] {
-        let mut browser = Browser::new(backend.clone());
-        browser.cookie = Some(presented.to_owned());
+        let mut browser = Browser::new(backend.clone()).replaying(Some(presented.to_owned()));
         let (session, update) = browser.request(increment).await;
         assert_eq!(count(&session), 1, "{presented:?} loaded data");
         assert_ne!(id(&session).as_str(), presented);
-        assert!(matches!(update, CookieUpdate::Set(value) if value != presented));
+        assert!(matches!(update, CookieUpdate::Set { value, .. } if value != presented));
     }
 }
 
@@ -172,8 +194,7 @@ pub async fn regenerate_keeps_the_data_under_a_new_id(
     assert_eq!(count(&next), 1, "data kept");
     assert_eq!(id(&next), id(&after));
 
-    let mut replay = Browser::new(backend);
-    replay.cookie = old_cookie;
+    let mut replay = browser.replaying(old_cookie);
     let (old, _) = replay.request(|_| {}).await;
     if capabilities.revocable {
         assert_eq!(count(&old), 0, "the old ID still loads the session");
@@ -196,32 +217,98 @@ pub async fn destroy_clears_the_cookie_and_the_data(
     assert_eq!(count(&after), 1);
     assert_ne!(id(&after), id(&before));
 
-    let mut replay = Browser::new(backend);
-    replay.cookie = old_cookie;
+    let mut replay = browser.replaying(old_cookie);
     let (old, _) = replay.request(|_| {}).await;
     if capabilities.revocable {
         assert_eq!(count(&old), 0, "a destroyed session was replayed");
     }
 }
 
-/// A session saved with a deadline in the past does not load.
+/// A session past its idle timeout does not load.
 pub async fn expired_sessions_are_not_loaded(backend: Arc<dyn SessionBackend>, _: Capabilities) {
-    let mut browser = Browser::new(backend);
-    let past = SystemTime::now() - Duration::from_secs(5);
-    let (before, _) = browser.request_until(Some(past), increment).await;
+    let policy = SessionPolicy {
+        idle_timeout: Some(Duration::from_millis(1)),
+        ..SessionPolicy::default()
+    };
+    let mut browser = Browser::with_policy(backend, policy);
+    let (before, _) = browser.request(increment).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let (after, _) = browser.request(|_| {}).await;
     assert_eq!(count(&after), 0);
     assert_ne!(id(&after), id(&before));
 }
 
-/// A session saved with a future deadline loads until then.
+/// A session within its idle and absolute timeouts loads.
 pub async fn sessions_within_their_lifetime_load(
     backend: Arc<dyn SessionBackend>,
     _: Capabilities,
 ) {
-    let mut browser = Browser::new(backend);
-    let deadline = SystemTime::now() + Duration::from_secs(60);
-    browser.request_until(Some(deadline), increment).await;
+    let policy = SessionPolicy {
+        idle_timeout: Some(Duration::from_secs(60)),
+        absolute_timeout: Some(Duration::from_secs(3600)),
+        ..SessionPolicy::default()
+    };
+    let mut browser = Browser::with_policy(backend, policy);
+    browser.request(increment).await;
     let (after, _) = browser.request(|_| {}).await;
     assert_eq!(count(&after), 1);
+}
+
+/// Using a session after `destroy` in the same request starts a new one under a new
+/// ID (so a handler can flash "logged out"); the destroyed session stays gone.
+pub async fn destroy_then_reuse_starts_a_new_session(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    let mut browser = Browser::new(backend);
+    let (before, _) = browser.request(increment).await;
+    let old_cookie = browser.cookie.clone();
+    let (after, update) = browser
+        .request(|s| {
+            s.destroy().expect("destroy");
+            s.flash("notice", "logged out")
+                .expect("flash after destroy");
+        })
+        .await;
+    assert!(matches!(update, CookieUpdate::Set { .. }));
+    assert_ne!(id(&after), id(&before));
+    let (next, _) = browser.request(|_| {}).await;
+    assert_eq!(
+        next.get::<String>("notice").expect("get").as_deref(),
+        Some("logged out")
+    );
+    assert_eq!(count(&next), 0, "the new session starts empty");
+    if capabilities.revocable {
+        let (old, _) = browser.replaying(old_cookie).request(|_| {}).await;
+        assert_eq!(count(&old), 0, "the destroyed session came back");
+    }
+}
+
+/// Two requests on one session: one logs out while the other is still working. The
+/// slower one's save must not bring the session back.
+pub async fn a_concurrent_logout_is_never_undone(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.revocable {
+        // Cookie storage: each response carries its own copy; nothing to race on.
+        return;
+    }
+    let mut browser = Browser::new(backend);
+    browser.request(increment).await;
+    let mut slow = browser.replaying(browser.cookie.clone());
+    let working = slow.open().await;
+    let (_, logout) = browser.request(|s| s.destroy().expect("destroy")).await;
+    assert_eq!(logout, CookieUpdate::Clear);
+    working.set("count", 99).expect("set");
+    assert_eq!(
+        slow.close(&working).await,
+        CookieUpdate::Clear,
+        "the save resurrected the session"
+    );
+    let (after, _) = browser
+        .replaying(Some(working.id().expect("id").as_str().to_owned()))
+        .request(|_| {})
+        .await;
+    assert_eq!(count(&after), 0);
 }

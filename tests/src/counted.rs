@@ -3,17 +3,16 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use session_core::{async_trait, Error, SessionData, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Calls made so far, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallCounts {
     /// `read` calls.
     pub reads: usize,
-    /// `update` calls.
-    pub updates: usize,
+    /// `create`, `update` and `replace` calls (each one write).
+    pub writes: usize,
     /// `delete` calls.
     pub deletes: usize,
 }
@@ -36,10 +35,10 @@ impl<S> Counted<S> {
 
     /// The calls counted so far.
     pub fn counts(&self) -> CallCounts {
-        let [reads, updates, deletes] = &*self.counters;
+        let [reads, writes, deletes] = &*self.counters;
         CallCounts {
             reads: reads.load(Ordering::SeqCst),
-            updates: updates.load(Ordering::SeqCst),
+            writes: writes.load(Ordering::SeqCst),
             deletes: deletes.load(Ordering::SeqCst),
         }
     }
@@ -61,18 +60,30 @@ impl<S: SessionStorage> SessionStorage for Counted<S> {
         self.inner.read(id).await
     }
 
-    async fn update(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        expires: Option<SystemTime>,
-    ) -> Result<(), Error> {
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.bump(1);
-        self.inner.update(id, data, expires).await
+        self.inner.create(id, record).await
+    }
+
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.bump(1);
+        self.inner.update(id, record).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
         self.bump(2);
         self.inner.delete(id).await
+    }
+
+    async fn replace(
+        &self,
+        old: &SessionId,
+        id: &SessionId,
+        record: &StoredSession,
+    ) -> Result<bool, Error> {
+        // One write and one delete, whether or not the storage pipelines them.
+        self.bump(1);
+        self.bump(2);
+        self.inner.replace(old, id, record).await
     }
 }

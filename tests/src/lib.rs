@@ -59,8 +59,11 @@ macro_rules! storage_conformance {
     ($make:expr) => {
         $crate::storage_conformance!(@cases $make;
             read_of_an_unknown_id_is_none,
-            update_then_read_returns_the_data,
+            create_then_read_returns_the_record,
+            create_never_overwrites,
             update_replaces_the_whole_record,
+            update_never_creates,
+            replace_moves_the_session_and_never_overwrites,
             delete_removes_the_record,
             delete_of_an_unknown_id_succeeds,
             expired_records_are_not_returned,
@@ -69,6 +72,7 @@ macro_rules! storage_conformance {
             records_are_independent,
             large_records_round_trip,
             concurrent_writers_do_not_interfere,
+            concurrent_creates_of_one_id_have_one_winner,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
@@ -98,6 +102,8 @@ macro_rules! backend_conformance {
             destroy_clears_the_cookie_and_the_data,
             expired_sessions_are_not_loaded,
             sessions_within_their_lifetime_load,
+            destroy_then_reuse_starts_a_new_session,
+            a_concurrent_logout_is_never_undone,
         );
     };
     (@cases $make:expr, $capabilities:expr; $($case:ident),+ $(,)?) => {

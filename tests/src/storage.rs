@@ -5,14 +5,23 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use session_core::{SessionData, SessionId, SessionStorage};
+use session_core::{SessionId, SessionStorage, StoredSession};
 
 fn new_id() -> SessionId {
     SessionId::generate().expect("the OS supplies random bytes")
 }
 
-fn data(values: serde_json::Value, flash: serde_json::Value) -> SessionData {
-    serde_json::from_value(json!([values, flash])).expect("a valid session record")
+/// A record with these values and flash values, valid until `expires`.
+fn record(
+    values: serde_json::Value,
+    flash: serde_json::Value,
+    expires: Option<SystemTime>,
+) -> StoredSession {
+    StoredSession {
+        data: serde_json::from_value(json!([values, flash])).expect("a valid session record"),
+        expires,
+        created: Some(SystemTime::now()),
+    }
 }
 
 /// A minute from now: far enough that no test run reaches it.
@@ -20,59 +29,132 @@ fn soon() -> Option<SystemTime> {
     Some(SystemTime::now() + Duration::from_secs(60))
 }
 
-/// Nothing stored: `read` is `None`, and reading creates nothing.
-pub async fn read_of_an_unknown_id_is_none<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
-    assert_eq!(storage.read(&id).await.expect("read"), None);
-    assert_eq!(
-        storage.read(&id).await.expect("read"),
-        None,
-        "a read created a record"
+/// Creates `record` under `id`, which must be free.
+async fn create<S: SessionStorage>(storage: &S, id: &SessionId, record: &StoredSession) {
+    assert!(
+        storage.create(id, record).await.expect("create"),
+        "the id was taken"
     );
 }
 
-/// Values and flash values come back exactly, nested and non-ASCII data included.
-pub async fn update_then_read_returns_the_data<S: SessionStorage>(storage: &Arc<S>) {
+async fn read<S: SessionStorage>(storage: &S, id: &SessionId) -> Option<StoredSession> {
+    storage.read(id).await.expect("read")
+}
+
+/// Nothing stored: `read` is `None`, and reading creates nothing.
+pub async fn read_of_an_unknown_id_is_none<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
-    let written = data(
+    assert_eq!(read(&**storage, &id).await, None);
+    assert_eq!(read(&**storage, &id).await, None, "a read created a record");
+}
+
+/// Values, flash values and the creation time come back exactly, nested and non-ASCII
+/// data included.
+pub async fn create_then_read_returns_the_record<S: SessionStorage>(storage: &Arc<S>) {
+    let id = new_id();
+    let written = record(
         json!({"count": 3, "user": {"id": 7, "name": "Zoë ✓ 🍪"}, "tags": ["a", "b"], "ok": true}),
         json!({"notice": "saved"}),
+        soon(),
     );
-    storage.update(&id, &written, soon()).await.expect("update");
-    let read = storage
-        .read(&id)
-        .await
-        .expect("read")
-        .expect("record present");
-    assert_eq!(read.data, written);
+    create(&**storage, &id, &written).await;
+    let read = read(&**storage, &id).await.expect("record present");
+    assert_eq!(read.data, written.data);
+    let (kept, given) = (
+        read.created.expect("created kept"),
+        written.created.expect("set"),
+    );
+    let drift = kept.duration_since(given).unwrap_or_else(|e| e.duration());
+    assert!(
+        drift <= Duration::from_millis(1),
+        "creation time drifted by {drift:?}"
+    );
+}
+
+/// `create` never overwrites: an ID collision leaves the other session untouched.
+pub async fn create_never_overwrites<S: SessionStorage>(storage: &Arc<S>) {
+    let id = new_id();
+    let first = record(json!({"owner": "first"}), json!({}), soon());
+    create(&**storage, &id, &first).await;
+    let second = record(json!({"owner": "second"}), json!({}), soon());
+    assert!(!storage.create(&id, &second).await.expect("create"));
+    let read = read(&**storage, &id).await.expect("record present");
+    assert_eq!(read.data.values["owner"], "first");
 }
 
 /// An update replaces the record: keys removed since are gone.
 pub async fn update_replaces_the_whole_record<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
-    storage
-        .update(&id, &data(json!({"a": 1, "b": 2}), json!({"f": 1})), soon())
+    create(
+        &**storage,
+        &id,
+        &record(json!({"a": 1, "b": 2}), json!({"f": 1}), soon()),
+    )
+    .await;
+    let second = record(json!({"b": 3}), json!({}), soon());
+    assert!(storage.update(&id, &second).await.expect("update"));
+    assert_eq!(
+        read(&**storage, &id).await.expect("present").data,
+        second.data
+    );
+}
+
+/// `update` never creates: a session deleted meanwhile (a concurrent logout) stays
+/// deleted.
+pub async fn update_never_creates<S: SessionStorage>(storage: &Arc<S>) {
+    let id = new_id();
+    let late = record(json!({"a": 1}), json!({}), soon());
+    assert!(!storage.update(&id, &late).await.expect("update"));
+    assert_eq!(read(&**storage, &id).await, None);
+    create(&**storage, &id, &late).await;
+    storage.delete(&id).await.expect("delete");
+    assert!(!storage.update(&id, &late).await.expect("update"));
+    assert_eq!(read(&**storage, &id).await, None, "a logout was undone");
+}
+
+/// `replace` kills the old ID and creates the new one; onto a taken ID it stores
+/// nothing (and the old ID is dead all the same).
+pub async fn replace_moves_the_session_and_never_overwrites<S: SessionStorage>(storage: &Arc<S>) {
+    let (old, new) = (new_id(), new_id());
+    create(
+        &**storage,
+        &old,
+        &record(json!({"a": 1}), json!({}), soon()),
+    )
+    .await;
+    let moved = record(json!({"a": 2}), json!({}), soon());
+    assert!(storage.replace(&old, &new, &moved).await.expect("replace"));
+    assert_eq!(read(&**storage, &old).await, None, "the old ID still loads");
+    assert_eq!(
+        read(&**storage, &new).await.expect("present").data,
+        moved.data
+    );
+
+    let (older, taken) = (new_id(), new);
+    create(
+        &**storage,
+        &older,
+        &record(json!({"a": 3}), json!({}), soon()),
+    )
+    .await;
+    let clash = record(json!({"a": 4}), json!({}), soon());
+    assert!(!storage
+        .replace(&older, &taken, &clash)
         .await
-        .expect("update");
-    let second = data(json!({"b": 3}), json!({}));
-    storage.update(&id, &second, soon()).await.expect("update");
-    let read = storage
-        .read(&id)
-        .await
-        .expect("read")
-        .expect("record present");
-    assert_eq!(read.data, second);
+        .expect("replace"));
+    assert_eq!(
+        read(&**storage, &taken).await.expect("present").data,
+        moved.data
+    );
+    assert_eq!(read(&**storage, &older).await, None);
 }
 
 /// After `delete`, the record is gone.
 pub async fn delete_removes_the_record<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
-    storage
-        .update(&id, &data(json!({"a": 1}), json!({})), soon())
-        .await
-        .expect("update");
+    create(&**storage, &id, &record(json!({"a": 1}), json!({}), soon())).await;
     storage.delete(&id).await.expect("delete");
-    assert_eq!(storage.read(&id).await.expect("read"), None);
+    assert_eq!(read(&**storage, &id).await, None);
 }
 
 /// Deleting what is not there succeeds (logout twice, or after expiry).
@@ -84,31 +166,34 @@ pub async fn delete_of_an_unknown_id_succeeds<S: SessionStorage>(storage: &Arc<S
 }
 
 /// A record whose deadline has passed is never returned, even if the backend's own
-/// expiry has not removed it yet.
+/// expiry has not removed it yet, and does not block a create.
 pub async fn expired_records_are_not_returned<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
     let past = SystemTime::now() - Duration::from_secs(5);
     // A backend may refuse to store something already expired, or store and hide it;
     // what it must not do is return it.
     let _ = storage
-        .update(&id, &data(json!({"a": 1}), json!({})), Some(past))
+        .create(&id, &record(json!({"a": 1}), json!({}), Some(past)))
         .await;
-    assert_eq!(storage.read(&id).await.expect("read"), None);
+    assert_eq!(read(&**storage, &id).await, None);
+    assert!(!storage
+        .update(&id, &record(json!({"a": 2}), json!({}), soon()))
+        .await
+        .expect("update"));
+    create(&**storage, &id, &record(json!({"a": 3}), json!({}), soon())).await;
 }
 
 /// A future deadline is kept (to the second) and the record is served until then.
 pub async fn future_expiry_is_kept<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
     let deadline = SystemTime::now() + Duration::from_secs(3600);
-    storage
-        .update(&id, &data(json!({"a": 1}), json!({})), Some(deadline))
-        .await
-        .expect("update");
-    let read = storage
-        .read(&id)
-        .await
-        .expect("read")
-        .expect("record present");
+    create(
+        &**storage,
+        &id,
+        &record(json!({"a": 1}), json!({}), Some(deadline)),
+    )
+    .await;
+    let read = read(&**storage, &id).await.expect("record present");
     let kept = read.expires.expect("the deadline is returned");
     let drift = kept
         .duration_since(deadline)
@@ -122,35 +207,28 @@ pub async fn future_expiry_is_kept<S: SessionStorage>(storage: &Arc<S>) {
 /// Without a deadline, the record stays and says so.
 pub async fn records_without_expiry_persist<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
-    storage
-        .update(&id, &data(json!({"a": 1}), json!({})), None)
-        .await
-        .expect("update");
-    let read = storage
-        .read(&id)
-        .await
-        .expect("read")
-        .expect("record present");
+    create(&**storage, &id, &record(json!({"a": 1}), json!({}), None)).await;
+    let read = read(&**storage, &id).await.expect("record present");
     assert_eq!(read.expires, None);
 }
 
 /// Two IDs, two records: writing or deleting one leaves the other alone.
 pub async fn records_are_independent<S: SessionStorage>(storage: &Arc<S>) {
     let (first, second) = (new_id(), new_id());
-    storage
-        .update(&first, &data(json!({"who": "first"}), json!({})), soon())
-        .await
-        .expect("update");
-    storage
-        .update(&second, &data(json!({"who": "second"}), json!({})), soon())
-        .await
-        .expect("update");
+    create(
+        &**storage,
+        &first,
+        &record(json!({"who": "first"}), json!({}), soon()),
+    )
+    .await;
+    create(
+        &**storage,
+        &second,
+        &record(json!({"who": "second"}), json!({}), soon()),
+    )
+    .await;
     storage.delete(&first).await.expect("delete");
-    let read = storage
-        .read(&second)
-        .await
-        .expect("read")
-        .expect("record present");
+    let read = read(&**storage, &second).await.expect("record present");
     assert_eq!(read.data.values["who"], "second");
 }
 
@@ -158,14 +236,12 @@ pub async fn records_are_independent<S: SessionStorage>(storage: &Arc<S>) {
 pub async fn large_records_round_trip<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
     let big = "x".repeat(100 * 1024);
-    let written = data(json!({"big": big}), json!({}));
-    storage.update(&id, &written, soon()).await.expect("update");
-    let read = storage
-        .read(&id)
-        .await
-        .expect("read")
-        .expect("record present");
-    assert_eq!(read.data, written);
+    let written = record(json!({"big": big}), json!({}), soon());
+    create(&**storage, &id, &written).await;
+    assert_eq!(
+        read(&**storage, &id).await.expect("present").data,
+        written.data
+    );
 }
 
 /// Many tasks writing their own sessions at once all find their own data.
@@ -175,19 +251,30 @@ pub async fn concurrent_writers_do_not_interfere<S: SessionStorage>(storage: &Ar
         let storage = storage.clone();
         tasks.spawn(async move {
             let id = new_id();
-            storage
-                .update(&id, &data(json!({"n": n}), json!({})), soon())
-                .await
-                .expect("update");
-            let read = storage
-                .read(&id)
-                .await
-                .expect("read")
-                .expect("record present");
+            create(&*storage, &id, &record(json!({"n": n}), json!({}), soon())).await;
+            let read = read(&*storage, &id).await.expect("record present");
             assert_eq!(read.data.values["n"], n);
         });
     }
     while let Some(done) = tasks.join_next().await {
         done.expect("task finished without panicking");
     }
+}
+
+/// Many tasks racing to create the same ID: exactly one wins.
+pub async fn concurrent_creates_of_one_id_have_one_winner<S: SessionStorage>(storage: &Arc<S>) {
+    let id = new_id();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..16u32 {
+        let (storage, id) = (storage.clone(), id.clone());
+        tasks.spawn(async move {
+            let record = record(json!({"n": n}), json!({}), soon());
+            storage.create(&id, &record).await.expect("create")
+        });
+    }
+    let mut winners = 0;
+    while let Some(done) = tasks.join_next().await {
+        winners += usize::from(done.expect("task finished"));
+    }
+    assert_eq!(winners, 1);
 }

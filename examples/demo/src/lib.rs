@@ -45,8 +45,10 @@ pub struct DemoConfig {
     pub storage: StorageKind,
     /// Signing secrets; the first signs. Must not be empty.
     pub secrets: Vec<String>,
-    /// Session lifetime, if any.
+    /// Idle timeout: a session unused this long ends.
     pub ttl: Option<Duration>,
+    /// Absolute timeout: a session this old ends, however active.
+    pub absolute_timeout: Option<Duration>,
     /// Cookie signing format.
     pub cookie_format: SigningFormat,
     /// Leave `Secure` off the cookie (plain-HTTP clients such as curl).
@@ -60,6 +62,7 @@ impl DemoConfig {
             storage: StorageKind::default(),
             secrets: vec![secret.into()],
             ttl: None,
+            absolute_timeout: None,
             cookie_format: SigningFormat::default(),
             insecure_cookie: false,
         }
@@ -98,8 +101,11 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
                 .build()?,
         )?,
     };
-    if let Some(ttl) = config.ttl {
-        layer = layer.with_lifetime(ttl);
+    if let Some(idle) = config.ttl {
+        layer = layer.with_idle_timeout(idle);
+    }
+    if let Some(absolute) = config.absolute_timeout {
+        layer = layer.with_absolute_timeout(absolute);
     }
     let protected = Router::new()
         .route("/dashboard", get(dashboard))

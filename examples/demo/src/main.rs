@@ -40,9 +40,13 @@ struct Args {
     /// secret for this run only.
     #[arg(long = "secret", value_name = "SECRET")]
     secrets: Vec<String>,
-    /// Session lifetime in seconds (server-side deadline and cookie Max-Age).
+    /// Idle timeout in seconds: a session unused this long ends (enforced on the
+    /// server; the cookie's Max-Age follows it).
     #[arg(long, value_name = "SECONDS")]
     ttl: Option<u64>,
+    /// Absolute timeout in seconds: a session this old ends, however active.
+    #[arg(long, value_name = "SECONDS")]
+    absolute_timeout: Option<u64>,
     /// Cookie signing format: `default` binds the cookie name into the signature,
     /// `remix` is byte-compatible with Remix.
     #[arg(long, value_enum, default_value_t = Format::Default)]
@@ -101,6 +105,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         secrets,
         ttl: args.ttl.map(Duration::from_secs),
+        absolute_timeout: args.absolute_timeout.map(Duration::from_secs),
         cookie_format: match args.cookie_format {
             Format::Default => SigningFormat::NameBound,
             Format::Remix => SigningFormat::Remix,
