@@ -1,6 +1,8 @@
 //! The session cookie: its name, attributes and secrets (Remix's `createCookie`).
 
 mod header;
+#[cfg(test)]
+mod properties;
 mod signing;
 
 use std::fmt;
