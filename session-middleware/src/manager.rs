@@ -218,7 +218,7 @@ impl SessionBackend for SignedBackend {
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
         Ok(match self.inner.write(write).await? {
-            WriteOutcome::Written(value) => WriteOutcome::Written(self.cookie.sign(&value)),
+            WriteOutcome::Written(value) => WriteOutcome::Written(self.cookie.sign(&value)?),
             other => other,
         })
     }

@@ -348,8 +348,8 @@ async fn bad_cookies_start_fresh(storage: StorageKind) -> TestResult {
     let tampered = format!("{flipped}{}", &valid[1..]);
     // Correctly signed, but by someone else or for another cookie: for memory storage the
     // ID inside is live, so adopting it would show "Count: 2".
-    let foreign = signer(COOKIE_NAME, FOREIGN_SECRET)?.sign(&raw);
-    let other_name = signer("other", SECRET)?.sign(&raw);
+    let foreign = signer(COOKIE_NAME, FOREIGN_SECRET)?.sign(&raw)?;
+    let other_name = signer("other", SECRET)?.sign(&raw)?;
     let long = "x".repeat(5000);
     let long_signed = format!("{}.{}", "x".repeat(3000), "y".repeat(43));
     let unsigned = [payload, &format!("{payload}."), &raw];
@@ -438,6 +438,30 @@ async fn remix_format_counts(storage: StorageKind) -> TestResult {
     Ok(())
 }
 
+async fn private_format_counts(storage: StorageKind) -> TestResult {
+    let mut private = config(&storage);
+    private.cookie_format = SigningFormat::Private;
+    let mut client = Client::new(&private)?;
+    for expected in 1..=3 {
+        client.expect("/", &format!("Count: {expected}")).await?;
+    }
+    // Encrypted: the signed formats cannot read it, and neither can the client.
+    let cookie = client.cookie()?;
+    assert_eq!(signer(COOKIE_NAME, SECRET)?.verify(&cookie), None);
+    let private_reader = SessionCookie::builder(COOKIE_NAME)
+        .secret(SECRET)
+        .format(SigningFormat::Private)
+        .build()?;
+    let plain = private_reader
+        .verify(&cookie)
+        .ok_or("the private cookie does not open")?;
+    if storage == StorageKind::Cookie {
+        assert!(plain.contains(r#""count":3"#), "{plain}");
+        assert!(!cookie.contains("count"));
+    }
+    Ok(())
+}
+
 /// One `#[tokio::test]` per flow and storage: `memory::counter`, `cookie::counter`,
 /// `redis::counter`, `memcache::counter`, … (Redis and memcached: the real servers
 /// scripts/test starts).
@@ -482,4 +506,5 @@ for_each_storage!(
     set_cookie_attributes,
     ttl_sets_max_age,
     remix_format_counts,
+    private_format_counts,
 );

@@ -106,7 +106,7 @@ fn refused(operation: &'static str) -> Error {
 async fn a_storage_outage_is_a_503_that_leaves_the_cookie_alone() {
     let app = app(Down);
     let id = SessionId::generate().expect("id");
-    let signed = cookie().sign(id.as_str());
+    let signed = cookie().sign(id.as_str()).expect("sign");
     for path in ["/read", "/write", "/destroy"] {
         let response = send(&app, path, Some(&signed)).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");

@@ -47,8 +47,8 @@ struct Args {
     /// Absolute timeout in seconds: a session this old ends, however active.
     #[arg(long, value_name = "SECONDS")]
     absolute_timeout: Option<u64>,
-    /// Cookie signing format: `default` binds the cookie name into the signature,
-    /// `remix` is byte-compatible with Remix.
+    /// Cookie format: `default` signs and binds the cookie name into the signature,
+    /// `remix` signs byte-compatibly with Remix, `private` encrypts (AES-256-GCM).
     #[arg(long, value_enum, default_value_t = Format::Default)]
     cookie_format: Format,
     /// Send the cookie without `Secure` (for plain-HTTP clients such as curl).
@@ -68,6 +68,7 @@ enum Storage {
 enum Format {
     Default,
     Remix,
+    Private,
 }
 
 #[tokio::main]
@@ -109,6 +110,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         cookie_format: match args.cookie_format {
             Format::Default => SigningFormat::NameBound,
             Format::Remix => SigningFormat::Remix,
+            Format::Private => SigningFormat::Private,
         },
         insecure_cookie: args.insecure_cookie,
     };

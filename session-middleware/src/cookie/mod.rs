@@ -1,6 +1,7 @@
 //! The session cookie: its name, attributes and secrets (Remix's `createCookie`).
 
 mod header;
+mod private;
 #[cfg(test)]
 mod properties;
 mod signing;
@@ -131,9 +132,9 @@ impl SessionCookie {
         self.secrets.iter().map(Vec::len).min().unwrap_or(0)
     }
 
-    /// Encodes and signs `value` with the first secret, as it goes into the cookie
-    /// (Remix's `cookie.serialize` without the attributes). Without secrets the value is
-    /// only encoded.
+    /// Encodes and signs (or, in the private format, encrypts) `value` with the first
+    /// secret, as it goes into the cookie (Remix's `cookie.serialize` without the
+    /// attributes). Without secrets the value is only encoded.
     ///
     /// ```
     /// use session_middleware::{SessionCookie, SigningFormat};
@@ -142,17 +143,21 @@ impl SessionCookie {
     ///     .secret("s3cr3t")
     ///     .format(SigningFormat::Remix)
     ///     .build()?;
-    /// let signed = cookie.sign("hello");
+    /// let signed = cookie.sign("hello")?;
     /// assert_eq!(signed, "aGVsbG8=.3UDRBr/J1N00KqKEbbW+O95uJz+Nq2kWC9XanqhM2M4");
     /// assert_eq!(cookie.verify(&signed).as_deref(), Some("hello"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn sign(&self, value: &str) -> String {
+    ///
+    /// # Errors
+    ///
+    /// Only in the private format: [`Error::Randomness`] when no nonce could be drawn.
+    pub fn sign(&self, value: &str) -> Result<String, Error> {
         self.signer.sign(value)
     }
 
-    /// Checks a signed cookie value against every secret (constant time for each) and
-    /// returns the decoded value, or `None` if it does not verify or decode.
+    /// Checks a signed (or encrypted) cookie value against every secret and returns the
+    /// decoded value, or `None` if it does not verify or decode.
     pub fn verify(&self, signed: &str) -> Option<String> {
         self.signer.unsign(signed)
     }
@@ -172,7 +177,7 @@ impl SessionCookie {
     ///
     /// [`Error::CookieTooLarge`] when the cookie would exceed [`MAX_COOKIE_SIZE`].
     pub fn set_cookie(&self, value: &str) -> Result<http::HeaderValue, Error> {
-        render_set(self, &self.sign(value), None)
+        render_set(self, &self.sign(value)?, None)
     }
 
     /// A `Set-Cookie` header value that deletes this cookie: empty value, the same

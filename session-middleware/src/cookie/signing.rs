@@ -1,11 +1,15 @@
-//! Cookie value signing: HMAC-SHA256 in Remix's format or in our name-bound default.
+//! Protecting cookie values: HMAC-SHA256 in Remix's format or in our name-bound
+//! default, or AES-256-GCM in the private format (`private.rs`).
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use session_core::Error;
 use sha2::Sha256;
+
+use super::private::Sealer;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -17,11 +21,11 @@ const TAG_LEN: usize = 32;
 /// made for one format can never verify in the other, even with the same secret.
 const DEFAULT_V1_LABEL: &[u8] = b"session-middleware\0signed-cookie\0v1\0";
 
-/// How a session cookie's value is encoded and signed.
+/// How a session cookie's value is protected.
 ///
-/// Both formats put `payload "." tag` in the cookie, with an HMAC-SHA256 tag checked in
-/// constant time before anything else is done with the value. The algorithm is fixed by
-/// this setting, never read from the cookie.
+/// The signed formats put `payload "." tag` in the cookie, with an HMAC-SHA256 tag
+/// checked in constant time before anything else is done with the value; the private
+/// format encrypts. The algorithm is fixed by this setting, never read from the cookie.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SigningFormat {
@@ -36,6 +40,12 @@ pub enum SigningFormat {
     /// Weaker: any cookie signed with the same secret (say, a user-controlled preference
     /// cookie) verifies as a session cookie. Never reuse the secret elsewhere.
     Remix,
+    /// Encrypted and authenticated with AES-256-GCM (key derived from each secret with
+    /// HKDF-SHA256, a fresh random nonce per cookie, the cookie name and a format
+    /// version as associated data): the client can neither read nor change the value.
+    /// Use it with cookie storage when the session holds anything the user must not
+    /// see. Not readable by Remix.
+    Private,
 }
 
 /// Remix decodes with `atob`, which accepts base64 with or without padding.
@@ -60,11 +70,20 @@ const REMIX_TAG_BASE64: GeneralPurpose = GeneralPurpose::new(
 pub(crate) struct Signer {
     format: SigningFormat,
     keys: Vec<HmacSha256>,
+    /// Set for [`SigningFormat::Private`], which encrypts instead of signing.
+    sealer: Option<Sealer>,
 }
 
 impl Signer {
     /// Without secrets it only encodes; the session layer refuses such a cookie.
     pub(crate) fn new(format: SigningFormat, cookie_name: &str, secrets: &[Vec<u8>]) -> Self {
+        if format == SigningFormat::Private {
+            return Self {
+                format,
+                keys: Vec::new(),
+                sealer: Some(Sealer::new(cookie_name, secrets)),
+            };
+        }
         let keys = secrets
             .iter()
             .map(|secret| {
@@ -80,17 +99,29 @@ impl Signer {
                 mac
             })
             .collect();
-        Self { format, keys }
+        Self {
+            format,
+            keys,
+            sealer: None,
+        }
     }
 
-    /// Encodes `value` and signs it with the first secret.
-    pub(crate) fn sign(&self, value: &str) -> String {
+    /// Encodes `value` and signs it with the first secret (or encrypts it, in the
+    /// private format).
+    ///
+    /// # Errors
+    ///
+    /// Only the private format can fail: no randomness for the nonce, or no secret.
+    pub(crate) fn sign(&self, value: &str) -> Result<String, Error> {
+        if let Some(sealer) = &self.sealer {
+            return sealer.seal(value);
+        }
         let payload = match self.format {
-            SigningFormat::NameBound => URL_SAFE_NO_PAD.encode(value),
             SigningFormat::Remix => REMIX_BASE64.encode(value),
+            _ => URL_SAFE_NO_PAD.encode(value),
         };
         let Some(key) = self.keys.first() else {
-            return payload;
+            return Ok(payload);
         };
         let mut mac = key.clone();
         mac.update(payload.as_bytes());
@@ -98,20 +129,23 @@ impl Signer {
         let mut signed = payload;
         signed.push('.');
         match self.format {
-            SigningFormat::NameBound => URL_SAFE_NO_PAD.encode_string(tag, &mut signed),
             SigningFormat::Remix => REMIX_TAG_BASE64.encode_string(tag, &mut signed),
+            _ => URL_SAFE_NO_PAD.encode_string(tag, &mut signed),
         }
-        signed
+        Ok(signed)
     }
 
     /// Checks the tag against every secret, in constant time per secret, and only then
     /// decodes the payload. `None` for anything that does not verify or decode.
     pub(crate) fn unsign(&self, signed: &str) -> Option<String> {
+        if let Some(sealer) = &self.sealer {
+            return sealer.open(signed);
+        }
         let (payload, tag_text) = signed.rsplit_once('.')?;
         let mut tag = [0u8; TAG_LEN + 3];
         let tag_len = match self.format {
-            SigningFormat::NameBound => URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag),
             SigningFormat::Remix => REMIX_TAG_BASE64.decode_slice(tag_text, &mut tag),
+            _ => URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag),
         }
         .ok()?;
         if tag_len != TAG_LEN {
@@ -126,8 +160,8 @@ impl Signer {
             return None;
         }
         let bytes = match self.format {
-            SigningFormat::NameBound => URL_SAFE_NO_PAD.decode(payload),
             SigningFormat::Remix => REMIX_BASE64.decode(payload),
+            _ => URL_SAFE_NO_PAD.decode(payload),
         }
         .ok()?;
         String::from_utf8(bytes).ok()
@@ -148,11 +182,11 @@ mod tests {
         // Computed with Remix's own cookie-signing code (research report, section 5).
         let remix = signer(SigningFormat::Remix, "__sess", &["secret1"]);
         assert_eq!(
-            remix.sign("hello world"),
+            remix.sign("hello world").expect("sign"),
             "aGVsbG8gd29ybGQ=.ZskLLPs1joWNLq8B6/7g5iiDEm71SItUSsl7x5L5hW0"
         );
         assert_eq!(
-            remix.sign("日本語"),
+            remix.sign("日本語").expect("sign"),
             "5pel5pys6Kqe.7fy39Oe4JvMJ/z4bMy8yZxj9b+9hxwORNpwmz1yVIEQ"
         );
         // atob is forgiving about padding, and so are we for this format.
@@ -164,21 +198,21 @@ mod tests {
     fn default_format_round_trips_and_binds_the_name() {
         let session = signer(SigningFormat::NameBound, "__session", &["k"]);
         let other = signer(SigningFormat::NameBound, "prefs", &["k"]);
-        let signed = session.sign("value with ünïcode");
+        let signed = session.sign("value with ünïcode").expect("sign");
         assert_eq!(
             session.unsign(&signed).as_deref(),
             Some("value with ünïcode")
         );
         assert_eq!(other.unsign(&signed), None, "moved to another cookie name");
-        assert_eq!(session.unsign(&other.sign("x")), None);
+        assert_eq!(session.unsign(&other.sign("x").expect("sign")), None);
     }
 
     #[test]
     fn formats_do_not_verify_each_other() {
         let remix = signer(SigningFormat::Remix, "__session", &["k"]);
         let ours = signer(SigningFormat::NameBound, "__session", &["k"]);
-        assert_eq!(ours.unsign(&remix.sign("v")), None);
-        assert_eq!(remix.unsign(&ours.sign("v")), None);
+        assert_eq!(ours.unsign(&remix.sign("v").expect("sign")), None);
+        assert_eq!(remix.unsign(&ours.sign("v").expect("sign")), None);
     }
 
     #[test]
@@ -186,17 +220,22 @@ mod tests {
         let old = signer(SigningFormat::NameBound, "n", &["old"]);
         let rotated = signer(SigningFormat::NameBound, "n", &["new", "old"]);
         let new_only = signer(SigningFormat::NameBound, "n", &["new"]);
-        let signed_old = old.sign("v");
+        let signed_old = old.sign("v").expect("sign");
         assert_eq!(rotated.unsign(&signed_old).as_deref(), Some("v"));
         assert_eq!(new_only.unsign(&signed_old), None);
-        assert_eq!(new_only.unsign(&rotated.sign("v")).as_deref(), Some("v"));
+        assert_eq!(
+            new_only
+                .unsign(&rotated.sign("v").expect("sign"))
+                .as_deref(),
+            Some("v")
+        );
     }
 
     #[test]
     fn every_tamper_is_rejected() {
         for format in [SigningFormat::NameBound, SigningFormat::Remix] {
             let s = signer(format, "n", &["secret"]);
-            let signed = s.sign("payload");
+            let signed = s.sign("payload").expect("sign");
             let (payload, tag) = signed.rsplit_once('.').expect("dot");
             let bad = [
                 format!("{signed}x"),
