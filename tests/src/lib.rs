@@ -30,6 +30,7 @@
 
 pub mod backend;
 mod counted;
+pub mod fuzz;
 pub mod servers;
 pub mod storage;
 

@@ -1,0 +1,4 @@
+//! Fuzz target: see `session_tests::fuzz::payload` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| session_tests::fuzz::payload(data));
