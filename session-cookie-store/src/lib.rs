@@ -131,6 +131,7 @@ impl SessionBackend for CookieStore {
             data: payload.d,
             expires: payload.e.map(from_unix_millis),
             created: payload.c.map(from_unix_millis),
+            reissue: false,
         }))
     }
 

@@ -17,6 +17,9 @@ pub struct LoadedSession {
     pub expires: Option<SystemTime>,
     /// When it was first saved, if known (records written by Remix do not say).
     pub created: Option<SystemTime>,
+    /// True when the cookie must be issued again even if nothing changes (it was
+    /// signed with a secret that is being rotated out): the session is saved dirty.
+    pub reissue: bool,
 }
 
 /// How a write must treat what is already stored.
@@ -105,6 +108,7 @@ pub enum WriteOutcome {
 ///             data: SessionData::default(),
 ///             expires: None,
 ///             created: None,
+///             reissue: false,
 ///         }))
 ///     }
 ///     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {

@@ -14,6 +14,10 @@ mod commit;
 #[cfg(test)]
 mod tests;
 
+/// How far in the future a stored creation time may be before the record is refused:
+/// servers' clocks differ a little, a forged or corrupted timestamp differs a lot.
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub use commit::CookieUpdate;
 
 /// A user's session: a cheap-to-clone handle shared by the middleware and the handler.
@@ -179,11 +183,12 @@ impl Session {
         };
         let now = SystemTime::now();
         let found = found.filter(|found| {
-            // A deadline stored under an older, longer policy still ends here.
+            // A deadline stored under an older, longer policy still ends here, and a
+            // creation time in the future (beyond clock skew) is not to be trusted.
             !found.expires.is_some_and(|expires| expires <= now)
-                && !found
-                    .created
-                    .is_some_and(|created| policy.is_past_absolute(created, now))
+                && !found.created.is_some_and(|created| {
+                    policy.is_past_absolute(created, now) || created > now + CLOCK_SKEW
+                })
         });
         let loaded = match found {
             Some(LoadedSession {
@@ -191,6 +196,7 @@ impl Session {
                 data,
                 expires,
                 created,
+                reissue,
             }) => Loaded {
                 backend,
                 policy,
@@ -202,8 +208,9 @@ impl Session {
                 created: Some(created.unwrap_or(now)),
                 expires,
                 // Arriving flash values make the session dirty, so that the save at the
-                // end of this request clears them (Remix does the same).
-                dirty: !data.flash.is_empty(),
+                // end of this request clears them (Remix does the same); so does a cookie
+                // signed with an old secret, so that it is re-signed with the new one.
+                dirty: !data.flash.is_empty() || reissue,
                 values: data.values,
                 flash_in: data.flash,
                 flash_next: ValueMap::new(),

@@ -175,6 +175,7 @@ impl<S: SessionStorage> SessionBackend for S {
             data: stored.data,
             expires: stored.expires,
             created: stored.created,
+            reissue: false,
         }))
     }
 

@@ -205,7 +205,7 @@ impl SessionManager {
 #[async_trait]
 impl SessionBackend for SignedBackend {
     async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
-        let Some(value) = self.cookie.verify(cookie_value) else {
+        let Some((value, old_secret)) = self.cookie.verify_rotated(cookie_value) else {
             // Tampered, signed with an unknown secret, or not ours at all: the user simply
             // gets a fresh session. Debug level, since any client can trigger it at will.
             tracing::debug!(
@@ -213,7 +213,13 @@ impl SessionBackend for SignedBackend {
             );
             return Ok(None);
         };
-        self.inner.load(&value).await
+        let mut loaded = self.inner.load(&value).await?;
+        if let Some(loaded) = &mut loaded {
+            // Signed with a secret being rotated out: re-sign with the current one now,
+            // so the old secret can be retired once sessions have passed through.
+            loaded.reissue |= old_secret;
+        }
+        Ok(loaded)
     }
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {

@@ -213,3 +213,53 @@ async fn the_manual_api_round_trips_through_headers() {
         jar = response_headers.get(SET_COOKIE).cloned();
     }
 }
+
+/// Secret rotation: a cookie signed with the old secret is accepted and re-issued,
+/// signed with the new one, even by a request that changes nothing.
+#[tokio::test]
+async fn cookies_signed_with_an_old_secret_are_reissued_with_the_new_one() {
+    let storage = MemoryStore::new();
+    let old = SessionCookie::builder("sid")
+        .secret("the old secret, at least thirty-two bytes long")
+        .build()
+        .expect("valid");
+    let rotated = SessionCookie::builder("sid")
+        .secret("the new secret, at least thirty-two bytes long")
+        .secret("the old secret, at least thirty-two bytes long")
+        .build()
+        .expect("valid");
+    let before = app_with(old, storage.clone());
+    let after = app_with(rotated.clone(), storage);
+    let cookie = session_cookie(&send(&before, "/write", None).await).expect("cookie");
+    let response = send(&after, "/read", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reissued = session_cookie(&response).expect("re-issued on a read");
+    assert_ne!(reissued, cookie);
+    let new_only = SessionCookie::builder("sid")
+        .secret("the new secret, at least thirty-two bytes long")
+        .build()
+        .expect("valid");
+    assert_eq!(new_only.verify(&reissued), rotated.verify(&cookie));
+    assert_eq!(
+        body_text(send(&after, "/read", Some(&reissued)).await).await,
+        "Ok(Some(1))"
+    );
+    // Once re-issued, reads leave the cookie alone again.
+    assert!(session_cookie(&send(&after, "/read", Some(&reissued)).await).is_none());
+}
+
+fn app_with(cookie: SessionCookie, storage: MemoryStore) -> Router {
+    Router::new()
+        .route(
+            "/read",
+            get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
+        )
+        .route(
+            "/write",
+            get(|s: Session| async move {
+                s.set("n", 1)?;
+                Ok::<_, Error>("ok")
+            }),
+        )
+        .layer(session(cookie, storage).expect("signed cookie"))
+}

@@ -403,6 +403,23 @@ async fn sessions_past_the_absolute_timeout_are_not_loaded() {
 }
 
 #[tokio::test]
+async fn creation_times_far_in_the_future_are_refused() {
+    let storage = Arc::new(CountingStorage::default());
+    let id = SessionId::generate().expect("id");
+    let mut record = StoredSession::default();
+    record.data.values.insert("a".into(), json!(1));
+    record.created = Some(SystemTime::now() + Duration::from_secs(3600));
+    storage.create(&id, &record).await.expect("create");
+    let (session, _) = request(&storage, Some(id.as_str()), |_| {}).await;
+    assert_eq!(session.get::<u8>("a").expect("get"), None);
+    // Within the skew allowance, it loads.
+    record.created = Some(SystemTime::now() + Duration::from_secs(60));
+    storage.update(&id, &record).await.expect("update");
+    let (session, _) = request(&storage, Some(id.as_str()), |_| {}).await;
+    assert_eq!(session.get::<u8>("a").expect("get"), Some(1));
+}
+
+#[tokio::test]
 async fn the_deadline_follows_the_policy_and_the_creation_time_survives_regeneration() {
     let storage = Arc::new(CountingStorage::default());
     let policy = Arc::new(SessionPolicy {

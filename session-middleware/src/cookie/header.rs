@@ -83,9 +83,12 @@ fn base_cookie<'c>(config: &'c SessionCookie, value: &'c str) -> Cookie<'c> {
     cookie
 }
 
+/// Browsers cap cookie lifetimes at 400 days (RFC 6265bis); so do we, explicitly.
+const MAX_AGE_CAP: Duration = Duration::from_secs(400 * 24 * 3600);
+
 fn to_time_duration(duration: Duration) -> time::Duration {
-    // Clamp instead of overflowing: a Max-Age of i64::MAX seconds is "forever" anyway.
-    time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+    let capped = duration.min(MAX_AGE_CAP);
+    time::Duration::seconds(i64::try_from(capped.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn to_header(cookie: &Cookie<'_>) -> Result<HeaderValue, Error> {
@@ -172,6 +175,17 @@ mod tests {
                 "{part} missing in {clear}"
             );
         }
+    }
+
+    #[test]
+    fn max_age_is_capped_at_400_days() {
+        let config = SessionCookie::builder("s")
+            .secret("k")
+            .build()
+            .expect("valid");
+        let year = Duration::from_secs(10 * 365 * 24 * 3600);
+        let set = render_set(&config, "v", Some(year)).expect("fits");
+        assert!(set.to_str().expect("ascii").contains("Max-Age=34560000"));
     }
 
     #[test]

@@ -162,6 +162,14 @@ impl SessionCookie {
         self.signer.unsign(signed)
     }
 
+    /// Like [`verify`](Self::verify); also true when an older secret (not the first)
+    /// verified, i.e. the cookie should be re-issued.
+    pub(crate) fn verify_rotated(&self, signed: &str) -> Option<(String, bool)> {
+        self.signer
+            .unsign_keyed(signed)
+            .map(|(value, key)| (value, key > 0))
+    }
+
     /// The first value of this cookie in `headers` that verifies (Remix's
     /// `cookie.parse`), decoded.
     pub fn parse(&self, headers: &http::HeaderMap) -> Option<String> {

@@ -66,20 +66,22 @@ impl Sealer {
 
     /// The plaintext, if `sealed` opens with one of the keys; the tag is checked before
     /// any plaintext exists, and nothing is returned when it fails.
-    pub(crate) fn open(&self, sealed: &str) -> Option<String> {
+    /// Also says which secret (by position) opened it.
+    pub(crate) fn open(&self, sealed: &str) -> Option<(String, usize)> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < NONCE_LEN + TAG_LEN {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let plain = self.ciphers.iter().find_map(|cipher| {
+        let (plain, key) = self.ciphers.iter().enumerate().find_map(|(key, cipher)| {
             let payload = Payload {
                 msg: ciphertext,
                 aad: &self.aad,
             };
-            cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
+            let plain = cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?;
+            Some((plain, key))
         })?;
-        String::from_utf8(plain).ok()
+        Some((String::from_utf8(plain).ok()?, key))
     }
 }
 
@@ -102,7 +104,7 @@ mod tests {
         let raw = URL_SAFE_NO_PAD.decode(&sealed).expect("base64url");
         assert!(!String::from_utf8_lossy(&raw).contains("hunter2"));
         assert_eq!(
-            s.open(&sealed).as_deref(),
+            s.open(&sealed).map(|(v, _)| v).as_deref(),
             Some(r#"{"i":"x","d":[{"secret":"hunter2"},{}]}"#)
         );
     }
@@ -124,7 +126,10 @@ mod tests {
         );
         assert_eq!(sealer("a", &["other"]).open(&sealed), None);
         assert_eq!(
-            sealer("a", &["new", "k"]).open(&sealed).as_deref(),
+            sealer("a", &["new", "k"])
+                .open(&sealed)
+                .map(|(v, _)| v)
+                .as_deref(),
             Some("v")
         );
         let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).expect("base64url");

@@ -138,6 +138,11 @@ impl Signer {
     /// Checks the tag against every secret, in constant time per secret, and only then
     /// decodes the payload. `None` for anything that does not verify or decode.
     pub(crate) fn unsign(&self, signed: &str) -> Option<String> {
+        self.unsign_keyed(signed).map(|(value, _)| value)
+    }
+
+    /// Like [`unsign`](Self::unsign), also saying which secret (by position) verified.
+    pub(crate) fn unsign_keyed(&self, signed: &str) -> Option<(String, usize)> {
         if let Some(sealer) = &self.sealer {
             return sealer.open(signed);
         }
@@ -151,20 +156,17 @@ impl Signer {
         if tag_len != TAG_LEN {
             return None;
         }
-        let verified = self.keys.iter().any(|key| {
+        let key = self.keys.iter().position(|key| {
             let mut mac = key.clone();
             mac.update(payload.as_bytes());
             mac.verify_slice(&tag[..TAG_LEN]).is_ok()
-        });
-        if !verified {
-            return None;
-        }
+        })?;
         let bytes = match self.format {
             SigningFormat::Remix => REMIX_BASE64.decode(payload),
             _ => URL_SAFE_NO_PAD.decode(payload),
         }
         .ok()?;
-        String::from_utf8(bytes).ok()
+        Some((String::from_utf8(bytes).ok()?, key))
     }
 }
 
