@@ -217,6 +217,16 @@ impl RedisServer {
         self.process.kill();
         self.process.spawn();
     }
+
+    /// Freezes the process (SIGSTOP): a Redis that hangs.
+    pub fn pause(&self) {
+        self.process.signal("-STOP");
+    }
+
+    /// Thaws a paused process (SIGCONT).
+    pub fn resume(&self) {
+        self.process.signal("-CONT");
+    }
 }
 
 impl Drop for RedisServer {
