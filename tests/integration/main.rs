@@ -8,4 +8,5 @@ mod memcache_store;
 mod middleware;
 mod redis_store;
 mod remix_vectors;
+mod requirements;
 mod support;
