@@ -101,15 +101,15 @@ async fn remix_records_read_and_ours_match_remixs_layout() {
 async fn a_short_lifetime_expires_in_memcached_itself() {
     let store = store_on(&memcache_servers(), &unique_prefix("short"));
     let id = new_id();
-    let deadline = SystemTime::now() + Duration::from_secs(1);
+    let deadline = SystemTime::now() + Duration::from_secs(2);
     store
         .create(&id, &record(json!({"a": 1}), Some(deadline)))
         .await
         .expect("update");
     let mut conn = raw(store.server_for(&id)).await;
     assert!(conn.get(store.key(&id)).await.expect("get").is_some());
-    // memcached counts in whole seconds: wait past the next second boundary.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // memcached counts in whole seconds: wait past the second boundary after the deadline.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert!(
         conn.get(store.key(&id)).await.expect("get").is_none(),
         "memcached kept it"
