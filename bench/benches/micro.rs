@@ -1,0 +1,170 @@
+//! Criterion micro-benchmarks of the hot path: cookie signing and verification in each
+//! format, record encoding, `Session` operations, the layer's own overhead over a bare
+//! service, and the memory store under contention.
+//!
+//! Run: `cd bench && cargo bench --bench micro` (reports in bench/target/criterion).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use http::{header, Request, Response};
+use session_core::{Session, SessionId, SessionStorage, StoredSession};
+use session_memory_store::MemoryStore;
+use session_middleware::{session, SessionCookie, SigningFormat};
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+const SECRET: &str = "a benchmark secret that is at least thirty-two bytes";
+
+fn cookie(format: SigningFormat) -> SessionCookie {
+    SessionCookie::builder("__session")
+        .secret(SECRET)
+        .format(format)
+        .build()
+        .expect("valid cookie")
+}
+
+fn signing(c: &mut Criterion) {
+    let payload = r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":3},{}]}"#;
+    for (name, format) in [
+        ("name-bound", SigningFormat::NameBound),
+        ("remix", SigningFormat::Remix),
+        ("private", SigningFormat::Private),
+    ] {
+        let cookie = cookie(format);
+        let signed = cookie.sign(payload).expect("sign");
+        c.bench_function(&format!("sign/{name}"), |b| {
+            b.iter(|| cookie.sign(black_box(payload)))
+        });
+        c.bench_function(&format!("verify/{name}"), |b| {
+            b.iter(|| cookie.verify(black_box(&signed)))
+        });
+    }
+}
+
+fn encoding(c: &mut Criterion) {
+    let mut record = StoredSession::default();
+    record.data.values.insert("count".into(), 3.into());
+    record
+        .data
+        .values
+        .insert("user".into(), serde_json::json!({"id": 7, "name": "Zoë"}));
+    let text = record.to_json().expect("json");
+    c.bench_function("record/encode", |b| b.iter(|| black_box(&record).to_json()));
+    c.bench_function("record/decode", |b| {
+        b.iter(|| StoredSession::from_json(black_box(&text)))
+    });
+}
+
+fn session_ops(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let session = Session::detached().expect("session");
+    runtime.block_on(session.load()).expect("load");
+    session.set("count", 1u64).expect("set");
+    c.bench_function("session/get", |b| {
+        b.iter(|| session.get::<u64>(black_box("count")))
+    });
+    c.bench_function("session/set", |b| {
+        b.iter(|| session.set(black_box("count"), black_box(2u64)))
+    });
+    c.bench_function("session/flash", |b| {
+        b.iter(|| session.flash(black_box("notice"), black_box("saved")))
+    });
+}
+
+/// One request through the layer (memory storage, counter handler, live cookie) against
+/// the same handler without the layer.
+fn middleware(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let bare = service_fn(|_: Request<String>| async {
+        Ok::<_, std::convert::Infallible>(Response::new("Count: 1".to_owned()))
+    });
+    let counter = service_fn(|request: Request<String>| async move {
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .expect("layer");
+        session.load().await.expect("load");
+        let count = session.get::<u64>("count").expect("get").unwrap_or(0) + 1;
+        session.set("count", count).expect("set");
+        Ok::<_, std::convert::Infallible>(Response::new(format!("Count: {count}")))
+    });
+    let layered = runtime.block_on(async {
+        session(cookie(SigningFormat::NameBound), MemoryStore::new())
+            .expect("layer")
+            .layer(counter)
+    });
+    let first = runtime
+        .block_on(layered.clone().oneshot(Request::new(String::new())))
+        .expect("infallible");
+    let set_cookie = first.headers()[header::SET_COOKIE].to_str().expect("ascii");
+    let live = set_cookie.split(';').next().unwrap_or_default().to_owned();
+
+    c.bench_function("request/bare", |b| {
+        b.to_async(&runtime).iter_batched(
+            || (bare, Request::new(String::new())),
+            |(mut service, request)| async move { service.call(request).await },
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("request/session-layer-memory-counter", |b| {
+        b.to_async(&runtime).iter_batched(
+            || {
+                let request = Request::builder()
+                    .header(header::COOKIE, &live)
+                    .body(String::new())
+                    .expect("request");
+                (layered.clone(), request)
+            },
+            |(mut service, request)| async move { service.call(request).await },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+/// Eight tasks reading and writing their own sessions in one memory store.
+fn contention(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let store = Arc::new(runtime.block_on(async { MemoryStore::new() }));
+    let ids: Vec<SessionId> = (0..8).map(|_| SessionId::generate().expect("id")).collect();
+    let record = StoredSession::default();
+    runtime.block_on(async {
+        for id in &ids {
+            store.create(id, &record).await.expect("create");
+        }
+    });
+    c.bench_function("memory-store/8-tasks-read-update", |b| {
+        b.to_async(&runtime).iter(|| {
+            let (store, ids, record) = (store.clone(), ids.clone(), record.clone());
+            async move {
+                let mut tasks = tokio::task::JoinSet::new();
+                for id in ids {
+                    let (store, record) = (store.clone(), record.clone());
+                    tasks.spawn(async move {
+                        let _ = store.read(&id).await;
+                        let _ = store.update(&id, &record).await;
+                    });
+                }
+                while tasks.join_next().await.is_some() {}
+            }
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    targets = signing, encoding, session_ops, middleware, contention
+}
+criterion_main!(benches);

@@ -1,0 +1,25 @@
+//! The no-session baseline for scripts/bench: the demo's benchmarked routes with the same
+//! bodies, on axum, without any session layer.
+//!
+//! Usage: baseline PORT
+
+use axum::routing::get;
+use axum::Router;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .ok_or("usage: baseline PORT")?
+        .parse()?;
+    let app = Router::new()
+        .route("/", get(|| async { "Count: 1" }))
+        .route(
+            "/dashboard",
+            get(|| async { axum::response::Html("<h1>Dashboard for user 1</h1>") }),
+        )
+        .route("/untouched", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
