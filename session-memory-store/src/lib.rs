@@ -11,7 +11,7 @@
 //! use session_core::{SessionId, SessionStorage, StoredSession};
 //! use session_memory_store::MemoryStore;
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! let store = MemoryStore::new();
 //! let id = SessionId::generate()?;
 //! assert!(store.create(&id, &StoredSession::default()).await?);
@@ -27,20 +27,20 @@
 //! A record written with an expiry is never returned after it, whether or not the
 //! sweeper has run yet. The sweeper removes expired records every
 //! [`DEFAULT_SWEEP_INTERVAL`] (or the interval you choose), so memory does not grow
-//! without bound. It runs as a task on the tokio runtime the store was created in and
-//! stops when the last clone of the store is dropped; a store created outside a tokio
-//! runtime sweeps on writes instead, at most once per interval.
+//! without bound. It is a small thread of its own, so it works whatever runtime (or
+//! none) the store lives in, and it stops as soon as the last clone of the store is
+//! dropped.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
-use tokio::task::AbortHandle;
 
 /// How often expired sessions are swept by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -54,16 +54,8 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct Inner {
     records: DashMap<SessionId, StoredSession>,
-    sweep_interval: Duration,
-    sweeper: Sweeper,
-}
-
-#[derive(Debug)]
-enum Sweeper {
-    /// A tokio task sweeps; aborted when the store is dropped.
-    Task(AbortHandle),
-    /// No runtime at construction: writes sweep when this long has passed.
-    OnWrite(Mutex<Instant>),
+    /// Dropping this (with the store) wakes the sweeper thread and ends it.
+    _stop_sweeper: Sender<()>,
 }
 
 impl Default for MemoryStore {
@@ -89,22 +81,22 @@ impl MemoryStore {
     /// ```
     pub fn with_sweep_interval(interval: Duration) -> Self {
         // A zero interval would make the sweeper spin.
-        let sweep_interval = interval.max(Duration::from_millis(1));
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let sweeper = match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => Sweeper::Task(
-                    runtime
-                        .spawn(sweep_periodically(weak.clone(), sweep_interval))
-                        .abort_handle(),
-                ),
-                Err(_) => Sweeper::OnWrite(Mutex::new(Instant::now())),
-            };
-            Inner {
-                records: DashMap::new(),
-                sweep_interval,
-                sweeper,
-            }
+        let interval = interval.max(Duration::from_millis(1));
+        let (stop, stopped) = mpsc::channel();
+        let inner = Arc::new(Inner {
+            records: DashMap::new(),
+            _stop_sweeper: stop,
         });
+        let store = Arc::downgrade(&inner);
+        // A thread rather than an async task: the store then works in any runtime,
+        // including tokio runtimes built without a timer, and outside of one.
+        let spawned = std::thread::Builder::new()
+            .name("session-memory-sweeper".into())
+            .spawn(move || sweep_periodically(&store, interval, &stopped));
+        if let Err(error) = spawned {
+            // Reads still never return expired records; only the memory is not reclaimed.
+            tracing::error!(%error, "could not start the memory store's sweeper thread; expired sessions stay in memory until overwritten");
+        }
         Self { inner }
     }
 
@@ -125,7 +117,7 @@ impl MemoryStore {
     /// use session_core::{SessionId, SessionStorage, StoredSession};
     /// use session_memory_store::MemoryStore;
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let store = MemoryStore::new();
     /// let past = SystemTime::now() - Duration::from_secs(1);
     /// let record = StoredSession { expires: Some(past), ..StoredSession::default() };
@@ -148,41 +140,16 @@ impl Inner {
         self.records.retain(|_, record| !record.is_expired_at(now));
         before.saturating_sub(self.records.len())
     }
-
-    fn sweep_on_write_if_due(&self) {
-        let Sweeper::OnWrite(last) = &self.sweeper else {
-            return;
-        };
-        let due = {
-            let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
-            let due = last.elapsed() >= self.sweep_interval;
-            if due {
-                *last = Instant::now();
-            }
-            due
-        };
-        if due {
-            self.purge_expired();
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Sweeper::Task(task) = &self.sweeper {
-            task.abort();
-        }
-    }
 }
 
 /// The background sweeper. It holds only a weak reference, so it never keeps a dropped
-/// store alive, and ends as soon as the store is gone.
-async fn sweep_periodically(store: Weak<Inner>, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await; // the first tick fires at once; nothing can have expired yet
+/// store alive, and the store's drop closes `stopped`, which wakes it to exit at once.
+fn sweep_periodically(store: &Weak<Inner>, interval: Duration, stopped: &mpsc::Receiver<()>) {
     loop {
-        ticks.tick().await;
+        match stopped.recv_timeout(interval) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
         let Some(store) = store.upgrade() else {
             return;
         };
@@ -217,7 +184,6 @@ impl SessionStorage for MemoryStore {
                 true
             }
         };
-        self.inner.sweep_on_write_if_due();
         Ok(created)
     }
 
@@ -231,7 +197,6 @@ impl SessionStorage for MemoryStore {
             // Deleted or expired meanwhile: a save must not bring it back.
             _ => false,
         };
-        self.inner.sweep_on_write_if_due();
         Ok(updated)
     }
 
@@ -279,50 +244,45 @@ mod tests {
         assert_eq!(live.data, record(2, None).data);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_background_sweeper_removes_expired_records() {
-        let store = MemoryStore::with_sweep_interval(Duration::from_secs(5));
-        let expired = SystemTime::now() - Duration::from_secs(1);
-        for _ in 0..3 {
-            store
-                .create(&id(), &record(1, Some(expired)))
-                .await
-                .expect("update");
+    /// Waits (really: the sweeper is a thread) until `done` holds, for at most 5 s.
+    fn eventually(done: impl Fn() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        let keep = id();
-        store.create(&keep, &record(1, None)).await.expect("update");
-        assert_eq!(store.len(), 4);
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        assert_eq!(store.len(), 1, "the sweeper ran on paused time");
-        assert!(store.read(&keep).await.expect("read").is_some());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_sweeper_does_not_keep_a_dropped_store_alive() {
-        let store = MemoryStore::with_sweep_interval(Duration::from_secs(1));
-        let weak = Arc::downgrade(&store.inner);
-        drop(store);
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert!(weak.upgrade().is_none());
+        done()
     }
 
     #[test]
-    fn without_a_runtime_writes_sweep_when_due() {
-        let store = MemoryStore::with_sweep_interval(Duration::from_millis(1));
-        assert!(matches!(store.inner.sweeper, Sweeper::OnWrite(_)));
+    fn the_background_sweeper_removes_expired_records_without_any_runtime() {
+        let store = MemoryStore::with_sweep_interval(Duration::from_millis(20));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
-            .expect("runtime");
+            .expect("a runtime without a timer");
+        let keep = id();
         runtime.block_on(async {
             let expired = SystemTime::now() - Duration::from_secs(1);
-            store
-                .create(&id(), &record(1, Some(expired)))
-                .await
-                .expect("update");
-            std::thread::sleep(Duration::from_millis(5));
-            store.create(&id(), &record(2, None)).await.expect("update");
+            for _ in 0..3 {
+                store
+                    .create(&id(), &record(1, Some(expired)))
+                    .await
+                    .expect("create");
+            }
+            store.create(&keep, &record(1, None)).await.expect("create");
         });
-        assert_eq!(store.len(), 1);
+        assert!(eventually(|| store.len() == 1), "the sweeper did not run");
+        assert!(runtime.block_on(store.read(&keep)).expect("read").is_some());
+    }
+
+    #[test]
+    fn the_sweeper_stops_with_the_store() {
+        let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
+        let weak = Arc::downgrade(&store.inner);
+        drop(store);
+        assert!(weak.upgrade().is_none(), "the sweeper kept the store alive");
     }
 
     #[tokio::test]
