@@ -40,6 +40,11 @@ fn signing(c: &mut Criterion) {
             b.iter(|| cookie.verify(black_box(&signed)))
         });
     }
+    // Signing plus rendering the whole `Set-Cookie` header.
+    let cookie = cookie(SigningFormat::NameBound);
+    c.bench_function("set-cookie/name-bound", |b| {
+        b.iter(|| cookie.set_cookie(black_box(payload)))
+    });
 }
 
 fn encoding(c: &mut Criterion) {
