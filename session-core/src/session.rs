@@ -308,11 +308,7 @@ impl Session {
     /// [`Error::NotLoaded`], or [`Error::Json`] when `value` cannot be represented as
     /// JSON.
     pub fn set<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
-        let key = key.into();
-        let value = serde_json::to_value(value).map_err(|source| Error::Json {
-            key: key.clone(),
-            source,
-        })?;
+        let (key, value) = to_entry(key, value)?;
         self.with_live(|loaded| {
             if value.is_null() {
                 loaded.values.remove(&key);
@@ -344,11 +340,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] or [`Error::Json`].
     pub fn flash<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
-        let key = key.into();
-        let value = serde_json::to_value(value).map_err(|source| Error::Json {
-            key: key.clone(),
-            source,
-        })?;
+        let (key, value) = to_entry(key, value)?;
         self.with_live(|loaded| {
             loaded.flash_next.insert(key, value);
             loaded.dirty = true;
@@ -426,6 +418,15 @@ impl Session {
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn is_empty(&self) -> Result<bool, Error> {
         self.len().map(|len| len == 0)
+    }
+}
+
+/// A key and its value as JSON, or the error naming the key.
+fn to_entry<T: Serialize>(key: impl Into<String>, value: T) -> Result<(String, Value), Error> {
+    let key = key.into();
+    match serde_json::to_value(value) {
+        Ok(value) => Ok((key, value)),
+        Err(source) => Err(Error::Json { key, source }),
     }
 }
 

@@ -13,7 +13,7 @@ use session_middleware::{session, SessionCookie, SessionManager};
 use session_tests::{CallCounts, Counted};
 use tower::{service_fn, Layer, ServiceExt};
 
-use crate::support::{app, body_text, cookie, send, session_cookie};
+use crate::support::{app, app_with, body_text, cookie, send, session_cookie};
 
 fn counts(reads: usize, writes: usize, deletes: usize) -> CallCounts {
     CallCounts {
@@ -246,20 +246,4 @@ async fn cookies_signed_with_an_old_secret_are_reissued_with_the_new_one() {
     );
     // Once re-issued, reads leave the cookie alone again.
     assert!(session_cookie(&send(&after, "/read", Some(&reissued)).await).is_none());
-}
-
-fn app_with(cookie: SessionCookie, storage: MemoryStore) -> Router {
-    Router::new()
-        .route(
-            "/read",
-            get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
-        )
-        .route(
-            "/write",
-            get(|s: Session| async move {
-                s.set("n", 1)?;
-                Ok::<_, Error>("ok")
-            }),
-        )
-        .layer(session(cookie, storage).expect("signed cookie"))
 }

@@ -23,6 +23,11 @@ pub(crate) fn cookie() -> SessionCookie {
 
 /// Routes covering each kind of request a session layer sees.
 pub(crate) fn app(storage: impl SessionBackend) -> Router {
+    app_with(cookie(), storage)
+}
+
+/// [`app`] with another session cookie (other secrets, another format).
+pub(crate) fn app_with(cookie: SessionCookie, storage: impl SessionBackend) -> Router {
     Router::new()
         .route("/untouched", get(|| async { "ok" }))
         .route(
@@ -59,7 +64,7 @@ pub(crate) fn app(storage: impl SessionBackend) -> Router {
                 ))
             }),
         )
-        .layer(session(cookie(), storage).expect("signed cookie"))
+        .layer(session(cookie, storage).expect("signed cookie"))
 }
 
 /// `GET path`, with `Cookie: sid=<cookie>` when given.
