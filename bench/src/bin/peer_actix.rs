@@ -1,0 +1,102 @@
+//! actix-session on actix-web, with the demo's benchmarked routes, for scripts/bench.
+//!
+//! Usage: peer_actix none|cookie|redis PORT [REDIS_URL]
+//! (`none` is actix-web without sessions: actix's own baseline)
+
+use actix_session::storage::{CookieSessionStore, RedisSessionStore};
+use actix_session::{Session, SessionMiddleware};
+use actix_web::cookie::Key;
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+async fn counter(session: Session) -> HttpResponse {
+    let count = session.get::<u64>("count").ok().flatten().unwrap_or(0) + 1;
+    let _ = session.insert("count", count);
+    HttpResponse::Ok().body(format!("Count: {count}"))
+}
+
+async fn dashboard(session: Session) -> HttpResponse {
+    let user = session.get::<u32>("userId").ok().flatten().unwrap_or(0);
+    HttpResponse::Ok()
+        .content_type("text/html")
+        .body(format!("<h1>Dashboard for user {user}</h1>"))
+}
+
+async fn login(session: Session) -> HttpResponse {
+    session.renew();
+    let _ = session.insert("userId", 1u32);
+    HttpResponse::Ok().body("ok")
+}
+
+async fn plain_counter() -> HttpResponse {
+    HttpResponse::Ok().body("Count: 1")
+}
+
+async fn plain_dashboard() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html")
+        .body("<h1>Dashboard for user 1</h1>")
+}
+
+async fn untouched() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let storage = args.next().unwrap_or_default();
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let key = Key::from(&[7u8; 64]);
+    match storage.as_str() {
+        "none" => {
+            HttpServer::new(|| {
+                App::new()
+                    .route("/", web::get().to(plain_counter))
+                    .route("/dashboard", web::get().to(plain_dashboard))
+                    .route("/untouched", web::get().to(untouched))
+            })
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await
+        }
+        "cookie" => {
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(
+                        SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                            .cookie_secure(false)
+                            .build(),
+                    )
+                    .route("/", web::get().to(counter))
+                    .route("/dashboard", web::get().to(dashboard))
+                    .route("/login", web::post().to(login))
+                    .route("/untouched", web::get().to(untouched))
+            })
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await
+        }
+        "redis" => {
+            let url = args.next().unwrap_or_default();
+            let store = RedisSessionStore::new(url)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(
+                        SessionMiddleware::builder(store.clone(), key.clone())
+                            .cookie_secure(false)
+                            .build(),
+                    )
+                    .route("/", web::get().to(counter))
+                    .route("/dashboard", web::get().to(dashboard))
+                    .route("/login", web::post().to(login))
+                    .route("/untouched", web::get().to(untouched))
+            })
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await
+        }
+        other => Err(std::io::Error::other(format!("unknown storage {other}"))),
+    }
+}
