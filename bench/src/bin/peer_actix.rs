@@ -41,6 +41,15 @@ async fn untouched() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
+/// The routes behind the session middleware, whatever its store.
+fn session_routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/", web::get().to(counter))
+        .route("/dashboard", web::get().to(dashboard))
+        .route("/login", web::post().to(login))
+        .route("/untouched", web::get().to(untouched));
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -67,10 +76,7 @@ async fn main() -> std::io::Result<()> {
                             .cookie_secure(false)
                             .build(),
                     )
-                    .route("/", web::get().to(counter))
-                    .route("/dashboard", web::get().to(dashboard))
-                    .route("/login", web::post().to(login))
-                    .route("/untouched", web::get().to(untouched))
+                    .configure(session_routes)
             })
             .bind(("127.0.0.1", port))?
             .run()
@@ -88,10 +94,7 @@ async fn main() -> std::io::Result<()> {
                             .cookie_secure(false)
                             .build(),
                     )
-                    .route("/", web::get().to(counter))
-                    .route("/dashboard", web::get().to(dashboard))
-                    .route("/login", web::post().to(login))
-                    .route("/untouched", web::get().to(untouched))
+                    .configure(session_routes)
             })
             .bind(("127.0.0.1", port))?
             .run()

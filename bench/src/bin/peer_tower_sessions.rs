@@ -11,12 +11,23 @@ use axum::Router;
 macro_rules! routes {
     ($ts:ident) => {{
         async fn counter(session: $ts::Session) -> String {
-            let count = session.get::<u64>("count").await.ok().flatten().unwrap_or(0) + 1;
+            let count = session
+                .get::<u64>("count")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+                + 1;
             let _ = session.insert("count", count).await;
             format!("Count: {count}")
         }
         async fn dashboard(session: $ts::Session) -> axum::response::Html<String> {
-            let user = session.get::<u32>("userId").await.ok().flatten().unwrap_or(0);
+            let user = session
+                .get::<u32>("userId")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0);
             axum::response::Html(format!("<h1>Dashboard for user {user}</h1>"))
         }
         async fn login(session: $ts::Session) -> &'static str {
@@ -35,12 +46,15 @@ macro_rules! routes {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let storage = args.next().ok_or("usage: peer_tower_sessions memory|redis PORT [REDIS_URL]")?;
+    let storage = args
+        .next()
+        .ok_or("usage: peer_tower_sessions memory|redis PORT [REDIS_URL]")?;
     let port: u16 = args.next().ok_or("missing PORT")?.parse()?;
     let app = match storage.as_str() {
         "memory" => {
-            let layer = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
-                .with_secure(false);
+            let layer =
+                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                    .with_secure(false);
             routes!(tower_sessions).layer(layer)
         }
         "redis" => {
