@@ -3,7 +3,7 @@
 //! Usage: peer_actix none|cookie|redis PORT [REDIS_URL]
 //! (`none` is actix-web without sessions: actix's own baseline)
 
-use actix_session::storage::{CookieSessionStore, RedisSessionStore};
+use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_session::{Session, SessionMiddleware};
 use actix_web::cookie::Key;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -50,6 +50,26 @@ fn session_routes(config: &mut web::ServiceConfig) {
         .route("/untouched", web::get().to(untouched));
 }
 
+/// Serves the session routes behind actix-session, with a store from `store` per worker.
+async fn serve_with<S, F>(store: F, key: Key, port: u16) -> std::io::Result<()>
+where
+    S: SessionStore + 'static,
+    F: Fn() -> S + Clone + Send + 'static,
+{
+    HttpServer::new(move || {
+        App::new()
+            .wrap(
+                SessionMiddleware::builder(store(), key.clone())
+                    .cookie_secure(false)
+                    .build(),
+            )
+            .configure(session_routes)
+    })
+    .bind(("127.0.0.1", port))?
+    .run()
+    .await
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -68,37 +88,13 @@ async fn main() -> std::io::Result<()> {
             .run()
             .await
         }
-        "cookie" => {
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(
-                        SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                            .cookie_secure(false)
-                            .build(),
-                    )
-                    .configure(session_routes)
-            })
-            .bind(("127.0.0.1", port))?
-            .run()
-            .await
-        }
+        "cookie" => serve_with(CookieSessionStore::default, key, port).await,
         "redis" => {
             let url = args.next().unwrap_or_default();
             let store = RedisSessionStore::new(url)
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(
-                        SessionMiddleware::builder(store.clone(), key.clone())
-                            .cookie_secure(false)
-                            .build(),
-                    )
-                    .configure(session_routes)
-            })
-            .bind(("127.0.0.1", port))?
-            .run()
-            .await
+            serve_with(move || store.clone(), key, port).await
         }
         other => Err(std::io::Error::other(format!("unknown storage {other}"))),
     }
