@@ -1,4 +1,4 @@
-//! Redis session storage: pooled, TTL-aware, in Remix's record layout, ready for Redis
+//! Redis session storage: multiplexed, TTL-aware, in Remix's record layout, ready for Redis
 //! Cluster.
 //!
 //! Each session is one key, `prefix + id` (prefix `session:` by default, as in Remix),
@@ -19,7 +19,7 @@
 //! let storage = RedisStore::builder()
 //!     .url("redis://:password@redis.internal:6379/2")
 //!     .key_prefix("myapp:session:")
-//!     .pool_size(16)
+//!     .connections(2)
 //!     .command_timeout(Duration::from_millis(500))
 //!     .idle_timeout(Duration::from_secs(30 * 60))
 //!     .build()?;
@@ -33,15 +33,16 @@
 //! `SET … XX PX` (existing session: never resurrects one deleted meanwhile); a logout is
 //! one `DEL`; moving a session to a new ID is `DEL old` + `SET new NX` in one atomic
 //! `MULTI` pipeline (two concurrent commands on a cluster, where the keys live in
-//! different slots). Connections are not
-//! pinged on checkout; see `pool.rs` for why and how dead ones are dropped instead.
+//! different slots). Requests share multiplexed connections rather than checking one
+//! out of a pool: concurrent commands travel together, and nothing is pinged; see
+//! `connections.rs` for why and how broken connections are replaced.
 //!
 //! # Failures
 //!
-//! Every operation is bounded by the wait, connect and command timeouts. A Redis that is
+//! Every operation is bounded by the connect and command timeouts. A Redis that is
 //! down, refusing or slow gives an [`Error::Storage`]
-//! (the middleware answers 503 and leaves the cookie alone); broken connections leave
-//! the pool, so service resumes by itself once Redis is back. A record that is not
+//! (the middleware answers 503 and leaves the cookie alone); broken connections are
+//! forgotten and dialled again, so service resumes by itself once Redis is back. A record that is not
 //! valid session JSON is logged as a warning and treated as no session.
 //!
 //! # Features
@@ -53,13 +54,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod pool;
+mod connections;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pool::{Pool, PoolSettings, Request};
+use connections::{Connections, Request, Settings};
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
@@ -78,18 +79,17 @@ pub fn create_redis_session_storage(host: &str, port: u16) -> Result<RedisStore,
         .build()
 }
 
-/// Session storage in Redis. Cloning it is cheap and shares the pool.
+/// Session storage in Redis. Cloning it is cheap and shares the connections.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    pool: Pool,
+    connections: Connections,
     key_prefix: String,
     ttl: Option<Duration>,
     idle_timeout: Option<Duration>,
-    deadline: Duration,
 }
 
 enum Target {
@@ -103,23 +103,22 @@ enum Target {
 pub struct RedisStoreBuilder {
     target: Target,
     key_prefix: String,
-    settings: PoolSettings,
+    settings: Settings,
     ttl: Option<Duration>,
     idle_timeout: Option<Duration>,
 }
 
 impl RedisStore {
-    /// A builder with the defaults: `redis://127.0.0.1:6379/`, prefix `session:`, 16
-    /// connections, 2 s to connect, 2 s to wait for a free connection, 1 s per command,
+    /// A builder with the defaults: `redis://127.0.0.1:6379/`, prefix `session:`, one
+    /// multiplexed connection, 2 s to connect, 1 s per command,
     /// no TTL beyond the session's own deadline, no idle timeout.
     pub fn builder() -> RedisStoreBuilder {
         RedisStoreBuilder {
             target: Target::Node("redis://127.0.0.1:6379/".to_owned()),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            settings: PoolSettings {
-                size: 16,
+            settings: Settings {
+                connections: 1,
                 connect_timeout: Duration::from_secs(2),
-                wait_timeout: Duration::from_secs(2),
                 command_timeout: Duration::from_secs(1),
             },
             ttl: None,
@@ -157,21 +156,17 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// The most connections the pool opens (default 16). Each is multiplexed.
-    pub fn pool_size(mut self, size: usize) -> Self {
-        self.settings.size = size;
+    /// How many multiplexed connections requests are spread over, round robin
+    /// (default 1). Each carries any number of concurrent commands, so one is enough
+    /// for most services; a few more help when many cores drive one Redis.
+    pub fn connections(mut self, count: usize) -> Self {
+        self.settings.connections = count;
         self
     }
 
     /// How long dialling a connection may take (default 2 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = timeout;
-        self
-    }
-
-    /// How long a request may wait for a free pooled connection (default 2 s).
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.wait_timeout = timeout;
         self
     }
 
@@ -200,20 +195,19 @@ impl RedisStoreBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an invalid URL or pool setting.
+    /// [`Error::Config`] for an invalid URL.
     pub fn build(self) -> Result<RedisStore, Error> {
-        let pool = match &self.target {
-            Target::Node(url) => Pool::single(url, self.settings)?,
+        let connections = match &self.target {
+            Target::Node(url) => Connections::single(url, self.settings)?,
             #[cfg(feature = "cluster")]
-            Target::Cluster(urls) => Pool::cluster(urls, self.settings)?,
+            Target::Cluster(urls) => Connections::cluster(urls, self.settings)?,
         };
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                pool,
+                connections,
                 key_prefix: self.key_prefix,
                 ttl: self.ttl,
                 idle_timeout: self.idle_timeout,
-                deadline: self.settings.operation_deadline(),
             }),
         })
     }
@@ -262,8 +256,8 @@ impl Inner {
     /// Runs a conditional `SET`; true when Redis stored the value (`OK`, not nil).
     async fn conditional_set(&self, cmd: &redis::Cmd) -> Result<bool, Error> {
         let reply: Option<String> = self
-            .pool
-            .query("write a session", self.deadline, Request::Cmd(cmd))
+            .connections
+            .query("write a session", Request::Cmd(cmd))
             .await?;
         Ok(reply.is_some())
     }
@@ -286,8 +280,8 @@ impl Inner {
 
     async fn delete_key(&self, key: &str) -> Result<(), Error> {
         let cmd = redis::cmd("DEL").arg(key).to_owned();
-        self.pool
-            .query("delete a session", self.deadline, Request::Cmd(&cmd))
+        self.connections
+            .query("delete a session", Request::Cmd(&cmd))
             .await
     }
 }
@@ -312,8 +306,8 @@ impl SessionStorage for RedisStore {
             None => redis::cmd("GET").arg(&key).to_owned(),
         };
         let raw: Option<Vec<u8>> = inner
-            .pool
-            .query("read a session", inner.deadline, Request::Cmd(&cmd))
+            .connections
+            .query("read a session", Request::Cmd(&cmd))
             .await?;
         Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "Redis")))
     }
@@ -343,7 +337,7 @@ impl SessionStorage for RedisStore {
             return Ok(true);
         };
         let create = inner.set_command(&new_key, &record.to_json()?, "NX", ttl);
-        if inner.pool.is_cluster() {
+        if inner.connections.is_cluster() {
             // Two keys in two slots cannot share a MULTI; send both at once instead.
             let (deleted, created) =
                 tokio::join!(inner.delete_key(&old_key), inner.conditional_set(&create));
@@ -357,12 +351,8 @@ impl SessionStorage for RedisStore {
             .ignore()
             .add_command(create);
         let (created,): (Option<String>,) = inner
-            .pool
-            .query(
-                "move a session to a new id",
-                inner.deadline,
-                Request::Pipe(&pipe),
-            )
+            .connections
+            .query("move a session to a new id", Request::Pipe(&pipe))
             .await?;
         Ok(created.is_some())
     }
@@ -372,7 +362,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("key_prefix", &self.inner.key_prefix)
-            .field("cluster", &self.inner.pool.is_cluster())
+            .field("cluster", &self.inner.connections.is_cluster())
             .field("ttl", &self.inner.ttl)
             .field("idle_timeout", &self.inner.idle_timeout)
             .finish_non_exhaustive()

@@ -327,7 +327,6 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
     let store = RedisStore::builder()
         .url(server.url())
         .connect_timeout(timeout)
-        .wait_timeout(timeout)
         .command_timeout(timeout)
         .build()
         .expect("valid");
