@@ -21,7 +21,10 @@
 //! session.set("count", 4)?;
 //! let update = session.commit().await?;
 //! let expected = r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":4},{}]}"#;
-//! assert_eq!(update, CookieUpdate::Set { value: expected.into(), expires: None });
+//! assert_eq!(
+//!     update,
+//!     CookieUpdate::Set { value: expected.into(), expires: None, unchanged: false }
+//! );
 //! # Ok::<(), session_core::Error>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

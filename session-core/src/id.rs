@@ -3,11 +3,9 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use crate::{constant_time_eq, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use subtle::ConstantTimeEq;
-
-use crate::Error;
 
 /// Random bytes in a freshly minted ID: 256 bits, twice the ASVS v5 floor of 128.
 const RANDOM_BYTES: usize = 32;
@@ -127,7 +125,7 @@ fn is_uuid(raw: &[u8]) -> bool {
 impl PartialEq for SessionId {
     fn eq(&self, other: &Self) -> bool {
         // Constant time over the full buffer: lengths are public, contents are not.
-        self.len == other.len && bool::from(self.bytes.ct_eq(&other.bytes))
+        self.len == other.len && constant_time_eq(&self.bytes, &other.bytes)
     }
 }
 

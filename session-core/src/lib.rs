@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod constant_time;
 mod data;
 mod error;
 mod id;
@@ -56,6 +57,7 @@ mod storage;
 mod axum;
 
 pub use backend::{LoadedSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
+pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error};
 pub use id::SessionId;

@@ -94,6 +94,9 @@ struct Loaded {
     /// Flash values set during this request, for the next one.
     flash_next: ValueMap,
     dirty: bool,
+    /// The cookie was signed with a secret being rotated out: send it again, re-signed,
+    /// with the next save.
+    reissue: bool,
     destroyed: bool,
 }
 
@@ -211,6 +214,7 @@ impl Session {
                 // end of this request clears them (Remix does the same); so does a cookie
                 // signed with an old secret, so that it is re-signed with the new one.
                 dirty: !data.flash.is_empty() || reissue,
+                reissue,
                 values: data.values,
                 flash_in: data.flash,
                 flash_next: ValueMap::new(),
@@ -449,6 +453,7 @@ impl Loaded {
             flash_in: ValueMap::new(),
             flash_next: ValueMap::new(),
             dirty: false,
+            reissue: false,
             destroyed: false,
         })
     }

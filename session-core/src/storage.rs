@@ -25,6 +25,13 @@ impl StoredSession {
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
         self.expires.is_some_and(|expires| expires <= now)
     }
+
+    /// True when the record has an expiry and it has passed. Reads the clock only for
+    /// records that have an expiry.
+    pub fn is_expired(&self) -> bool {
+        self.expires
+            .is_some_and(|expires| expires <= SystemTime::now())
+    }
 }
 
 /// Server-side session storage, keyed by [`SessionId`].
@@ -167,7 +174,7 @@ impl<S: SessionStorage> SessionBackend for S {
         };
         // Checked here as well as in the storage, so a storage that forgets cannot serve
         // an expired session.
-        if stored.is_expired_at(SystemTime::now()) {
+        if stored.is_expired() {
             return Ok(None);
         }
         Ok(Some(LoadedSession {

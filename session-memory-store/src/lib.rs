@@ -165,16 +165,16 @@ impl SessionStorage for MemoryStore {
             .inner
             .records
             .get(id)
+            .filter(|entry| !entry.is_expired())
             .map(|entry| entry.value().clone());
-        Ok(record.filter(|record| !record.is_expired_at(SystemTime::now())))
+        Ok(record)
     }
 
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        let now = SystemTime::now();
         // The entry API holds the shard's lock from the check to the insert: two
         // requests cannot both create the same ID.
         let created = match self.inner.records.entry(id.clone()) {
-            Entry::Occupied(mut taken) if taken.get().is_expired_at(now) => {
+            Entry::Occupied(mut taken) if taken.get().is_expired() => {
                 taken.insert(record.clone());
                 true
             }
@@ -188,9 +188,8 @@ impl SessionStorage for MemoryStore {
     }
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        let now = SystemTime::now();
         let updated = match self.inner.records.get_mut(id) {
-            Some(mut stored) if !stored.is_expired_at(now) => {
+            Some(mut stored) if !stored.is_expired() => {
                 *stored = record.clone();
                 true
             }

@@ -52,7 +52,8 @@ pub struct SessionManager {
 }
 
 /// The backend sessions see: verifies and decodes cookie values before the real backend
-/// reads them, and encodes and signs what it writes.
+/// reads them. (What it writes is signed by [`SessionManager::commit`], and only when the
+/// cookie is sent.)
 struct SignedBackend {
     cookie: Arc<SessionCookie>,
     inner: Arc<dyn SessionBackend>,
@@ -152,16 +153,17 @@ impl SessionManager {
     /// when the handler first [loads](Session::load) the session, so a request that
     /// never asks for its session costs neither.
     pub fn session_from_headers(&self, headers: &HeaderMap) -> Session {
-        let candidates = cookie_candidates(headers, self.cookie.name());
-        let chosen = match candidates.as_slice() {
-            [] => None,
-            [only] => Some((*only).to_owned()),
+        let mut candidates = cookie_candidates(headers, self.cookie.name());
+        let chosen = match (candidates.next(), candidates.next()) {
+            (None, _) => None,
+            (Some(only), None) => Some(only.to_owned()),
             // Several cookies of our name (cookie tossing from a sibling domain, or an old
             // cookie on another path): take the first one carrying our signature.
-            several => several
-                .iter()
+            (Some(first), Some(second)) => [first, second]
+                .into_iter()
+                .chain(candidates)
                 .find(|candidate| self.cookie.verify(candidate).is_some())
-                .map(|candidate| (*candidate).to_owned()),
+                .map(str::to_owned),
         };
         Session::with_policy(self.backend.clone(), self.policy.clone(), chosen)
     }
@@ -169,7 +171,9 @@ impl SessionManager {
     /// Persists what changed in `session` and appends the `Set-Cookie` header to
     /// `headers` when the cookie must change.
     ///
-    /// An unloaded or unchanged session costs nothing and adds no header. A response
+    /// An unloaded or unchanged session costs nothing and adds no header; so does a
+    /// by-ID session saved under the ID its cookie already carries, when the cookie has
+    /// no `Max-Age` to push back (the browser's cookie is still right). A response
     /// that gets a `Set-Cookie` also gets `Vary: Cookie` and, unless it already has a
     /// `Cache-Control`, `Cache-Control: no-store`, so no shared cache keeps one user's
     /// cookie for another.
@@ -181,7 +185,11 @@ impl SessionManager {
     pub async fn commit(&self, session: &Session, headers: &mut HeaderMap) -> Result<(), Error> {
         let header = match session.commit().await? {
             CookieUpdate::Unchanged => return Ok(()),
-            CookieUpdate::Set { value, expires } => {
+            CookieUpdate::Set {
+                value,
+                expires,
+                unchanged,
+            } => {
                 // The browser may drop the cookie when the server would: same deadline.
                 let max_age = expires.map(|expires| {
                     let left = expires
@@ -189,7 +197,12 @@ impl SessionManager {
                         .unwrap_or_default();
                     Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))
                 });
-                render_set(&self.cookie, &value, max_age)?
+                if unchanged && max_age.is_none() && self.cookie.max_age().is_none() {
+                    // The browser already holds this very cookie and it has no lifetime
+                    // to push back: sending it again would change nothing.
+                    return Ok(());
+                }
+                render_set(&self.cookie, &self.cookie.sign(&value)?, max_age)?
             }
             CookieUpdate::Clear => render_clear(&self.cookie)?,
         };
@@ -223,10 +236,8 @@ impl SessionBackend for SignedBackend {
     }
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
-        Ok(match self.inner.write(write).await? {
-            WriteOutcome::Written(value) => WriteOutcome::Written(self.cookie.sign(&value)?),
-            other => other,
-        })
+        // Signed in `commit`, only when the cookie is actually sent.
+        self.inner.write(write).await
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {

@@ -1,6 +1,8 @@
 //! The layer's own guarantees, with small purpose-built handlers: storage round trips
 //! per request kind, failures, size limits and header hygiene.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
@@ -35,7 +37,8 @@ async fn storage_round_trips_per_request_kind() {
         ("/write", false, counts(0, 1, 0), true),
         ("/untouched", true, counts(0, 0, 0), false),
         ("/read", true, counts(1, 0, 0), false),
-        ("/write", true, counts(1, 1, 0), true),
+        // Saved under the ID the cookie already carries, no Max-Age: cookie unchanged.
+        ("/write", true, counts(1, 1, 0), false),
         ("/regenerate", true, counts(1, 1, 1), true),
         ("/destroy", true, counts(1, 0, 1), true),
     ];
@@ -61,6 +64,46 @@ async fn storage_round_trips_per_request_kind() {
             sets_cookie,
             "{path} with cookie: {with_cookie}"
         );
+    }
+}
+
+/// A write to a by-ID session resends the cookie only when something about it changes:
+/// never when the value and the lifetime stay the same, always when there is a `Max-Age`
+/// to push back, and always for cookie storage (the payload is the data).
+#[tokio::test]
+async fn the_cookie_is_resent_only_when_it_changes() {
+    let session_cookie_lifetime = |max_age: Option<Duration>| {
+        let builder = SessionCookie::builder("sid").secret(crate::support::SECRET);
+        match max_age {
+            Some(max_age) => builder.max_age(max_age),
+            None => builder,
+        }
+        .build()
+        .expect("valid")
+    };
+    let cases: [(&str, Router, bool); 3] = [
+        ("memory, no Max-Age", app(MemoryStore::new()), false),
+        (
+            "memory, Max-Age",
+            app_with(
+                session_cookie_lifetime(Some(Duration::from_secs(600))),
+                MemoryStore::new(),
+            ),
+            true,
+        ),
+        ("cookie storage", app(CookieStore::new()), true),
+    ];
+    for (case, app, resent) in cases {
+        let first = send(&app, "/write", None).await;
+        let live = session_cookie(&first).expect("a new session sets its cookie");
+        let second = send(&app, "/write", Some(&live)).await;
+        assert_eq!(session_cookie(&second).is_some(), resent, "{case}");
+        assert_eq!(body_text(second).await, "2", "{case}");
+        if !resent {
+            // The stored session did change: the old cookie reads the new count.
+            let third = send(&app, "/write", Some(&live)).await;
+            assert_eq!(body_text(third).await, "3", "{case}");
+        }
     }
 }
 
@@ -210,7 +253,11 @@ async fn the_manual_api_round_trips_through_headers() {
             .commit(&session, &mut response_headers)
             .await
             .expect("commit");
-        jar = response_headers.get(SET_COOKIE).cloned();
+        let set_cookie = response_headers.get(SET_COOKIE).cloned();
+        // Only the first response sets the cookie; the next ones update the session
+        // under the ID the cookie already carries, so the browser keeps it.
+        assert_eq!(set_cookie.is_some(), expected == 1, "request {expected}");
+        jar = jar.or(set_cookie);
     }
 }
 

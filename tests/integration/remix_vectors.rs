@@ -219,6 +219,8 @@ async fn a_remix_cookie_storage_payload_reads_and_saves_identically() {
     let expected = CookieUpdate::Set {
         value: next.to_owned(),
         expires: None,
+        // A cookie-storage payload changes with the data: always sent.
+        unchanged: false,
     };
     assert_eq!(update, expected);
 }

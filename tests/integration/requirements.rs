@@ -200,8 +200,9 @@ async fn r13_new_records_are_created_only_where_none_exists() {
 #[tokio::test]
 async fn r14_destroy_deletes_the_record_and_clears_with_matching_attributes() {
     let app = app(MemoryStore::new());
-    let live = session_cookie(&send(&app, "/write", None).await).expect("cookie");
-    let set = set_cookie_header(&send(&app, "/write", Some(&live)).await);
+    let created = send(&app, "/write", None).await;
+    let live = session_cookie(&created).expect("cookie");
+    let set = set_cookie_header(&created);
     let response = send(&app, "/destroy", Some(&live)).await;
     let clear = set_cookie_header(&response);
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {

@@ -21,6 +21,11 @@ pub enum CookieUpdate {
         value: String,
         /// The session's deadline, for the cookie's `Max-Age`.
         expires: Option<SystemTime>,
+        /// True when the browser's cookie already carries `value`: a by-ID session
+        /// saved under the ID it was loaded with, from a cookie signed with the current
+        /// secret. A cookie without a lifetime to refresh need not be sent again, which
+        /// spares signing and a `Set-Cookie` on most writes.
+        unchanged: bool,
     },
     /// Remove the cookie (the session was destroyed, or ended meanwhile).
     Clear,
@@ -38,6 +43,8 @@ struct Pending {
     id: SessionId,
     old: Option<SessionId>,
     update: bool,
+    /// The cookie must be issued again whatever its value (old secret).
+    reissue: bool,
     data: SessionData,
     created: SystemTime,
     expires: Option<SystemTime>,
@@ -104,8 +111,15 @@ impl Session {
             };
             match backend.write(&write).await? {
                 WriteOutcome::Written(value) => {
+                    // By-ID backends return the ID as the cookie value: an update in
+                    // place leaves the browser's cookie as it is.
+                    let unchanged = pending.update
+                        && pending.old.is_none()
+                        && !pending.reissue
+                        && value == pending.id.as_str();
                     self.after_save(|loaded| {
                         loaded.dirty = false;
+                        loaded.reissue = false;
                         loaded.stored_id = Some(pending.id);
                         loaded.destroyed_id = None;
                         loaded.created = Some(pending.created);
@@ -114,6 +128,7 @@ impl Session {
                     return Ok(CookieUpdate::Set {
                         value,
                         expires: pending.expires,
+                        unchanged,
                     });
                 }
                 WriteOutcome::IdTaken => {
@@ -168,6 +183,7 @@ impl Loaded {
             .or_else(|| self.stored_id.clone().filter(|stored| *stored != self.id));
         Plan::Write(Pending {
             update: self.stored_id.as_ref() == Some(&self.id),
+            reissue: self.reissue,
             old,
             id: self.id.clone(),
             // Arriving flash values are left out on purpose: this save is what clears them.

@@ -431,7 +431,7 @@ async fn the_deadline_follows_the_policy_and_the_creation_time_survives_regenera
     session.load().await.expect("load");
     session.set("a", 1).expect("set");
     let before = SystemTime::now();
-    let CookieUpdate::Set { value, expires } = session.commit().await.expect("commit") else {
+    let CookieUpdate::Set { value, expires, .. } = session.commit().await.expect("commit") else {
         panic!("expected a cookie");
     };
     let expires = expires.expect("a deadline");

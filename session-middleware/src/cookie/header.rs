@@ -11,23 +11,38 @@ use super::{SessionCookie, MAX_COOKIE_SIZE};
 
 /// Every value the request's `Cookie` headers hold for `name`, in order.
 ///
-/// Other cookies, unparsable pairs and non-UTF-8 headers are skipped, never an error:
+/// Other cookies, pairs without `=`, and non-UTF-8 headers are skipped, never an error:
 /// a browser may send anything. Empty values (a cookie that Remix cleared) and values
 /// longer than a browser would ever send are skipped too. Duplicates happen when a
 /// sibling subdomain or another path sets the same name; the caller decides which one
 /// to trust by verifying signatures.
-pub(crate) fn cookie_candidates<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
+///
+/// Parsed by hand (split on `;`, then on the first `=`, as RFC 6265 section 5.4 reads a
+/// cookie string) rather than through the `cookie` crate: this runs on every request,
+/// and building a full `Cookie` for every pair only to compare its name cost more than
+/// the rest of an untouched request's session handling.
+pub(crate) fn cookie_candidates<'h, 'n>(
+    headers: &'h HeaderMap,
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|header| header.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .filter_map(|cookie| cookie.value_raw())
-        .map(|value| value.trim_matches('"'))
+        .flat_map(|header| header.split(';'))
+        .filter_map(move |pair| {
+            let (pair_name, value) = pair.split_once('=')?;
+            (pair_name.trim() == name).then_some(value)
+        })
+        .map(|value| {
+            let value = value.trim();
+            // A quoted value (RFC 6265 allows DQUOTE around cookie-octets).
+            value
+                .strip_prefix('"')
+                .and_then(|inner| inner.strip_suffix('"'))
+                .unwrap_or(value)
+        })
         .filter(|value| !value.is_empty() && value.len() <= MAX_COOKIE_SIZE)
-        .collect()
 }
 
 /// `Set-Cookie` giving the session cookie `value`, valid for `max_age` if given.
@@ -121,16 +136,21 @@ mod tests {
             "__session=; __session=\"quoted\"",
         ]);
         assert_eq!(
-            cookie_candidates(&map, "__session"),
+            cookie_candidates(&map, "__session").collect::<Vec<_>>(),
             vec!["abc.def", "second", "quoted"]
         );
-        assert!(cookie_candidates(&map, "missing").is_empty());
+        assert_eq!(cookie_candidates(&map, "missing").count(), 0);
+        let spaced = headers(&["  __session = v1 ;__session=v2;x=__session=v3"]);
+        assert_eq!(
+            cookie_candidates(&spaced, "__session").collect::<Vec<_>>(),
+            vec!["v1", "v2"]
+        );
         let mut binary = HeaderMap::new();
         binary.insert(
             HeaderName::from_static("cookie"),
             HeaderValue::from_bytes(b"__session=\xff\xfe").expect("opaque bytes"),
         );
-        assert!(cookie_candidates(&binary, "__session").is_empty());
+        assert_eq!(cookie_candidates(&binary, "__session").count(), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use session_core::Error;
+use session_core::{constant_time_eq, Error};
 use sha2::Sha256;
 
 use super::private::Sealer;
@@ -159,7 +159,7 @@ impl Signer {
         let key = self.keys.iter().position(|key| {
             let mut mac = key.clone();
             mac.update(payload.as_bytes());
-            mac.verify_slice(&tag[..TAG_LEN]).is_ok()
+            constant_time_eq(&mac.finalize().into_bytes(), &tag[..TAG_LEN])
         })?;
         let bytes = match self.format {
             SigningFormat::Remix => REMIX_BASE64.decode(payload),
