@@ -188,9 +188,9 @@ impl Session {
         let found = found.filter(|found| {
             // A deadline stored under an older, longer policy still ends here, and a
             // creation time in the future (beyond clock skew) is not to be trusted.
-            !found.expires.is_some_and(|expires| expires <= now)
-                && !found.created.is_some_and(|created| {
-                    policy.is_past_absolute(created, now) || created > now + CLOCK_SKEW
+            found.expires.is_none_or(|expires| expires > now)
+                && found.created.is_none_or(|created| {
+                    !policy.is_past_absolute(created, now) && created <= now + CLOCK_SKEW
                 })
         });
         let loaded = match found {
