@@ -1,4 +1,4 @@
-//! Memcached session storage: non-blocking, pooled, spread over several servers by
+//! Memcached session storage: non-blocking, multiplexed, spread over several servers by
 //! consistent hashing, in Remix's key and record layout.
 //!
 //! A session lives under `prefix + sha256hex(id)` (prefix `remix:session:` by default,
@@ -27,17 +27,22 @@
 //!
 //! # Behaviour
 //!
-//! - **Round trips**: a read is one `get`; a write is one `add` (new session: never
-//!   overwrites) or one replace-mode meta set (existing session: never resurrects one
-//!   deleted meanwhile); a logout is one `delete`; moving a session to a new ID sends
-//!   `delete old` and `add new` at once (usually to two different servers).
+//! - **Round trips**: a read is one `mg`; a write is one add-mode `ms` (new session:
+//!   never overwrites) or one replace-mode `ms` (existing session: never resurrects one
+//!   deleted meanwhile); a logout is one `md`; moving a session to a new ID sends
+//!   `md old` and `ms new` at once (usually to two different servers). These are
+//!   memcached's meta commands (1.6 and later).
+//! - **Multiplexed connections**: concurrent requests share one connection per server
+//!   (more with [`connections`](MemcacheStoreBuilder::connections)); their commands are
+//!   written together and the replies matched in order, so a busy server sees few
+//!   large reads and writes instead of one round of syscalls per request.
 //! - **Several servers**: keys are placed by consistent hashing, so adding or removing
 //!   one of N servers moves about 1/N of the sessions. A server that is down fails only
 //!   its own share: with an error (503) by default, or, with
 //!   [`fail_open`](MemcacheStoreBuilder::fail_open), as a fresh session for reads.
 //! - **TTLs**: memcached reads relative expirations over 30 days as Unix times; longer
 //!   lifetimes are therefore sent as absolute times, so they do not expire at once.
-//! - **Never blocks the executor**: the client (`async-memcached`) is asynchronous and
+//! - **Never blocks the executor**: the client (our own, on tokio) is asynchronous and
 //!   every operation is bounded by the connect and command timeouts.
 //! - **Bad records**: a value that is not session JSON is logged as a warning and
 //!   treated as no session.
@@ -45,15 +50,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod pool;
+mod connection;
+mod protocol;
 mod ring;
+mod server;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pool::{Command, PoolSettings, Reply, Server};
+use protocol::{Command, Outcome};
 use ring::Ring;
+use server::{Server, Settings};
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 use sha2::{Digest, Sha256};
 
@@ -82,7 +90,7 @@ where
     MemcacheStore::builder().servers(hosts).build()
 }
 
-/// Session storage in memcached. Cloning it is cheap and shares the pools.
+/// Session storage in memcached. Cloning it is cheap and shares the connections.
 #[derive(Clone)]
 pub struct MemcacheStore {
     inner: Arc<Inner>,
@@ -102,7 +110,7 @@ struct Inner {
 pub struct MemcacheStoreBuilder {
     servers: Vec<String>,
     key_prefix: String,
-    settings: PoolSettings,
+    settings: Settings,
     ttl: Option<Duration>,
     fail_open: bool,
 }
@@ -115,8 +123,8 @@ impl MemcacheStore {
         MemcacheStoreBuilder {
             servers: vec!["127.0.0.1:11211".to_owned()],
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            settings: PoolSettings {
-                size: 8,
+            settings: Settings {
+                connections: 1,
                 connect_timeout: Duration::from_secs(1),
                 command_timeout: Duration::from_secs(1),
             },
@@ -163,9 +171,10 @@ impl MemcacheStoreBuilder {
         self
     }
 
-    /// Connections per server (default 8).
-    pub fn pool_size(mut self, size: usize) -> Self {
-        self.settings.size = size;
+    /// How many multiplexed connections to each server requests are spread over,
+    /// round robin (default 1). Each carries any number of concurrent commands.
+    pub fn connections(mut self, count: usize) -> Self {
+        self.settings.connections = count;
         self
     }
 
@@ -175,7 +184,7 @@ impl MemcacheStoreBuilder {
         self
     }
 
-    /// How long a command, or waiting for a free connection, may take (default 1 s).
+    /// How long a command may take once sent (default 1 s).
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.settings.command_timeout = timeout;
         self
@@ -213,7 +222,7 @@ impl MemcacheStoreBuilder {
         let servers = addresses
             .into_iter()
             .map(|address| Server::new(address, self.settings))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         Ok(MemcacheStore {
             inner: Arc::new(Inner {
                 servers,
@@ -347,7 +356,7 @@ impl Inner {
             }
         };
         match self.server(key).run("write a session", command).await? {
-            Reply::Stored(stored) => Ok(stored),
+            Outcome::Stored(stored) => Ok(stored),
             _ => Err(Error::Internal(
                 "memcached answered a store with something else",
             )),
@@ -372,7 +381,7 @@ impl SessionStorage for MemcacheStore {
             }
             Err(error) => return Err(error),
         };
-        let Reply::Value(raw) = raw else {
+        let Outcome::Value(raw) = raw else {
             return Err(Error::Internal(
                 "memcached answered a get with something else",
             ));

@@ -1,0 +1,196 @@
+//! One multiplexed connection to a memcached server: any number of requests share it.
+//!
+//! Each request hands its encoded command to a writer task and awaits its reply on a
+//! oneshot channel. The writer sends everything that is queued in one write, after
+//! putting the reply channels in a FIFO; a reader task parses replies and completes the
+//! channels in order (the meta protocol answers every command, in order). Under load,
+//! the commands of all concurrent requests travel in one syscall each way, instead of
+//! one connection and two syscalls per request with a pool of exclusive connections.
+//!
+//! A request that gives up (timeout) simply drops its receiver: its reply still arrives
+//! and is discarded, so the stream never gets out of step, which a pooled connection
+//! abandoned mid-command cannot promise. When the socket fails, or the stream holds
+//! something that is not a reply, every waiting request gets [`Lost`] and the connection
+//! reports itself closed, so the server's slot dials a new one.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::protocol::{self, Reply};
+
+/// The connection ended before this command's reply came.
+#[derive(Debug)]
+pub(crate) struct Lost;
+
+type ReplySender = oneshot::Sender<Result<Reply, Lost>>;
+
+/// A command on its way to the writer.
+struct Job {
+    bytes: Vec<u8>,
+    reply: ReplySender,
+}
+
+/// What the writer and the reader share.
+struct Shared {
+    state: Mutex<Waiting>,
+    /// Wakes the reader when the writer stops, so it does not wait on a silent server.
+    stopping: Notify,
+}
+
+/// Reply channels of the commands sent, oldest first; `closed` once the connection ended.
+struct Waiting {
+    replies: VecDeque<ReplySender>,
+    closed: bool,
+}
+
+impl Shared {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // Nothing panics while holding the lock; the queue stays consistent regardless.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends the connection: every waiting request learns it at once.
+    fn close(&self) {
+        let mut waiting = self.waiting();
+        waiting.closed = true;
+        for reply in waiting.replies.drain(..) {
+            let _ = reply.send(Err(Lost));
+        }
+        drop(waiting);
+        self.stopping.notify_one();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.waiting().closed
+    }
+}
+
+/// A handle on the connection; the tasks stop once every handle is dropped.
+pub(crate) struct Connection {
+    jobs: mpsc::UnboundedSender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl Connection {
+    /// Dials `address` (`host:port`) within `timeout` and starts the writer and reader.
+    pub(crate) async fn open(address: &str, timeout: Duration) -> std::io::Result<Self> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+            Ok(stream) => stream?,
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection within {timeout:?}"),
+                ))
+            }
+        };
+        // Commands are small and latency-bound: do not let Nagle hold them back.
+        stream.set_nodelay(true)?;
+        let (reader, writer) = stream.into_split();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Waiting {
+                replies: VecDeque::new(),
+                closed: false,
+            }),
+            stopping: Notify::new(),
+        });
+        // Unbounded: what is queued is bounded by the requests awaiting replies, each
+        // of which is bounded by the command timeout.
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(writer, queue, shared.clone()));
+        tokio::spawn(read_loop(reader, shared.clone()));
+        Ok(Self { jobs, shared })
+    }
+
+    /// Sends `command` (already encoded); resolves to its reply.
+    pub(crate) async fn send(&self, bytes: Vec<u8>) -> Result<Reply, Lost> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { bytes, reply }).map_err(|_| Lost)?;
+        answer.await.map_err(|_| Lost)?
+    }
+
+    /// True once the connection failed: the slot should dial a new one.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.jobs.is_closed() || self.shared.is_closed()
+    }
+}
+
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    shared: Arc<Shared>,
+) {
+    let mut out = Vec::with_capacity(4096);
+    while let Some(first) = queue.recv().await {
+        out.clear();
+        {
+            let mut waiting = shared.waiting();
+            let mut next = Some(first);
+            // Everything queued meanwhile goes out in the same write.
+            while let Some(job) = next {
+                if waiting.closed {
+                    let _ = job.reply.send(Err(Lost));
+                } else {
+                    // Registered before the bytes leave, so the reply always finds it.
+                    waiting.replies.push_back(job.reply);
+                    out.extend_from_slice(&job.bytes);
+                }
+                next = queue.try_recv().ok();
+            }
+        }
+        if out.is_empty() {
+            break;
+        }
+        if writer.write_all(&out).await.is_err() {
+            break;
+        }
+        if out.capacity() > 1 << 20 {
+            // One burst of large sessions should not pin a megabyte per connection.
+            out = Vec::with_capacity(4096);
+        }
+    }
+    shared.close();
+    let _ = writer.shutdown().await;
+}
+
+async fn read_loop(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
+    let mut buffer = Vec::with_capacity(8192);
+    loop {
+        tokio::select! {
+            () = shared.stopping.notified() => break,
+            read = reader.read_buf(&mut buffer) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+        let mut consumed = 0;
+        loop {
+            match protocol::parse(&buffer[consumed..]) {
+                Ok(Some((reply, used))) => {
+                    consumed += used;
+                    let Some(waiter) = shared.waiting().replies.pop_front() else {
+                        // A reply nobody asked for: out of step.
+                        tracing::warn!("memcached sent a reply to no command; reconnecting");
+                        shared.close();
+                        return;
+                    };
+                    // The request may have given up (timeout): its reply is dropped.
+                    let _ = waiter.send(Ok(reply));
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "closing the memcached connection");
+                    shared.close();
+                    return;
+                }
+            }
+        }
+        buffer.drain(..consumed);
+    }
+    shared.close();
+}
