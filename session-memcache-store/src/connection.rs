@@ -127,6 +127,11 @@ async fn write_loop(
 ) {
     let mut out = Vec::with_capacity(4096);
     while let Some(first) = queue.recv().await {
+        // Let the other requests that are ready run first and queue their commands, so
+        // they leave in this write. Without this, tokio runs a task woken by another
+        // (this one, woken by the first request) right after it, and every command would
+        // get a write of its own.
+        tokio::task::yield_now().await;
         out.clear();
         {
             let mut waiting = shared.waiting();

@@ -10,11 +10,11 @@
 //! in deadpool-redis's default manager, a `PING` per checkout. `scripts/bench` measured
 //! the difference; BENCHMARKS.md has the figures.
 //!
-//! So requests share a few connections (round robin over the configured count). A
+//! So requests share a few connections (round robin over the configured count), and on
+//! a single node their commands are sent together (`batch.rs`). A
 //! connection is dialled on first use; one whose command fails at the connection level
 //! is forgotten, so the next request dials a fresh one. That is what makes service
-//! resume by itself after Redis restarts. The hot path takes one uncontended mutex to
-//! clone a handle and sets one timer (the driver's response timeout).
+//! resume by itself after Redis restarts.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -24,6 +24,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError};
 use session_core::Error;
+
+use crate::batch::Batcher;
 
 /// Connection count and timeouts, as the builder collected them.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +37,11 @@ pub(crate) struct Settings {
 
 /// Opens one connection of some kind.
 pub(crate) trait Dial: Send + Sync {
-    type Connection: ConnectionLike + Clone + Send + Sync;
+    type Connection: ConnectionLike + Clone + Send + Sync + 'static;
+
+    /// Whether single commands go through a [`Batcher`] (one node), or straight to
+    /// the connection (a cluster, which routes each command to its own node).
+    const BATCHES: bool;
 
     fn dial(&self) -> impl Future<Output = Result<Self::Connection, RedisError>> + Send;
 }
@@ -48,6 +54,7 @@ pub(crate) struct SingleNode {
 
 impl Dial for SingleNode {
     type Connection = MultiplexedConnection;
+    const BATCHES: bool = true;
 
     async fn dial(&self) -> Result<MultiplexedConnection, RedisError> {
         self.client
@@ -65,6 +72,7 @@ pub(crate) struct Cluster {
 #[cfg(feature = "cluster")]
 impl Dial for Cluster {
     type Connection = redis::cluster_async::ClusterConnection;
+    const BATCHES: bool = false;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
         self.client.get_async_connection().await
@@ -73,12 +81,20 @@ impl Dial for Cluster {
 
 /// One shared connection, dialled on demand.
 pub(crate) struct Slot<C> {
-    /// The live connection and its generation (so that a request whose command failed
-    /// forgets only the connection it used, never a fresh one dialled meanwhile).
-    live: Mutex<Option<(u64, C)>>,
+    /// The live connection (so that a request whose command failed forgets only the
+    /// connection it used, never a fresh one dialled meanwhile, it has a generation).
+    live: Mutex<Option<Live<C>>>,
     /// Held while dialling, so a burst of requests opens one connection, not one each.
     dialing: tokio::sync::Mutex<()>,
     generations: AtomicU64,
+}
+
+/// A dialled connection, with its batching task when commands are batched.
+#[derive(Clone)]
+pub(crate) struct Live<C> {
+    generation: u64,
+    connection: C,
+    batcher: Option<Batcher>,
 }
 
 impl<C: Clone> Slot<C> {
@@ -90,7 +106,7 @@ impl<C: Clone> Slot<C> {
         }
     }
 
-    fn live(&self) -> Option<(u64, C)> {
+    fn live(&self) -> Option<Live<C>> {
         self.live
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -101,7 +117,7 @@ impl<C: Clone> Slot<C> {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         if live
             .as_ref()
-            .is_some_and(|(current, _)| *current == generation)
+            .is_some_and(|live| live.generation == generation)
         {
             *live = None;
         }
@@ -129,10 +145,7 @@ impl<D: Dial> Shared<D> {
     }
 
     /// A handle on a live connection, dialling one if needed.
-    async fn connection(
-        &self,
-        slot: &Slot<D::Connection>,
-    ) -> Result<(u64, D::Connection), Failure> {
+    async fn connection(&self, slot: &Slot<D::Connection>) -> Result<Live<D::Connection>, Failure> {
         if let Some(live) = slot.live() {
             return Ok(live);
         }
@@ -144,10 +157,13 @@ impl<D: Dial> Shared<D> {
                 return Ok(live);
             }
             let connection = self.dialer.dial().await.map_err(Failure::Dial)?;
-            let generation = slot.generations.fetch_add(1, Ordering::Relaxed);
-            *slot.live.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some((generation, connection.clone()));
-            Ok((generation, connection))
+            let live = Live {
+                generation: slot.generations.fetch_add(1, Ordering::Relaxed),
+                batcher: D::BATCHES.then(|| Batcher::start(connection.clone())),
+                connection,
+            };
+            *slot.live.lock().unwrap_or_else(PoisonError::into_inner) = Some(live.clone());
+            Ok(live)
         };
         tokio::time::timeout(self.connect_timeout, dial)
             .await
@@ -159,10 +175,19 @@ impl<D: Dial> Shared<D> {
             1 => &self.slots[0],
             n => &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % n],
         };
-        let (generation, mut connection) = self.connection(slot).await?;
-        let result = match request {
-            Request::Cmd(cmd) => cmd.query_async(&mut connection).await,
-            Request::Pipe(pipe) => pipe.query_async(&mut connection).await,
+        let Live {
+            generation,
+            mut connection,
+            batcher,
+        } = self.connection(slot).await?;
+        let result = match (request, batcher) {
+            (Request::Cmd(cmd), Some(batcher)) => batcher
+                .query(cmd)
+                .await
+                .and_then(|value| T::from_redis_value(value).map_err(redis::RedisError::from)),
+            (Request::Cmd(cmd), None) => cmd.query_async(&mut connection).await,
+            // A transaction goes as it is: batching must not mix it with other commands.
+            (Request::Pipe(pipe), _) => pipe.query_async(&mut connection).await,
         };
         if let Err(error) = &result {
             if is_connection_failure(error) {
@@ -240,7 +265,7 @@ impl Connections {
 
 /// A command or a pipeline to send.
 pub(crate) enum Request<'a> {
-    Cmd(&'a redis::Cmd),
+    Cmd(redis::Cmd),
     Pipe(&'a redis::Pipeline),
 }
 

@@ -54,6 +54,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod batch;
 mod connections;
 
 use std::fmt;
@@ -254,7 +255,7 @@ impl Inner {
     }
 
     /// Runs a conditional `SET`; true when Redis stored the value (`OK`, not nil).
-    async fn conditional_set(&self, cmd: &redis::Cmd) -> Result<bool, Error> {
+    async fn conditional_set(&self, cmd: redis::Cmd) -> Result<bool, Error> {
         let reply: Option<String> = self
             .connections
             .query("write a session", Request::Cmd(cmd))
@@ -275,13 +276,14 @@ impl Inner {
             return Ok(true);
         };
         let cmd = self.set_command(key, &record.to_json()?, condition, ttl);
-        self.conditional_set(&cmd).await
+        self.conditional_set(cmd).await
     }
 
     async fn delete_key(&self, key: &str) -> Result<(), Error> {
-        let cmd = redis::cmd("DEL").arg(key).to_owned();
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(key);
         self.connections
-            .query("delete a session", Request::Cmd(&cmd))
+            .query("delete a session", Request::Cmd(cmd))
             .await
     }
 }
@@ -298,16 +300,20 @@ impl SessionStorage for RedisStore {
         let inner = &*self.inner;
         let key = self.key(id);
         let cmd = match inner.idle_timeout {
-            Some(idle) => redis::cmd("GETEX")
-                .arg(&key)
-                .arg("PX")
-                .arg(millis(idle))
-                .to_owned(),
-            None => redis::cmd("GET").arg(&key).to_owned(),
+            Some(idle) => {
+                let mut cmd = redis::cmd("GETEX");
+                cmd.arg(&key).arg("PX").arg(millis(idle));
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(&key);
+                cmd
+            }
         };
         let raw: Option<Vec<u8>> = inner
             .connections
-            .query("read a session", Request::Cmd(&cmd))
+            .query("read a session", Request::Cmd(cmd))
             .await?;
         Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "Redis")))
     }
@@ -340,7 +346,7 @@ impl SessionStorage for RedisStore {
         if inner.connections.is_cluster() {
             // Two keys in two slots cannot share a MULTI; send both at once instead.
             let (deleted, created) =
-                tokio::join!(inner.delete_key(&old_key), inner.conditional_set(&create));
+                tokio::join!(inner.delete_key(&old_key), inner.conditional_set(create));
             deleted?;
             return created;
         }
