@@ -287,6 +287,65 @@ async fn commands_per_request_kind() {
     }
 }
 
+/// Redis's own count of read events on its sockets (`INFO stats`).
+async fn reads_processed(conn: &mut MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(conn)
+        .await
+        .expect("info");
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_reads_processed:"))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("Redis 6+ reports total_reads_processed")
+}
+
+/// Concurrent requests' commands reach Redis together: 50 session reads at once cost
+/// Redis a handful of socket reads, not 50 (one per command without batching).
+#[test]
+fn concurrent_commands_reach_redis_as_one_batch() {
+    // One worker thread, as on a server pinned to one core. (tokio's multi-thread
+    // scheduler runs a task woken by another right after it, which without batching
+    // gives every command a write of its own.)
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let scenario = async {
+        let server = RedisServer::start();
+        let store = RedisStore::builder()
+            .url(server.url())
+            .build()
+            .expect("valid");
+        let id = SessionId::generate().expect("id");
+        assert!(store
+            .create(&id, &StoredSession::default())
+            .await
+            .expect("create"));
+        let mut conn = raw(&server.url()).await;
+        let before = reads_processed(&mut conn).await;
+        let mut reads = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (store, id) = (store.clone(), id.clone());
+            reads.spawn(async move { store.read(&id).await });
+        }
+        while let Some(read) = reads.join_next().await {
+            assert!(read.expect("task").expect("read").is_some());
+        }
+        // This INFO is one more read event, and one it counts itself.
+        let spent = reads_processed(&mut conn).await - before - 1;
+        assert!(
+            spent <= 3,
+            "50 concurrent reads cost Redis {spent} socket reads"
+        );
+    };
+    // On the worker, not on this thread: that is where requests run in a server.
+    runtime
+        .block_on(runtime.spawn(scenario))
+        .expect("the scenario ran");
+}
+
 #[tokio::test]
 async fn a_corrupt_record_gives_a_fresh_session_not_an_error() {
     let prefix = unique_prefix("corrupt");
