@@ -145,9 +145,13 @@ impl SessionBackend for CookieStore {
         // the documented limit of cookie storage.
         let payload = PayloadOut {
             i: write.id.as_str(),
-            d: write.data,
-            e: write.expires.map(to_unix_millis),
-            c: write.expires.map(|_| to_unix_millis(write.created)),
+            d: &write.record.data,
+            e: write.record.expires.map(to_unix_millis),
+            c: write
+                .record
+                .expires
+                .and(write.record.created)
+                .map(to_unix_millis),
         };
         let json = serde_json::to_string(&payload).map_err(|source| Error::Json {
             key: "(whole session)".to_owned(),

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::{Error, SessionData, SessionId};
+use crate::{Error, SessionData, SessionId, StoredSession};
 
 /// A session as a backend found it.
 #[derive(Clone, Debug)]
@@ -50,13 +50,11 @@ pub struct SessionWrite<'a> {
     pub id: &'a SessionId,
     /// Whether the record must be new, must exist, or replaces another.
     pub mode: WriteMode<'a>,
-    /// What to store: the values and the flash values for the next request.
-    pub data: &'a SessionData,
-    /// When the session stops being valid, if it has a deadline.
-    pub expires: Option<SystemTime>,
-    /// When the session was first saved (kept across ID changes, for the absolute
-    /// timeout).
-    pub created: SystemTime,
+    /// What to store: the values and the flash values for the next request, the
+    /// deadline if the session has one, and when it was first saved (always set here;
+    /// kept across ID changes, for the absolute timeout). Ready to hand to a
+    /// [`SessionStorage`](crate::SessionStorage) as it is.
+    pub record: &'a StoredSession,
 }
 
 /// What became of a [`SessionWrite`].

@@ -187,20 +187,16 @@ impl<S: SessionStorage> SessionBackend for S {
     }
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
-        let record = StoredSession {
-            data: write.data.clone(),
-            expires: write.expires,
-            created: Some(write.created),
-        };
+        let record = write.record;
         let written = match write.mode {
-            WriteMode::Create => self.create(write.id, &record).await?,
+            WriteMode::Create => self.create(write.id, record).await?,
             WriteMode::Update => {
-                if !self.update(write.id, &record).await? {
+                if !self.update(write.id, record).await? {
                     return Ok(WriteOutcome::Gone);
                 }
                 true
             }
-            WriteMode::Replace { old } => self.replace(old, write.id, &record).await?,
+            WriteMode::Replace { old } => self.replace(old, write.id, record).await?,
         };
         Ok(if written {
             WriteOutcome::Written(write.id.as_str().to_owned())

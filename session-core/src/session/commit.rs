@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::{Loaded, Session, State};
-use crate::{Error, SessionData, SessionId, SessionWrite, WriteMode, WriteOutcome};
+use crate::{Error, SessionData, SessionId, SessionWrite, StoredSession, WriteMode, WriteOutcome};
 
 /// How many fresh IDs to try when a create finds its ID taken. With 256-bit IDs a
 /// single collision is already astronomically unlikely; a second means a broken RNG.
@@ -45,9 +45,8 @@ struct Pending {
     update: bool,
     /// The cookie must be issued again whatever its value (old secret).
     reissue: bool,
-    data: SessionData,
-    created: SystemTime,
-    expires: Option<SystemTime>,
+    /// What to store; `created` is always set.
+    record: StoredSession,
 }
 
 impl Pending {
@@ -105,9 +104,7 @@ impl Session {
             let write = SessionWrite {
                 id: &pending.id,
                 mode: pending.mode(),
-                data: &pending.data,
-                expires: pending.expires,
-                created: pending.created,
+                record: &pending.record,
             };
             match backend.write(&write).await? {
                 WriteOutcome::Written(value) => {
@@ -122,12 +119,12 @@ impl Session {
                         loaded.reissue = false;
                         loaded.stored_id = Some(pending.id);
                         loaded.destroyed_id = None;
-                        loaded.created = Some(pending.created);
-                        loaded.expires = pending.expires;
+                        loaded.created = pending.record.created;
+                        loaded.expires = pending.record.expires;
                     });
                     return Ok(CookieUpdate::Set {
                         value,
-                        expires: pending.expires,
+                        expires: pending.record.expires,
                         unchanged,
                     });
                 }
@@ -186,13 +183,16 @@ impl Loaded {
             reissue: self.reissue,
             old,
             id: self.id.clone(),
-            // Arriving flash values are left out on purpose: this save is what clears them.
-            data: SessionData {
-                values: self.values.clone(),
-                flash: self.flash_next.clone(),
+            record: StoredSession {
+                // Arriving flash values are left out on purpose: this save is what
+                // clears them.
+                data: SessionData {
+                    values: self.values.clone(),
+                    flash: self.flash_next.clone(),
+                },
+                expires: self.policy.deadline(created, now),
+                created: Some(created),
             },
-            created,
-            expires: self.policy.deadline(created, now),
         })
     }
 }
