@@ -2,14 +2,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
 use session_core::{Error, Session, SessionBackend};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::manager::append_cookie_headers;
 use crate::{SessionCookie, SessionManager};
 
 /// Adds a [`Session`] to every request and saves it after the response.
@@ -97,57 +99,152 @@ impl<S> SessionService<S> {
     }
 }
 
-/// The response future of [`SessionService`].
-pub type ResponseFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send,
-    ReqBody: Send + 'static,
-    ResBody: Default + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<Self::Response, Self::Error>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        if request.extensions().get::<Session>().is_some() {
+            tracing::error!("a session layer found a session already in the request: apply the session layer only once");
+            return ResponseFuture {
+                state: State::Refused,
+            };
+        }
+        let session = self.manager.session_from_headers(request.headers());
+        request.extensions_mut().insert(session.clone());
         // The clone that was driven to readiness handles this request; a fresh clone
         // stays behind for the next one (tower's usual pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let manager = self.manager.clone();
-        Box::pin(async move {
-            if request.extensions().get::<Session>().is_some() {
-                tracing::error!("a session layer found a session already in the request: apply the session layer only once");
-                return Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR));
-            }
-            let session = manager.session_from_headers(request.headers());
-            request.extensions_mut().insert(session.clone());
-            // If the handler fails, nothing is saved: the error propagates untouched.
-            let mut response = inner.call(request).await?;
-            match manager.commit(&session, response.headers_mut()).await {
-                Ok(()) => Ok(response),
-                Err(error) => {
-                    let status = if error.is_unavailable() {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    } else {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    };
-                    tracing::error!(
-                        error = %error,
-                        source = ?std::error::Error::source(&error),
-                        "session could not be saved; answering {status} instead of the handler's response"
-                    );
-                    Ok(error_response(status))
-                }
-            }
-        })
+        ResponseFuture {
+            state: State::Calling {
+                inner: inner.call(request),
+                session: Some(session),
+                manager: Some(self.manager.clone()),
+            },
+        }
     }
+}
+
+type CommitFuture = Pin<Box<dyn Future<Output = Result<Option<HeaderValue>, Error>> + Send>>;
+
+pin_project! {
+    /// The response future of [`SessionService`]: the inner service's future, then,
+    /// only if the session changed, the commit.
+    ///
+    /// Written by hand rather than as one boxed `async` block, so that a request whose
+    /// session was never loaded or never changed allocates nothing here.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Calling {
+            #[pin]
+            inner: F,
+            session: Option<Session>,
+            manager: Option<SessionManager>,
+        },
+        Committing {
+            response: Option<Response<B>>,
+            commit: CommitFuture,
+        },
+        Refused,
+        Done,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Default,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut state = self.as_mut().project().state;
+            match state.as_mut().project() {
+                StateProj::Calling {
+                    inner,
+                    session,
+                    manager,
+                } => {
+                    // If the handler fails, nothing is saved: the error propagates.
+                    let response = ready!(inner.poll(cx))?;
+                    let (Some(session), Some(manager)) = (session.take(), manager.take()) else {
+                        return Poll::Ready(Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR)));
+                    };
+                    if !session.needs_commit() {
+                        state.set(State::Done);
+                        return Poll::Ready(Ok(response));
+                    }
+                    let commit: CommitFuture =
+                        Box::pin(async move { manager.set_cookie_for(&session).await });
+                    state.set(State::Committing {
+                        response: Some(response),
+                        commit,
+                    });
+                }
+                StateProj::Committing { response, commit } => {
+                    let result = ready!(commit.as_mut().poll(cx));
+                    let response = response.take();
+                    state.set(State::Done);
+                    let Some(mut response) = response else {
+                        return Poll::Ready(Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR)));
+                    };
+                    return Poll::Ready(Ok(match result {
+                        Ok(Some(set_cookie)) => {
+                            append_cookie_headers(response.headers_mut(), set_cookie);
+                            response
+                        }
+                        Ok(None) => response,
+                        Err(error) => failure_response(&error),
+                    }));
+                }
+                StateProj::Refused => {
+                    state.set(State::Done);
+                    return Poll::Ready(Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR)));
+                }
+                StateProj::Done => panic!("ResponseFuture polled after completion"),
+            }
+        }
+    }
+}
+
+impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// The response when the session could not be saved: 503 for a storage outage, 500
+/// otherwise, logged with the cause.
+fn failure_response<B: Default>(error: &Error) -> Response<B> {
+    let status = if error.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    tracing::error!(
+        error = %error,
+        source = ?std::error::Error::source(error),
+        "session could not be saved; answering {status} instead of the handler's response"
+    );
+    error_response(status)
 }
 
 /// An opaque error response: a status and an empty body, no detail for the client.

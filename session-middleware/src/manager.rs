@@ -183,8 +183,21 @@ impl SessionManager {
     /// The backend's error when the change could not be persisted (nothing was sent
     /// then), or [`Error::CookieTooLarge`] when the cookie would be too big to send.
     pub async fn commit(&self, session: &Session, headers: &mut HeaderMap) -> Result<(), Error> {
+        if let Some(set_cookie) = self.set_cookie_for(session).await? {
+            append_cookie_headers(headers, set_cookie);
+        }
+        Ok(())
+    }
+
+    /// Persists what changed and returns the `Set-Cookie` value to send, if the cookie
+    /// must change. [`commit`](Self::commit) without the headers, for the layer, which
+    /// holds the response only once this is done.
+    pub(crate) async fn set_cookie_for(
+        &self,
+        session: &Session,
+    ) -> Result<Option<HeaderValue>, Error> {
         let header = match session.commit().await? {
-            CookieUpdate::Unchanged => return Ok(()),
+            CookieUpdate::Unchanged => return Ok(None),
             CookieUpdate::Set {
                 value,
                 expires,
@@ -200,18 +213,22 @@ impl SessionManager {
                 if unchanged && max_age.is_none() && self.cookie.max_age().is_none() {
                     // The browser already holds this very cookie and it has no lifetime
                     // to push back: sending it again would change nothing.
-                    return Ok(());
+                    return Ok(None);
                 }
                 render_set(&self.cookie, &self.cookie.sign(&value)?, max_age)?
             }
             CookieUpdate::Clear => render_clear(&self.cookie)?,
         };
-        headers.append(SET_COOKIE, header);
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-        if !headers.contains_key(CACHE_CONTROL) {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        Ok(())
+        Ok(Some(header))
+    }
+}
+
+/// Adds `Set-Cookie`, and the headers that keep shared caches from storing it.
+pub(crate) fn append_cookie_headers(headers: &mut HeaderMap, set_cookie: HeaderValue) {
+    headers.append(SET_COOKIE, set_cookie);
+    headers.append(VARY, HeaderValue::from_static("Cookie"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }
 

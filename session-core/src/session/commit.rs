@@ -151,6 +151,32 @@ impl Session {
         ))
     }
 
+    /// True when [`commit`](Self::commit) has something to do: a change to save, a
+    /// record to delete, a cookie to clear, or an idle deadline due for its push.
+    ///
+    /// Synchronous and cheap, so a middleware can skip the commit machinery for the many
+    /// requests that never loaded or never changed their session.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use session_core::Session;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let session = Session::detached()?;
+    /// session.load().await?;
+    /// session.set("count", 1)?;
+    /// assert!(!session.needs_commit()); // detached: nowhere to save it
+    /// # Ok::<(), session_core::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn needs_commit(&self) -> bool {
+        match &*self.lock() {
+            State::Pending { .. } => false,
+            State::Loaded(loaded) => loaded.backend.is_some() && loaded.has_work(),
+        }
+    }
+
     fn after_save(&self, f: impl FnOnce(&mut Loaded)) {
         if let State::Loaded(loaded) = &mut *self.lock() {
             f(loaded);
@@ -159,21 +185,32 @@ impl Session {
 }
 
 impl Loaded {
+    /// Whether [`plan`](Self::plan) would plan anything, without copying the data and
+    /// reading the clock only when an idle deadline might be due.
+    fn has_work(&self) -> bool {
+        if self.destroyed {
+            return self.stored_id.is_some() || self.destroyed_id.is_some() || self.had_cookie;
+        }
+        if self.dirty {
+            return true;
+        }
+        if self.stored_id.is_none() || self.policy.idle_timeout.is_none() {
+            return false;
+        }
+        let now = SystemTime::now();
+        let created = self.created.unwrap_or(now);
+        self.policy.needs_refresh(created, self.expires, now)
+    }
+
     fn plan(&self, now: SystemTime) -> Plan {
+        if !self.has_work() {
+            return Plan::Nothing;
+        }
         if self.destroyed {
             let stored = self.stored_id.clone().or(self.destroyed_id.clone());
-            if stored.is_none() && !self.had_cookie {
-                return Plan::Nothing;
-            }
             return Plan::Clear { stored };
         }
         let created = self.created.unwrap_or(now);
-        let refresh = !self.dirty
-            && self.stored_id.is_some()
-            && self.policy.needs_refresh(created, self.expires, now);
-        if !self.dirty && !refresh {
-            return Plan::Nothing;
-        }
         let old = self
             .destroyed_id
             .clone()
