@@ -616,3 +616,42 @@ fn debug_shows_no_id_and_no_data() {
     assert!(!shown.contains(id.as_str()));
     assert!(shown.contains("dirty: true"));
 }
+
+/// `needs_commit` agrees with what `commit` then does, in every state.
+#[tokio::test]
+async fn needs_commit_says_exactly_when_commit_has_work() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, first) = request(&storage, None, increment).await;
+    let cookie = cookie_of(&first);
+    let backend: Arc<dyn SessionBackend> = storage.clone();
+    let fresh = |cookie: Option<&str>| Session::new(backend.clone(), cookie.map(str::to_owned));
+
+    let unloaded = fresh(Some(&cookie));
+    assert!(!unloaded.needs_commit());
+    assert_eq!(unloaded.commit().await.expect("commit"), CookieUpdate::Unchanged);
+
+    let read_only = fresh(Some(&cookie));
+    read_only.load().await.expect("load");
+    assert!(!read_only.needs_commit());
+    assert_eq!(read_only.commit().await.expect("commit"), CookieUpdate::Unchanged);
+
+    let changed = fresh(Some(&cookie));
+    changed.load().await.expect("load");
+    increment(&changed);
+    assert!(changed.needs_commit());
+    assert!(matches!(changed.commit().await.expect("commit"), CookieUpdate::Set { .. }));
+    assert!(!changed.needs_commit(), "saved: nothing left to do");
+
+    let destroyed = fresh(Some(&cookie));
+    destroyed.load().await.expect("load");
+    destroyed.destroy().expect("destroy");
+    assert!(destroyed.needs_commit());
+    assert_eq!(destroyed.commit().await.expect("commit"), CookieUpdate::Clear);
+
+    // No cookie, nothing stored: destroying a fresh session leaves nothing to clear.
+    let never_saved = fresh(None);
+    never_saved.load().await.expect("load");
+    never_saved.destroy().expect("destroy");
+    assert!(!never_saved.needs_commit());
+    assert_eq!(never_saved.commit().await.expect("commit"), CookieUpdate::Unchanged);
+}
