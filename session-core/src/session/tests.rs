@@ -628,30 +628,45 @@ async fn needs_commit_says_exactly_when_commit_has_work() {
 
     let unloaded = fresh(Some(&cookie));
     assert!(!unloaded.needs_commit());
-    assert_eq!(unloaded.commit().await.expect("commit"), CookieUpdate::Unchanged);
+    assert_eq!(
+        unloaded.commit().await.expect("commit"),
+        CookieUpdate::Unchanged
+    );
 
     let read_only = fresh(Some(&cookie));
     read_only.load().await.expect("load");
     assert!(!read_only.needs_commit());
-    assert_eq!(read_only.commit().await.expect("commit"), CookieUpdate::Unchanged);
+    assert_eq!(
+        read_only.commit().await.expect("commit"),
+        CookieUpdate::Unchanged
+    );
 
     let changed = fresh(Some(&cookie));
     changed.load().await.expect("load");
     increment(&changed);
     assert!(changed.needs_commit());
-    assert!(matches!(changed.commit().await.expect("commit"), CookieUpdate::Set { .. }));
+    assert!(matches!(
+        changed.commit().await.expect("commit"),
+        CookieUpdate::Set { .. }
+    ));
     assert!(!changed.needs_commit(), "saved: nothing left to do");
 
     let destroyed = fresh(Some(&cookie));
     destroyed.load().await.expect("load");
     destroyed.destroy().expect("destroy");
     assert!(destroyed.needs_commit());
-    assert_eq!(destroyed.commit().await.expect("commit"), CookieUpdate::Clear);
+    assert_eq!(
+        destroyed.commit().await.expect("commit"),
+        CookieUpdate::Clear
+    );
 
     // No cookie, nothing stored: destroying a fresh session leaves nothing to clear.
     let never_saved = fresh(None);
     never_saved.load().await.expect("load");
     never_saved.destroy().expect("destroy");
     assert!(!never_saved.needs_commit());
-    assert_eq!(never_saved.commit().await.expect("commit"), CookieUpdate::Unchanged);
+    assert_eq!(
+        never_saved.commit().await.expect("commit"),
+        CookieUpdate::Unchanged
+    );
 }

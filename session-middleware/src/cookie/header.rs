@@ -63,14 +63,36 @@ pub(crate) fn render_set(
             limit: MAX_COOKIE_SIZE,
         });
     }
-    let mut cookie = base_cookie(config, value);
+    // Assembled from the attributes rendered once at build time (by the `cookie` crate,
+    // so they are formatted exactly as it would), rather than building a `Cookie` and
+    // formatting every attribute again on each response.
+    let mut header = String::with_capacity(size + config.set_cookie_attributes.len() + 32);
+    header.push_str(&config.name);
+    header.push('=');
+    header.push_str(value);
     if let Some(max_age) = max_age.or(config.max_age) {
-        cookie.set_max_age(to_time_duration(max_age));
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = write!(
+            header,
+            "; Max-Age={}",
+            to_time_duration(max_age).whole_seconds()
+        );
     }
+    header.push_str(&config.set_cookie_attributes);
+    HeaderValue::try_from(header)
+        .map_err(|_| Error::Internal("rendered Set-Cookie is not a valid header value"))
+}
+
+/// The attributes of every `Set-Cookie` but the value and `Max-Age`, as `; A; B=c…`.
+pub(super) fn render_attributes(config: &SessionCookie) -> String {
+    let mut cookie = base_cookie(config, "");
     if let Some(expires) = config.expires {
         cookie.set_expires(Expiration::DateTime(OffsetDateTime::from(expires)));
     }
-    to_header(&cookie)
+    let rendered = cookie.to_string();
+    // `name=` comes first; the attributes follow, each as `; …`.
+    rendered[config.name.len() + 1..].to_owned()
 }
 
 /// `Set-Cookie` removing the session cookie: an empty value with the same attributes
@@ -194,6 +216,55 @@ mod tests {
                 clear.split("; ").any(|p| p == part),
                 "{part} missing in {clear}"
             );
+        }
+    }
+
+    /// The fast path renders the same cookie as the `cookie` crate, attribute for
+    /// attribute, whatever the configuration.
+    #[test]
+    fn fast_rendering_matches_the_cookie_crate() {
+        let expires = std::time::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let configs = [
+            SessionCookie::builder("__session").secret("k").build(),
+            SessionCookie::builder("__Host-s")
+                .secret("k")
+                .same_site(SameSite::None)
+                .partitioned(true)
+                .build(),
+            SessionCookie::builder("s")
+                .secret("k")
+                .domain("example.com")
+                .path("/app")
+                .http_only(false)
+                .secure(false)
+                .same_site(SameSite::Strict)
+                .max_age(Duration::from_secs(3600))
+                .expires(expires)
+                .build(),
+        ];
+        for config in configs {
+            let config = config.expect("valid");
+            for max_age in [None, Some(Duration::from_secs(90))] {
+                let fast = render_set(&config, "v.t", max_age).expect("fits");
+                let mut reference = base_cookie(&config, "v.t");
+                if let Some(max_age) = max_age.or(config.max_age) {
+                    reference.set_max_age(to_time_duration(max_age));
+                }
+                if let Some(expires) = config.expires {
+                    reference.set_expires(Expiration::DateTime(OffsetDateTime::from(expires)));
+                }
+                let reference = reference.to_string();
+                let attributes = |header: &str| {
+                    let mut parts: Vec<String> = header.split("; ").map(str::to_owned).collect();
+                    parts.sort();
+                    parts
+                };
+                assert_eq!(
+                    attributes(fast.to_str().expect("ascii")),
+                    attributes(&reference),
+                    "{config:?} {max_age:?}"
+                );
+            }
         }
     }
 

@@ -62,6 +62,9 @@ pub struct SessionCookie {
     partitioned: bool,
     /// Keyed HMAC state for the secrets, prepared once by `build`.
     signer: Signer,
+    /// Everything a `Set-Cookie` carries after the value and `Max-Age` (`; Path=/;
+    /// HttpOnly; …`), rendered once by `build`.
+    set_cookie_attributes: String,
 }
 
 /// Builds a [`SessionCookie`]; see there for the defaults and the rules.
@@ -88,6 +91,7 @@ impl SessionCookie {
                 expires: None,
                 partitioned: false,
                 signer: Signer::new(SigningFormat::default(), "", &[]),
+                set_cookie_attributes: String::new(),
             },
         }
     }
@@ -311,6 +315,7 @@ impl SessionCookieBuilder {
         }
         validate(&cookie)?;
         cookie.signer = Signer::new(cookie.format, &cookie.name, &cookie.secrets);
+        cookie.set_cookie_attributes = header::render_attributes(&cookie);
         Ok(cookie)
     }
 }
