@@ -11,7 +11,7 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use http::{header, Request, Response};
 use session_core::{Session, SessionId, SessionStorage, StoredSession};
 use session_memory_store::MemoryStore;
-use session_middleware::{session, SessionCookie, SigningFormat};
+use session_middleware::{session, CookieStore, SessionCookie, SigningFormat};
 use tower::{service_fn, Layer, Service, ServiceExt};
 
 const SECRET: &str = "a benchmark secret that is at least thirty-two bytes";
@@ -100,34 +100,104 @@ fn middleware(c: &mut Criterion) {
         session.set("count", count).expect("set");
         Ok::<_, std::convert::Infallible>(Response::new(format!("Count: {count}")))
     });
-    let layered = runtime.block_on(async {
-        session(cookie(SigningFormat::NameBound), MemoryStore::new())
+    let read_only = service_fn(|request: Request<String>| async move {
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .expect("layer");
+        session.load().await.expect("load");
+        let count = session.get::<u64>("count").expect("get").unwrap_or(0);
+        Ok::<_, std::convert::Infallible>(Response::new(format!("Count: {count}")))
+    });
+    let untouched = service_fn(|_: Request<String>| async {
+        Ok::<_, std::convert::Infallible>(Response::new("untouched".to_owned()))
+    });
+    let memory = MemoryStore::new();
+    let layer = |storage: &MemoryStore| {
+        runtime.block_on(async {
+            session(cookie(SigningFormat::NameBound), storage.clone()).expect("layer")
+        })
+    };
+    let counter_memory = layer(&memory).layer(counter);
+    let read_only_memory = layer(&memory).layer(read_only);
+    let untouched_memory = layer(&memory).layer(untouched);
+    let counter_cookie = runtime.block_on(async {
+        session(cookie(SigningFormat::NameBound), CookieStore::new())
             .expect("layer")
             .layer(counter)
     });
-    let first = runtime
-        .block_on(layered.clone().oneshot(Request::new(String::new())))
-        .expect("infallible");
-    let set_cookie = first.headers()[header::SET_COOKIE].to_str().expect("ascii");
-    let live = set_cookie.split(';').next().unwrap_or_default().to_owned();
+    // A live session cookie from each storage's first response.
+    let live = |response: Response<String>| {
+        let set_cookie = response.headers()[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii");
+        set_cookie.split(';').next().unwrap_or_default().to_owned()
+    };
+    let live_memory = live(
+        runtime
+            .block_on(counter_memory.clone().oneshot(Request::new(String::new())))
+            .expect("infallible"),
+    );
+    let live_cookie = live(
+        runtime
+            .block_on(counter_cookie.clone().oneshot(Request::new(String::new())))
+            .expect("infallible"),
+    );
+    let with_cookie = |cookie: &str| {
+        Request::builder()
+            .header(header::COOKIE, cookie)
+            .body(String::new())
+            .expect("request")
+    };
 
     c.bench_function("request/bare", |b| {
         b.to_async(&runtime).iter_batched(
-            || (bare, Request::new(String::new())),
+            || (bare, with_cookie(&live_memory)),
             |(mut service, request)| async move { service.call(request).await },
             BatchSize::SmallInput,
         )
     });
-    c.bench_function("request/session-layer-memory-counter", |b| {
-        b.to_async(&runtime).iter_batched(
+    let runtime = &runtime;
+    bench_request(c, runtime, "memory-counter", &counter_memory, &live_memory);
+    bench_request(
+        c,
+        runtime,
+        "memory-read-only",
+        &read_only_memory,
+        &live_memory,
+    );
+    bench_request(
+        c,
+        runtime,
+        "memory-untouched",
+        &untouched_memory,
+        &live_memory,
+    );
+    bench_request(c, runtime, "cookie-counter", &counter_cookie, &live_cookie);
+}
+
+/// One request with a live session `cookie` through `service` (a session layer).
+fn bench_request<S>(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    service: &S,
+    cookie: &str,
+) where
+    S: Service<Request<String>, Response = Response<String>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    c.bench_function(&format!("request/session-layer-{name}"), |b| {
+        b.to_async(runtime).iter_batched(
             || {
                 let request = Request::builder()
-                    .header(header::COOKIE, &live)
+                    .header(header::COOKIE, cookie)
                     .body(String::new())
                     .expect("request");
-                (layered.clone(), request)
+                (service.clone(), request)
             },
-            |(mut service, request)| async move { service.call(request).await },
+            |(mut service, request)| async move { service.call(request).await.expect("served") },
             BatchSize::SmallInput,
         )
     });
