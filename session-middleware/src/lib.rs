@@ -53,9 +53,9 @@
 //! |---|---|---|
 //! | `cookie-store` | yes | [`CookieStore`]: the whole session in the signed cookie |
 //! | `memory-store` | yes | [`MemoryStore`]: in-process storage with expiry |
-//! | `redis-store` | no | `RedisStore`: Redis through a connection pool |
+//! | `redis-store` | no | `RedisStore`: Redis over shared multiplexed connections, concurrent commands batched |
 //! | `redis-cluster` | no | Redis Cluster support in `RedisStore` |
-//! | `memcache-store` | no | `MemcacheStore`: memcached over several servers |
+//! | `memcache-store` | no | `MemcacheStore`: memcached over several servers, multiplexed meta-protocol connections |
 //! | `axum` | no | `Session` as an axum extractor, [`Error`] as an axum response |
 //!
 //! # Frameworks without tower

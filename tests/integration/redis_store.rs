@@ -239,7 +239,7 @@ async fn commands_per_request_kind() {
         .expect("valid");
     let app = app(store);
     let mut conn = raw(&server.url()).await;
-    // Warm the pool up so that connection set-up commands are not counted.
+    // Warm the connection up so that connection set-up commands are not counted.
     let warm = send(&app, "/write", None).await;
     assert_eq!(warm.status(), StatusCode::OK);
 

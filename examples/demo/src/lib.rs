@@ -71,8 +71,8 @@ impl DemoConfig {
 
 /// The demo's router, with the session layer installed.
 ///
-/// Must be called inside a tokio runtime (the memory store's sweeper and the Redis pool
-/// run on it).
+/// Needs no runtime to build: Redis and memcached connections are opened on first use,
+/// inside the server's runtime, and the memory store sweeps on a thread of its own.
 ///
 /// # Errors
 ///
