@@ -39,6 +39,11 @@ impl Batcher {
         Self { jobs }
     }
 
+    /// True once the batching task has stopped (its runtime shut down).
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.jobs.is_closed()
+    }
+
     /// Sends `command` with whatever else is ready, and resolves to its own reply.
     pub(crate) async fn query(&self, command: Cmd) -> RedisResult<Value> {
         let (reply, answer) = oneshot::channel();

@@ -107,10 +107,17 @@ impl<C: Clone> Slot<C> {
     }
 
     fn live(&self) -> Option<Live<C>> {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        // A batching task stops with the runtime it was spawned on (say, a test's
+        // runtime, when the store outlives it): dial again rather than fail a request.
+        if live
+            .as_ref()
+            .and_then(|live| live.batcher.as_ref())
+            .is_some_and(Batcher::is_stopped)
+        {
+            *live = None;
+        }
+        live.clone()
     }
 
     fn forget(&self, generation: u64) {

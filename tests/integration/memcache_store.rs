@@ -416,3 +416,29 @@ async fn counters(conn: &mut Client) -> (u64, u64, u64) {
         stat("delete_hits") + stat("delete_misses"),
     )
 }
+
+/// A store that outlives the runtime its connections were opened on (a `static` store
+/// shared by tests, each with its own runtime) dials again on the next runtime instead
+/// of failing requests.
+#[test]
+fn a_store_outliving_its_runtime_reconnects_on_the_next() {
+    let store = store_on(&memcache_servers(), &unique_prefix("runtimes"));
+    let id = new_id();
+    for round in 0..3 {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            if round == 0 {
+                assert!(store
+                    .create(&id, &record(json!({"round": 0}), None))
+                    .await
+                    .expect("create"));
+            }
+            let read = store.read(&id).await.expect("no error on a later runtime");
+            assert!(read.is_some(), "round {round}");
+        });
+    }
+}

@@ -470,3 +470,29 @@ async fn shared_stores_see_each_others_sessions() {
         "2"
     );
 }
+
+/// A store that outlives the runtime its connection was opened on (a `static` store
+/// shared by tests, each with its own runtime) dials again on the next runtime instead
+/// of failing requests.
+#[test]
+fn a_store_outliving_its_runtime_reconnects_on_the_next() {
+    let store = store(&unique_prefix("runtimes"));
+    let id = SessionId::generate().expect("id");
+    for round in 0..3 {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            if round == 0 {
+                assert!(store
+                    .create(&id, &StoredSession::default())
+                    .await
+                    .expect("create"));
+            }
+            let read = store.read(&id).await.expect("no error on a later runtime");
+            assert!(read.is_some(), "round {round}");
+        });
+    }
+}
