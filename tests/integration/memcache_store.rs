@@ -12,7 +12,7 @@ use session_core::{SessionId, SessionStorage, StoredSession};
 use session_memcache_store::MemcacheStore;
 use session_tests::servers::{memcache_servers, unique_prefix, MemcachedServer};
 
-use crate::support::{app, body_text, send, session_cookie, session_id};
+use crate::support::{app, body_text, one_worker_runtime, send, session_cookie, session_id};
 
 fn store_on(servers: &[String], prefix: &str) -> MemcacheStore {
     MemcacheStore::builder()
@@ -425,12 +425,7 @@ fn a_store_outliving_its_runtime_reconnects_on_the_next() {
     let store = store_on(&memcache_servers(), &unique_prefix("runtimes"));
     let id = new_id();
     for round in 0..3 {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
+        one_worker_runtime().block_on(async {
             if round == 0 {
                 assert!(store
                     .create(&id, &record(json!({"round": 0}), None))

@@ -12,7 +12,7 @@ use session_core::{SessionId, SessionStorage, StoredSession};
 use session_redis_store::RedisStore;
 use session_tests::servers::{redis_cluster_urls, redis_url, unique_prefix, RedisServer};
 
-use crate::support::{app, body_text, send, session_cookie, session_id};
+use crate::support::{app, body_text, one_worker_runtime, send, session_cookie, session_id};
 
 fn store(prefix: &str) -> RedisStore {
     RedisStore::builder()
@@ -208,14 +208,20 @@ async fn idle_timeout_slides_the_ttl_on_read_without_a_write() {
     assert!(pttl > 5_000, "the read did not slide the TTL: {pttl}");
 }
 
-/// `INFO commandstats` as command → calls.
-async fn command_calls(conn: &mut MultiplexedConnection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
+/// One section of `INFO`, as Redis prints it.
+async fn info(conn: &mut MultiplexedConnection, section: &str) -> String {
+    redis::cmd("INFO")
+        .arg(section)
         .query_async(conn)
         .await
-        .expect("info");
-    info.lines()
+        .expect("info")
+}
+
+/// `INFO commandstats` as command → calls.
+async fn command_calls(conn: &mut MultiplexedConnection) -> BTreeMap<String, u64> {
+    info(conn, "commandstats")
+        .await
+        .lines()
         .filter_map(|line| line.strip_prefix("cmdstat_"))
         .filter_map(|line| {
             let (name, stats) = line.split_once(':')?;
@@ -289,12 +295,9 @@ async fn commands_per_request_kind() {
 
 /// Redis's own count of read events on its sockets (`INFO stats`).
 async fn reads_processed(conn: &mut MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(conn)
+    info(conn, "stats")
         .await
-        .expect("info");
-    info.lines()
+        .lines()
         .find_map(|line| line.strip_prefix("total_reads_processed:"))
         .and_then(|count| count.trim().parse().ok())
         .expect("Redis 6+ reports total_reads_processed")
@@ -307,11 +310,7 @@ fn concurrent_commands_reach_redis_as_one_batch() {
     // One worker thread, as on a server pinned to one core. (tokio's multi-thread
     // scheduler runs a task woken by another right after it, which without batching
     // gives every command a write of its own.)
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = one_worker_runtime();
     let scenario = async {
         let server = RedisServer::start();
         let store = RedisStore::builder()
@@ -479,12 +478,7 @@ fn a_store_outliving_its_runtime_reconnects_on_the_next() {
     let store = store(&unique_prefix("runtimes"));
     let id = SessionId::generate().expect("id");
     for round in 0..3 {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
+        one_worker_runtime().block_on(async {
             if round == 0 {
                 assert!(store
                     .create(&id, &StoredSession::default())

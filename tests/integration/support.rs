@@ -106,3 +106,14 @@ pub(crate) async fn body_text(response: Response<Body>) -> String {
         .to_bytes();
     String::from_utf8(bytes.to_vec()).expect("UTF-8")
 }
+
+/// A multi-thread tokio runtime with one worker, as on a server pinned to one core:
+/// tokio runs a task woken by another right after it there, which is what batching
+/// has to cope with.
+pub(crate) fn one_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
