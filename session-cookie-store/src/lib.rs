@@ -23,7 +23,7 @@
 //! let expected = r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":4},{}]}"#;
 //! assert_eq!(
 //!     update,
-//!     CookieUpdate::Set { value: expected.into(), expires: None, unchanged: false }
+//!     CookieUpdate::Set { value: expected.into(), expires: None, same_value: false }
 //! );
 //! # Ok::<(), session_core::Error>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -51,7 +51,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use session_core::{
-    async_trait, Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite,
+    async_trait, Error, FoundSession, SessionBackend, SessionData, SessionId, SessionWrite,
     WriteOutcome,
 };
 
@@ -107,7 +107,7 @@ fn to_unix_millis(time: SystemTime) -> u64 {
 
 #[async_trait]
 impl SessionBackend for CookieStore {
-    async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
+    async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
         let payload: PayloadIn = match serde_json::from_str(cookie_value) {
             Ok(payload) => payload,
             Err(error) => {
@@ -129,7 +129,7 @@ impl SessionBackend for CookieStore {
             );
             return Ok(None);
         };
-        Ok(Some(LoadedSession {
+        Ok(Some(FoundSession {
             id,
             data: payload.d,
             expires: payload.e.map(from_unix_millis),
@@ -238,7 +238,7 @@ mod tests {
         ] {
             let (session, update) = request(Some(bad.to_owned()), |_| {}).await;
             assert!(session.is_empty().expect("len"), "{bad}");
-            assert_eq!(update, CookieUpdate::Unchanged, "{bad}");
+            assert_eq!(update, CookieUpdate::Keep, "{bad}");
         }
     }
 

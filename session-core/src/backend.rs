@@ -8,7 +8,7 @@ use crate::{Error, SessionData, SessionId, StoredSession};
 
 /// A session as a backend found it.
 #[derive(Clone, Debug)]
-pub struct LoadedSession {
+pub struct FoundSession {
     /// The ID the session was found under.
     pub id: SessionId,
     /// Its values and flash values.
@@ -92,7 +92,7 @@ pub enum WriteOutcome {
 /// ```
 /// use async_trait::async_trait;
 /// use session_core::{
-///     Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteOutcome,
+///     Error, FoundSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteOutcome,
 /// };
 ///
 /// /// Keeps only a session's ID in the cookie and forgets its data: a toy.
@@ -100,8 +100,8 @@ pub enum WriteOutcome {
 ///
 /// #[async_trait]
 /// impl SessionBackend for Forgetful {
-///     async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
-///         Ok(SessionId::parse(cookie_value).map(|id| LoadedSession {
+///     async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
+///         Ok(SessionId::parse(cookie_value).map(|id| FoundSession {
 ///             id,
 ///             data: SessionData::default(),
 ///             expires: None,
@@ -129,7 +129,7 @@ pub trait SessionBackend: Send + Sync + 'static {
     ///
     /// Only when the backend could not answer (an outage): the request then fails rather
     /// than silently logging the user out.
-    async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error>;
+    async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error>;
 
     /// Persists a session as [`SessionWrite::mode`] says and reports what happened.
     ///

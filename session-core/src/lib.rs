@@ -56,7 +56,7 @@ mod storage;
 #[cfg(feature = "axum")]
 mod axum;
 
-pub use backend::{LoadedSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
+pub use backend::{FoundSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
 pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error};

@@ -8,17 +8,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, LoadedSession, SessionBackend, SessionId, SessionPolicy, ValueMap};
+use crate::{Error, SessionBackend, SessionId, SessionPolicy};
 
 mod commit;
 #[cfg(test)]
 mod tests;
-
-/// How far in the future a stored creation time may be before the record is refused:
-/// servers' clocks differ a little, a forged or corrupted timestamp differs a lot.
-const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+mod working_copy;
 
 pub use commit::CookieUpdate;
+use working_copy::{Phase, WorkingCopy};
 
 /// A user's session: a cheap-to-clone handle shared by the middleware and the handler.
 ///
@@ -57,47 +55,26 @@ pub use commit::CookieUpdate;
 /// ```
 #[derive(Clone)]
 pub struct Session {
-    state: Arc<Mutex<State>>,
+    inner: Arc<Inner>,
+}
+
+/// What every clone of a handle shares. Only the state changes, and only through the
+/// working copy's own transitions (`working_copy.rs`).
+struct Inner {
+    backend: Option<Arc<dyn SessionBackend>>,
+    policy: Arc<SessionPolicy>,
+    /// A std `Mutex`, not tokio's: it is never held across an `.await` (`load` and
+    /// `commit` copy out what they need, await, then lock again), so it is never
+    /// contended for long.
+    state: Mutex<State>,
 }
 
 enum State {
-    /// Not loaded yet: the cookie value is kept until somebody asks for the data.
-    Pending {
-        backend: Option<Arc<dyn SessionBackend>>,
-        policy: Arc<SessionPolicy>,
+    /// Not loaded yet: the cookie value waits until somebody asks for the data.
+    Unloaded {
         cookie_value: Option<String>,
     },
-    Loaded(Box<Loaded>),
-}
-
-struct Loaded {
-    backend: Option<Arc<dyn SessionBackend>>,
-    policy: Arc<SessionPolicy>,
-    /// The current ID (changes on `regenerate_id`).
-    id: SessionId,
-    /// The ID a stored record exists under: set when the session was loaded from
-    /// storage or after a successful save. Regenerating or destroying deletes it.
-    stored_id: Option<SessionId>,
-    /// The stored record of a session destroyed earlier in this request and then used
-    /// again: deleted when the new session is saved.
-    destroyed_id: Option<SessionId>,
-    /// Whether the request presented a session cookie at all (so destroy knows
-    /// whether there is a cookie to clear).
-    had_cookie: bool,
-    /// When the session was first saved (`None` until then).
-    created: Option<SystemTime>,
-    /// The deadline the stored record carries.
-    expires: Option<SystemTime>,
-    values: ValueMap,
-    /// Flash values that arrived with this request: readable now, dropped on save.
-    flash_in: ValueMap,
-    /// Flash values set during this request, for the next one.
-    flash_next: ValueMap,
-    dirty: bool,
-    /// The cookie was signed with a secret being rotated out: send it again, re-signed,
-    /// with the next save.
-    reissue: bool,
-    destroyed: bool,
+    Loaded(WorkingCopy),
 }
 
 impl Session {
@@ -115,11 +92,8 @@ impl Session {
         policy: Arc<SessionPolicy>,
         cookie_value: Option<String>,
     ) -> Self {
-        Self::with_state(State::Pending {
-            backend: Some(backend),
-            policy,
-            cookie_value: cookie_value.filter(|value| !value.is_empty()),
-        })
+        let cookie_value = cookie_value.filter(|value| !value.is_empty());
+        Self::with_state(Some(backend), policy, State::Unloaded { cookie_value })
     }
 
     /// A fresh session attached to no storage, with a new ID: for unit tests of code
@@ -129,23 +103,31 @@ impl Session {
     ///
     /// [`Error::Randomness`] if no ID could be minted.
     pub fn detached() -> Result<Self, Error> {
-        Ok(Self::with_state(State::Loaded(Box::new(Loaded::fresh(
-            None,
-            Arc::default(),
-            false,
-        )?))))
+        let copy = WorkingCopy::fresh(false)?;
+        Ok(Self::with_state(None, Arc::default(), State::Loaded(copy)))
     }
 
-    fn with_state(state: State) -> Self {
+    fn with_state(
+        backend: Option<Arc<dyn SessionBackend>>,
+        policy: Arc<SessionPolicy>,
+        state: State,
+    ) -> Self {
         Self {
-            state: Arc::new(Mutex::new(state)),
+            inner: Arc::new(Inner {
+                backend,
+                policy,
+                state: Mutex::new(state),
+            }),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // No code path panics while holding this lock, and the state stays consistent
-        // even if one did, so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        // Every transition completes or fails before it changes anything, so the state
+        // is consistent even if a panic poisoned the lock: keep using it.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Loads the session's data, once; later calls return at once.
@@ -163,18 +145,15 @@ impl Session {
     /// call may succeed. With [`SessionPolicy::fail_open`], an outage gives a fresh
     /// session instead.
     pub async fn load(&self) -> Result<(), Error> {
-        let (backend, policy, cookie_value) = match &*self.lock() {
+        let cookie_value = match &*self.lock() {
             State::Loaded(_) => return Ok(()),
-            State::Pending {
-                backend,
-                policy,
-                cookie_value,
-            } => (backend.clone(), policy.clone(), cookie_value.clone()),
+            State::Unloaded { cookie_value } => cookie_value.clone(),
         };
         let had_cookie = cookie_value.is_some();
+        let policy = &self.inner.policy;
         // The lock is released here: it must never be held across an `.await`.
-        let found = match (&backend, &cookie_value) {
-            (Some(backend), Some(value)) => match backend.load(value).await {
+        let found = match (&self.inner.backend, cookie_value) {
+            (Some(backend), Some(value)) => match backend.load(&value).await {
                 Ok(found) => found,
                 Err(error) if policy.fail_open && error.is_unavailable() => {
                     tracing::warn!(%error, "session storage unavailable; failing open with a fresh session");
@@ -184,48 +163,15 @@ impl Session {
             },
             _ => None,
         };
-        let now = SystemTime::now();
-        let found = found.filter(|found| {
-            // A deadline stored under an older, longer policy still ends here, and a
-            // creation time in the future (beyond clock skew) is not to be trusted.
-            found.expires.is_none_or(|expires| expires > now)
-                && found.created.is_none_or(|created| {
-                    !policy.is_past_absolute(created, now) && created <= now + CLOCK_SKEW
-                })
-        });
-        let loaded = match found {
-            Some(LoadedSession {
-                id,
-                data,
-                expires,
-                created,
-                reissue,
-            }) => Loaded {
-                backend,
-                policy,
-                stored_id: Some(id.clone()),
-                destroyed_id: None,
-                id,
-                had_cookie,
-                // Records written by Remix carry no creation time: count from now.
-                created: Some(created.unwrap_or(now)),
-                expires,
-                // Arriving flash values make the session dirty, so that the save at the
-                // end of this request clears them (Remix does the same); so does a cookie
-                // signed with an old secret, so that it is re-signed with the new one.
-                dirty: !data.flash.is_empty() || reissue,
-                reissue,
-                values: data.values,
-                flash_in: data.flash,
-                flash_next: ValueMap::new(),
-                destroyed: false,
-            },
-            None => Loaded::fresh(backend, policy, had_cookie)?,
-        };
+        let copy =
+            match found.and_then(|found| WorkingCopy::found(found, policy, SystemTime::now())) {
+                Some(copy) => copy,
+                None => WorkingCopy::fresh(had_cookie)?,
+            };
         let mut state = self.lock();
         // If another clone of this handle finished loading first, its state wins.
-        if matches!(*state, State::Pending { .. }) {
-            *state = State::Loaded(Box::new(loaded));
+        if matches!(*state, State::Unloaded { .. }) {
+            *state = State::Loaded(copy);
         }
         Ok(())
     }
@@ -235,21 +181,15 @@ impl Session {
         matches!(*self.lock(), State::Loaded(_))
     }
 
-    fn with_loaded<R>(&self, f: impl FnOnce(&mut Loaded) -> Result<R, Error>) -> Result<R, Error> {
+    /// Runs `f` on the working copy, or fails with [`Error::NotLoaded`].
+    fn with_copy<R>(
+        &self,
+        f: impl FnOnce(&mut WorkingCopy) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         match &mut *self.lock() {
-            State::Loaded(loaded) => f(loaded),
-            State::Pending { .. } => Err(Error::NotLoaded),
+            State::Loaded(copy) => f(copy),
+            State::Unloaded { .. } => Err(Error::NotLoaded),
         }
-    }
-
-    /// For writes: a destroyed session first turns into a brand-new one.
-    fn with_live<R>(&self, f: impl FnOnce(&mut Loaded) -> Result<R, Error>) -> Result<R, Error> {
-        self.with_loaded(|loaded| {
-            if loaded.destroyed {
-                loaded.start_over()?;
-            }
-            f(loaded)
-        })
     }
 
     /// The session's current ID (a new one after [`regenerate_id`](Self::regenerate_id)).
@@ -258,7 +198,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn id(&self) -> Result<SessionId, Error> {
-        self.with_loaded(|loaded| Ok(loaded.id.clone()))
+        self.with_copy(|copy| Ok(copy.id().clone()))
     }
 
     /// Reads a value as type `T`; `None` when the key is absent or the session destroyed.
@@ -271,8 +211,8 @@ impl Session {
     /// [`Error::NotLoaded`] before [`load`](Self::load); [`Error::Json`] when the stored
     /// value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        self.with_loaded(|loaded| {
-            let Some(value) = loaded.lookup(key) else {
+        self.with_copy(|copy| {
+            let Some(value) = copy.lookup(key) else {
                 return Ok(None);
             };
             T::deserialize(value)
@@ -290,7 +230,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn get_value(&self, key: &str) -> Result<Option<Value>, Error> {
-        self.with_loaded(|loaded| Ok(loaded.lookup(key).cloned()))
+        self.with_copy(|copy| Ok(copy.lookup(key).cloned()))
     }
 
     /// True when `key` holds a value or an arriving flash value; false once destroyed.
@@ -299,10 +239,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn has(&self, key: &str) -> Result<bool, Error> {
-        self.with_loaded(|loaded| {
-            Ok(!loaded.destroyed
-                && (loaded.values.contains_key(key) || loaded.flash_in.contains_key(key)))
-        })
+        self.with_copy(|copy| Ok(copy.has(key)))
     }
 
     /// Stores `value` under `key`. A value that serializes to JSON `null` removes the key.
@@ -313,15 +250,7 @@ impl Session {
     /// JSON.
     pub fn set<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
         let (key, value) = to_entry(key, value)?;
-        self.with_live(|loaded| {
-            if value.is_null() {
-                loaded.values.remove(&key);
-            } else {
-                loaded.values.insert(key, value);
-            }
-            loaded.dirty = true;
-            Ok(())
-        })
+        self.with_copy(|copy| copy.set(key, value))
     }
 
     /// Removes `key` from the values and returns what it held (Remix's `unset`).
@@ -332,10 +261,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn remove(&self, key: &str) -> Result<Option<Value>, Error> {
-        self.with_live(|loaded| {
-            loaded.dirty = true;
-            Ok(loaded.values.remove(key))
-        })
+        self.with_copy(|copy| copy.remove(key))
     }
 
     /// Sets a flash value: readable during the next request only, then gone.
@@ -345,11 +271,7 @@ impl Session {
     /// [`Error::NotLoaded`] or [`Error::Json`].
     pub fn flash<T: Serialize>(&self, key: impl Into<String>, value: T) -> Result<(), Error> {
         let (key, value) = to_entry(key, value)?;
-        self.with_live(|loaded| {
-            loaded.flash_next.insert(key, value);
-            loaded.dirty = true;
-            Ok(())
-        })
+        self.with_copy(|copy| copy.flash(key, value))
     }
 
     /// Gives the session a new ID and keeps its data; call it on login and on every
@@ -362,12 +284,8 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] or [`Error::Randomness`].
     pub fn regenerate_id(&self) -> Result<(), Error> {
-        let id = SessionId::generate()?;
-        self.with_live(|loaded| {
-            loaded.id = id;
-            loaded.dirty = true;
-            Ok(())
-        })
+        let new_id = SessionId::generate()?;
+        self.with_copy(|copy| copy.regenerate_id(new_id))
     }
 
     /// Destroys the session (logout): its record is deleted and its cookie removed when
@@ -378,26 +296,21 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn destroy(&self) -> Result<(), Error> {
-        self.with_loaded(|loaded| {
-            loaded.destroyed = true;
+        self.with_copy(|copy| {
+            copy.destroy();
             Ok(())
         })
     }
 
     /// True when something changed that the end of the request must save.
     pub fn is_dirty(&self) -> bool {
-        match &*self.lock() {
-            State::Loaded(loaded) => loaded.dirty,
-            State::Pending { .. } => false,
-        }
+        matches!(&*self.lock(), State::Loaded(copy) if copy.is_dirty())
     }
 
-    /// True once [`destroy`](Self::destroy) was called.
+    /// True once [`destroy`](Self::destroy) was called (or a save found the session
+    /// ended by a concurrent logout).
     pub fn is_destroyed(&self) -> bool {
-        match &*self.lock() {
-            State::Loaded(loaded) => loaded.destroyed,
-            State::Pending { .. } => false,
-        }
+        matches!(&*self.lock(), State::Loaded(copy) if copy.phase() == Phase::Destroyed)
     }
 
     /// The number of values plus arriving flash values (0 once destroyed).
@@ -406,13 +319,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn len(&self) -> Result<usize, Error> {
-        self.with_loaded(|loaded| {
-            Ok(if loaded.destroyed {
-                0
-            } else {
-                loaded.values.len() + loaded.flash_in.len()
-            })
-        })
+        self.with_copy(|copy| Ok(copy.len()))
     }
 
     /// True when [`len`](Self::len) is 0.
@@ -434,69 +341,15 @@ fn to_entry<T: Serialize>(key: impl Into<String>, value: T) -> Result<(String, V
     }
 }
 
-impl Loaded {
-    fn fresh(
-        backend: Option<Arc<dyn SessionBackend>>,
-        policy: Arc<SessionPolicy>,
-        had_cookie: bool,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            backend,
-            policy,
-            id: SessionId::generate()?,
-            stored_id: None,
-            destroyed_id: None,
-            had_cookie,
-            created: None,
-            expires: None,
-            values: ValueMap::new(),
-            flash_in: ValueMap::new(),
-            flash_next: ValueMap::new(),
-            dirty: false,
-            reissue: false,
-            destroyed: false,
-        })
-    }
-
-    fn lookup(&self, key: &str) -> Option<&Value> {
-        if self.destroyed {
-            return None;
-        }
-        // Remix falls back with `??`: a null value defers to an arriving flash.
-        self.values
-            .get(key)
-            .filter(|value| !value.is_null())
-            .or_else(|| self.flash_in.get(key))
-    }
-
-    /// Turns a destroyed session into a brand-new one with a new ID, remembering the
-    /// destroyed record so that the next save deletes it.
-    fn start_over(&mut self) -> Result<(), Error> {
-        let fresh = Self::fresh(self.backend.clone(), self.policy.clone(), self.had_cookie)?;
-        let destroyed_id = self.stored_id.take().or(self.destroyed_id.take());
-        *self = Self {
-            destroyed_id,
-            dirty: true,
-            ..fresh
-        };
-        Ok(())
-    }
-}
-
 impl fmt::Debug for Session {
     /// Shows the state, never the ID or the data (both may be secrets).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("Session");
         match &*self.lock() {
-            State::Pending { cookie_value, .. } => out
+            State::Unloaded { cookie_value } => out
                 .field("loaded", &false)
                 .field("has_cookie", &cookie_value.is_some()),
-            State::Loaded(loaded) => out
-                .field("loaded", &true)
-                .field("values", &loaded.values.len())
-                .field("flash", &(loaded.flash_in.len() + loaded.flash_next.len()))
-                .field("dirty", &loaded.dirty)
-                .field("destroyed", &loaded.destroyed),
+            State::Loaded(copy) => out.field("loaded", &true).field("copy", copy),
         };
         out.finish_non_exhaustive()
     }

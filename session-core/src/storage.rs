@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::{
-    Error, LoadedSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteMode,
+    Error, FoundSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteMode,
     WriteOutcome,
 };
 
@@ -164,7 +164,7 @@ pub trait SessionStorage: Send + Sync + 'static {
 /// Every by-ID storage is a backend whose cookie value is the session ID.
 #[async_trait]
 impl<S: SessionStorage> SessionBackend for S {
-    async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
+    async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
         // A value that is not a canonical ID never reaches the storage.
         let Some(id) = SessionId::parse(cookie_value) else {
             return Ok(None);
@@ -177,7 +177,7 @@ impl<S: SessionStorage> SessionBackend for S {
         if stored.is_expired() {
             return Ok(None);
         }
-        Ok(Some(LoadedSession {
+        Ok(Some(FoundSession {
             id,
             data: stored.data,
             expires: stored.expires,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
 use session_core::{
-    async_trait, CookieUpdate, Error, LoadedSession, Session, SessionBackend, SessionId,
+    async_trait, CookieUpdate, Error, FoundSession, Session, SessionBackend, SessionId,
     SessionPolicy, SessionWrite, WriteOutcome,
 };
 
@@ -197,11 +197,11 @@ impl SessionManager {
         session: &Session,
     ) -> Result<Option<HeaderValue>, Error> {
         let header = match session.commit().await? {
-            CookieUpdate::Unchanged => return Ok(None),
+            CookieUpdate::Keep => return Ok(None),
             CookieUpdate::Set {
                 value,
                 expires,
-                unchanged,
+                same_value,
             } => {
                 // The browser may drop the cookie when the server would: same deadline.
                 let max_age = expires.map(|expires| {
@@ -210,7 +210,7 @@ impl SessionManager {
                         .unwrap_or_default();
                     Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))
                 });
-                if unchanged && max_age.is_none() && self.cookie.max_age().is_none() {
+                if same_value && max_age.is_none() && self.cookie.max_age().is_none() {
                     // The browser already holds this very cookie and it has no lifetime
                     // to push back: sending it again would change nothing.
                     return Ok(None);
@@ -234,7 +234,7 @@ pub(crate) fn append_cookie_headers(headers: &mut HeaderMap, set_cookie: HeaderV
 
 #[async_trait]
 impl SessionBackend for SignedBackend {
-    async fn load(&self, cookie_value: &str) -> Result<Option<LoadedSession>, Error> {
+    async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
         let Some((value, old_secret)) = self.cookie.verify_rotated(cookie_value) else {
             // Tampered, signed with an unknown secret, or not ours at all: the user simply
             // gets a fresh session. Debug level, since any client can trigger it at will.

@@ -220,7 +220,7 @@ async fn a_remix_cookie_storage_payload_reads_and_saves_identically() {
         value: next.to_owned(),
         expires: None,
         // A cookie-storage payload changes with the data: always sent.
-        unchanged: false,
+        same_value: false,
     };
     assert_eq!(update, expected);
 }

@@ -59,7 +59,7 @@ impl Browser {
         match &update {
             CookieUpdate::Set { value, .. } => self.cookie = Some(value.clone()),
             CookieUpdate::Clear => self.cookie = None,
-            CookieUpdate::Unchanged => {}
+            CookieUpdate::Keep => {}
         }
         update
     }
@@ -106,7 +106,7 @@ pub async fn an_untouched_session_is_not_written(
     browser.request(increment).await;
     let (session, update) = browser.request(|s| assert_eq!(count(s), 1)).await;
     assert!(!session.is_dirty());
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
 }
 
 /// A new visitor whose session is never changed gets no cookie.
@@ -118,7 +118,7 @@ pub async fn a_fresh_session_without_changes_sets_no_cookie(
     let (_, update) = browser
         .request(|s| assert!(s.is_empty().expect("len")))
         .await;
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
 }
 
 /// A flash is invisible in its own request, visible in the next, gone after.

@@ -124,10 +124,7 @@ async fn data_methods_before_load_say_not_loaded() {
     assert!(matches!(session.destroy(), Err(Error::NotLoaded)));
     assert!(!session.is_dirty());
     // An unloaded session is never saved, and costs no storage call at all.
-    assert_eq!(
-        session.commit().await.expect("commit"),
-        CookieUpdate::Unchanged
-    );
+    assert_eq!(session.commit().await.expect("commit"), CookieUpdate::Keep);
     assert_eq!(storage.calls(), (0, 0, 0));
 }
 
@@ -199,7 +196,7 @@ async fn reading_does_not_make_dirty() {
     })
     .await;
     assert!(!session.is_dirty());
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
     // One read for the second request, and only the first request's write.
     assert_eq!(storage.calls(), (1, 1, 0));
 }
@@ -220,7 +217,7 @@ async fn persists_across_requests() {
 async fn a_fresh_untouched_session_writes_nothing() {
     let storage = Arc::new(CountingStorage::default());
     let (_, update) = request(&storage, None, |_| {}).await;
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
     assert_eq!(storage.calls(), (0, 0, 0), "no cookie: no read, no write");
 }
 
@@ -230,7 +227,7 @@ async fn unknown_ids_are_never_adopted_nor_stored() {
     let unknown = SessionId::generate().expect("id");
     let (session, update) = request(&storage, Some(unknown.as_str()), |_| {}).await;
     assert_ne!(session.id().expect("id"), unknown);
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
     assert_eq!(storage.calls(), (1, 0, 0), "a read creates no record");
 
     let (session, update) = request(&storage, Some(unknown.as_str()), increment).await;
@@ -281,7 +278,7 @@ async fn flash_is_visible_on_the_next_request_only() {
         assert!(!s.is_dirty());
     })
     .await;
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
 }
 
 #[tokio::test]
@@ -364,7 +361,7 @@ async fn regenerate_then_destroy_deletes_the_original_record() {
 async fn destroying_a_session_that_never_existed_touches_nothing() {
     let storage = Arc::new(CountingStorage::default());
     let (_, update) = request(&storage, None, |s| s.destroy().expect("destroy")).await;
-    assert_eq!(update, CookieUpdate::Unchanged);
+    assert_eq!(update, CookieUpdate::Keep);
     assert_eq!(storage.calls(), (0, 0, 0));
 }
 
@@ -478,10 +475,7 @@ async fn reads_refresh_the_idle_deadline_only_after_a_quarter_of_it() {
         Some(id.as_str().to_owned()),
     );
     session.load().await.expect("load");
-    assert_eq!(
-        session.commit().await.expect("commit"),
-        CookieUpdate::Unchanged
-    );
+    assert_eq!(session.commit().await.expect("commit"), CookieUpdate::Keep);
     // Saved 150 s ago: the read pushes the deadline with one update.
     let stale = StoredSession {
         expires: Some(now + idle - Duration::from_secs(150)),
@@ -557,6 +551,30 @@ async fn a_save_after_a_concurrent_logout_does_not_resurrect_the_session() {
     assert!(!storage.contains(&cookie), "the logout was undone");
 }
 
+/// The known bug before the state machine moved into `working_copy.rs`: after a save
+/// found the record gone, a second commit created it again under the old ID.
+#[tokio::test]
+async fn a_second_commit_after_a_concurrent_logout_writes_nothing() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let cookie = cookie_of(&update);
+    let slow = Session::new(storage.clone(), Some(cookie.clone()));
+    slow.load().await.expect("load");
+    request(&storage, Some(&cookie), |s| s.destroy().expect("destroy")).await;
+    slow.set("count", 99).expect("set");
+    assert_eq!(slow.commit().await.expect("commit"), CookieUpdate::Clear);
+    assert!(
+        !slow.needs_commit(),
+        "the session is over: nothing left to do"
+    );
+    assert_eq!(
+        slow.commit().await.expect("second commit"),
+        CookieUpdate::Keep
+    );
+    assert!(!storage.contains(&cookie), "the logout was undone");
+    assert!(slow.is_destroyed());
+}
+
 #[tokio::test]
 async fn fail_open_gives_a_fresh_session_when_storage_is_down() {
     struct Down;
@@ -628,17 +646,14 @@ async fn needs_commit_says_exactly_when_commit_has_work() {
 
     let unloaded = fresh(Some(&cookie));
     assert!(!unloaded.needs_commit());
-    assert_eq!(
-        unloaded.commit().await.expect("commit"),
-        CookieUpdate::Unchanged
-    );
+    assert_eq!(unloaded.commit().await.expect("commit"), CookieUpdate::Keep);
 
     let read_only = fresh(Some(&cookie));
     read_only.load().await.expect("load");
     assert!(!read_only.needs_commit());
     assert_eq!(
         read_only.commit().await.expect("commit"),
-        CookieUpdate::Unchanged
+        CookieUpdate::Keep
     );
 
     let changed = fresh(Some(&cookie));
@@ -667,6 +682,6 @@ async fn needs_commit_says_exactly_when_commit_has_work() {
     assert!(!never_saved.needs_commit());
     assert_eq!(
         never_saved.commit().await.expect("commit"),
-        CookieUpdate::Unchanged
+        CookieUpdate::Keep
     );
 }

@@ -1,0 +1,412 @@
+//! The session state machine: one request's working copy of a session, every
+//! transition it can make, and what a save means for it.
+//!
+//! Pure and synchronous: no backend, no lock, no runtime, and no clock of its own
+//! (callers pass `now`), so every transition is tested as a table row in `tests.rs`
+//! beside this file. [`Session`](crate::Session) holds a `WorkingCopy` behind its lock
+//! and does the awaiting; nothing else changes one.
+//!
+//! The state is two dimensions, one enum each, so that contradictory combinations
+//! (a record to update under an ID that was never stored, a destroyed session that is
+//! also being written) cannot be written down:
+//!
+//! - [`Phase`]: is the session live, or destroyed (by the handler, or by a concurrent
+//!   logout found at save time)?
+//! - [`Record`]: where does its stored record stand relative to the current ID?
+//!
+//! A save is two steps: [`WorkingCopy::plan`] says what to write, copied out so the
+//! lock can be released; after the backend answers, `settle_*` says what that answer
+//! means. Edits made by another clone of the handle while the write was in flight are
+//! kept: they leave the copy dirty for the next commit (the `edits` counter).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::{
+    CookieUpdate, Error, FoundSession, SessionData, SessionId, SessionPolicy, StoredSession,
+    ValueMap, WriteMode,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// How far in the future a stored creation time may be before the record is refused:
+/// servers' clocks differ a little, a forged or corrupted timestamp differs a lot.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// Whether the session can be read and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Readable and writable.
+    Live,
+    /// Reads see nothing; the next commit deletes the record and clears the cookie; a
+    /// write starts a brand-new session (with a new ID) instead.
+    Destroyed,
+}
+
+/// Where the session's stored record stands, as far as this request knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// Nothing stored: the next save creates the record (only where none exists).
+    New,
+    /// Stored under the current ID: the next save updates it (only if it still exists).
+    Current,
+    /// Stored under an earlier ID (after `regenerate_id`, or a write after `destroy`):
+    /// the next save deletes that record and creates one under the current ID.
+    Earlier(SessionId),
+}
+
+/// One request's working copy of a session.
+pub(crate) struct WorkingCopy {
+    /// The current ID (changes on `regenerate_id` and when a destroyed session starts
+    /// over).
+    id: SessionId,
+    record: Record,
+    phase: Phase,
+    /// The browser holds a cookie of ours: the request presented one, or a commit set
+    /// one. A destroy must clear it; without one there is nothing to clear.
+    cookie_in_browser: bool,
+    /// When the session was first saved (`None` until then).
+    created: Option<SystemTime>,
+    /// The deadline the stored record carries.
+    expires: Option<SystemTime>,
+    values: ValueMap,
+    /// Flash values that arrived with this request: readable now, dropped on save.
+    flash_in: ValueMap,
+    /// Flash values set during this request, for the next one.
+    flash_next: ValueMap,
+    dirty: bool,
+    /// Counts edits, so a save that raced an edit leaves the copy dirty.
+    edits: u64,
+    /// The cookie was signed with a secret being rotated out: send it again, re-signed,
+    /// with the next save.
+    reissue: bool,
+}
+
+/// What a commit must do, decided under the lock and carried out after it.
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(crate) enum Plan {
+    /// Nothing changed: no storage call, no cookie.
+    Nothing,
+    /// The session was destroyed: delete this record, if any, and clear the cookie.
+    Clear { delete: Option<SessionId> },
+    /// Save the session.
+    Write(PlannedWrite),
+}
+
+/// A write to attempt, with everything copied out of the working copy.
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(crate) struct PlannedWrite {
+    pub(crate) id: SessionId,
+    /// The record as it stood when planned: decides the write mode.
+    pub(crate) record_before: Record,
+    /// The cookie must be sent again whatever its value (old secret).
+    pub(crate) reissue: bool,
+    /// What to store; `created` is always set.
+    pub(crate) stored: StoredSession,
+    /// The edit count when planned.
+    edits: u64,
+}
+
+impl PlannedWrite {
+    /// The write mode the record's standing calls for.
+    pub(crate) fn mode(&self) -> WriteMode<'_> {
+        match &self.record_before {
+            Record::New => WriteMode::Create,
+            Record::Current => WriteMode::Update,
+            Record::Earlier(old) => WriteMode::Replace { old },
+        }
+    }
+}
+
+impl WorkingCopy {
+    /// A brand-new session with a fresh ID and nothing stored.
+    pub(crate) fn fresh(cookie_in_browser: bool) -> Result<Self, Error> {
+        Ok(Self {
+            id: SessionId::generate()?,
+            record: Record::New,
+            phase: Phase::Live,
+            cookie_in_browser,
+            created: None,
+            expires: None,
+            values: ValueMap::new(),
+            flash_in: ValueMap::new(),
+            flash_next: ValueMap::new(),
+            dirty: false,
+            edits: 0,
+            reissue: false,
+        })
+    }
+
+    /// The working copy of what a backend found, or `None` when it is past its
+    /// deadline, past the absolute timeout, or claims a creation time in the future.
+    pub(crate) fn found(
+        found: FoundSession,
+        policy: &SessionPolicy,
+        now: SystemTime,
+    ) -> Option<Self> {
+        // A deadline stored under an older, longer policy still ends here.
+        if found.expires.is_some_and(|expires| expires <= now) {
+            return None;
+        }
+        if found.created.is_some_and(|created| {
+            policy.is_past_absolute(created, now) || created > now + CLOCK_SKEW
+        }) {
+            return None;
+        }
+        Some(Self {
+            id: found.id,
+            record: Record::Current,
+            phase: Phase::Live,
+            cookie_in_browser: true,
+            // Records written by Remix carry no creation time: count from now.
+            created: Some(found.created.unwrap_or(now)),
+            expires: found.expires,
+            values: found.data.values,
+            // Arriving flash values make the session dirty, so that the save at the end
+            // of this request clears them (Remix does the same); so does a cookie signed
+            // with an old secret, so that it is re-signed with the current one.
+            dirty: !found.data.flash.is_empty() || found.reissue,
+            flash_in: found.data.flash,
+            flash_next: ValueMap::new(),
+            edits: 0,
+            reissue: found.reissue,
+        })
+    }
+
+    pub(crate) fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// A value or, failing that, an arriving flash value; nothing once destroyed.
+    pub(crate) fn lookup(&self, key: &str) -> Option<&Value> {
+        if self.phase == Phase::Destroyed {
+            return None;
+        }
+        // Remix falls back with `??`: a null value defers to an arriving flash.
+        self.values
+            .get(key)
+            .filter(|value| !value.is_null())
+            .or_else(|| self.flash_in.get(key))
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.phase == Phase::Live
+            && (self.values.contains_key(key) || self.flash_in.contains_key(key))
+    }
+
+    /// Values plus arriving flash values; 0 once destroyed.
+    pub(crate) fn len(&self) -> usize {
+        match self.phase {
+            Phase::Live => self.values.len() + self.flash_in.len(),
+            Phase::Destroyed => 0,
+        }
+    }
+
+    /// Stores `value` under `key`; JSON `null` removes the key.
+    pub(crate) fn set(&mut self, key: String, value: Value) -> Result<(), Error> {
+        self.edit()?;
+        if value.is_null() {
+            self.values.remove(&key);
+        } else {
+            self.values.insert(key, value);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Result<Option<Value>, Error> {
+        self.edit()?;
+        Ok(self.values.remove(key))
+    }
+
+    pub(crate) fn flash(&mut self, key: String, value: Value) -> Result<(), Error> {
+        self.edit()?;
+        self.flash_next.insert(key, value);
+        Ok(())
+    }
+
+    /// Moves the session to `new_id`, keeping its data; the record under the ID it was
+    /// stored under is deleted by the next save.
+    pub(crate) fn regenerate_id(&mut self, new_id: SessionId) -> Result<(), Error> {
+        self.edit()?;
+        self.move_to(new_id);
+        Ok(())
+    }
+
+    pub(crate) fn destroy(&mut self) {
+        self.phase = Phase::Destroyed;
+        self.edits += 1;
+    }
+
+    /// Every edit: a destroyed session first starts over, then the copy is dirty.
+    fn edit(&mut self) -> Result<(), Error> {
+        if self.phase == Phase::Destroyed {
+            self.start_over()?;
+        }
+        self.dirty = true;
+        self.edits += 1;
+        Ok(())
+    }
+
+    /// A destroyed session becomes a brand-new one with a new ID; its record, if any,
+    /// stays marked for deletion by the next save, as after `regenerate_id`.
+    fn start_over(&mut self) -> Result<(), Error> {
+        let destroyed = std::mem::replace(self, Self::fresh(self.cookie_in_browser)?);
+        self.edits = destroyed.edits;
+        self.record = match destroyed.record {
+            Record::Current => Record::Earlier(destroyed.id),
+            earlier_or_new => earlier_or_new,
+        };
+        Ok(())
+    }
+
+    /// The record transition of an ID change: a record under the current ID is now
+    /// under an earlier one; an earlier or no record stays as it is.
+    fn move_to(&mut self, new_id: SessionId) {
+        let old_id = std::mem::replace(&mut self.id, new_id);
+        if self.record == Record::Current {
+            self.record = Record::Earlier(old_id);
+        }
+    }
+
+    /// Whether [`plan`](Self::plan) would plan anything. Reads the clock (`now`) only
+    /// when an idle deadline might be due for its push.
+    pub(crate) fn has_work(
+        &self,
+        policy: &SessionPolicy,
+        now: impl FnOnce() -> SystemTime,
+    ) -> bool {
+        match self.phase {
+            Phase::Destroyed => self.record != Record::New || self.cookie_in_browser,
+            Phase::Live if self.dirty => true,
+            Phase::Live => {
+                if self.record != Record::Current || policy.idle_timeout.is_none() {
+                    return false;
+                }
+                let now = now();
+                policy.needs_refresh(self.created.unwrap_or(now), self.expires, now)
+            }
+        }
+    }
+
+    /// What the next commit must do.
+    pub(crate) fn plan(&self, policy: &SessionPolicy, now: SystemTime) -> Plan {
+        if !self.has_work(policy, || now) {
+            return Plan::Nothing;
+        }
+        if self.phase == Phase::Destroyed {
+            return Plan::Clear {
+                delete: self.stored_id().cloned(),
+            };
+        }
+        let created = self.created.unwrap_or(now);
+        Plan::Write(PlannedWrite {
+            id: self.id.clone(),
+            record_before: self.record.clone(),
+            reissue: self.reissue,
+            stored: StoredSession {
+                // Arriving flash values are left out on purpose: this save is what
+                // clears them.
+                data: SessionData {
+                    values: self.values.clone(),
+                    flash: self.flash_next.clone(),
+                },
+                expires: policy.deadline(created, now),
+                created: Some(created),
+            },
+            edits: self.edits,
+        })
+    }
+
+    /// The ID a record is stored under, if any.
+    fn stored_id(&self) -> Option<&SessionId> {
+        match &self.record {
+            Record::New => None,
+            Record::Current => Some(&self.id),
+            Record::Earlier(id) => Some(id),
+        }
+    }
+
+    /// A planned [`Plan::Clear`] was carried out: the record is gone, and so is the
+    /// browser's cookie.
+    pub(crate) fn settle_cleared(&mut self) -> CookieUpdate {
+        // A write after destroy may have happened meanwhile; it keeps its new ID, and
+        // the only record it knew of is the one just deleted.
+        self.record = Record::New;
+        self.cookie_in_browser = false;
+        CookieUpdate::Clear
+    }
+
+    /// `write` was stored and the cookie must now carry `value`.
+    pub(crate) fn settle_written(&mut self, write: PlannedWrite, value: String) -> CookieUpdate {
+        // By-ID backends return the ID as the cookie value: an update in place leaves
+        // the browser's cookie as it is.
+        let same_value =
+            write.record_before == Record::Current && !write.reissue && value == write.id.as_str();
+        // If another clone regenerated the ID meanwhile, the record just written is the
+        // one its next save must replace.
+        self.record = if self.id == write.id {
+            Record::Current
+        } else {
+            Record::Earlier(write.id)
+        };
+        self.created = write.stored.created;
+        self.expires = write.stored.expires;
+        self.cookie_in_browser = true;
+        self.reissue = false;
+        if self.edits == write.edits {
+            self.dirty = false;
+        }
+        CookieUpdate::Set {
+            value,
+            expires: write.stored.expires,
+            same_value,
+        }
+    }
+
+    /// A create found `write`'s ID taken (a collision): nothing was written, and a
+    /// replace had deleted its old record first. The retry is a plain create under
+    /// `fresh`.
+    pub(crate) fn settle_id_taken(&mut self, write: &PlannedWrite, fresh: SessionId) {
+        self.record = Record::New;
+        if self.id == write.id {
+            self.id = fresh;
+        }
+    }
+
+    /// An update found the record gone: a concurrent logout (or expiry) ended the
+    /// session. Nothing was written; the session is over, and its cookie is cleared.
+    pub(crate) fn settle_gone(&mut self) -> CookieUpdate {
+        self.phase = Phase::Destroyed;
+        self.dirty = false;
+        self.settle_cleared()
+    }
+}
+
+impl fmt::Debug for WorkingCopy {
+    /// Counts and flags only: the ID and the data may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let record = match self.record {
+            Record::New => "new",
+            Record::Current => "current",
+            Record::Earlier(_) => "earlier",
+        };
+        f.debug_struct("WorkingCopy")
+            .field("phase", &self.phase)
+            .field("record", &record)
+            .field("values", &self.values.len())
+            .field("flash", &(self.flash_in.len() + self.flash_next.len()))
+            .field("dirty", &self.dirty)
+            .finish_non_exhaustive()
+    }
+}
