@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
-use session_core::{Error, Session, SessionBackend};
+use session_core::{Error, Session, SessionBackend, SessionPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -37,25 +37,34 @@ impl SessionLayer {
         Self { manager }
     }
 
-    /// Ends idle sessions; see [`SessionManager::with_idle_timeout`].
+    /// Ends idle sessions; see [`SessionManager::idle_timeout`].
     #[must_use]
-    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
-        self.manager = self.manager.with_idle_timeout(idle);
-        self
+    pub fn idle_timeout(self, idle: Duration) -> Self {
+        self.change_manager(|manager| manager.idle_timeout(idle))
     }
 
-    /// Ends old sessions; see [`SessionManager::with_absolute_timeout`].
+    /// Ends old sessions; see [`SessionManager::absolute_timeout`].
     #[must_use]
-    pub fn with_absolute_timeout(mut self, absolute: Duration) -> Self {
-        self.manager = self.manager.with_absolute_timeout(absolute);
-        self
+    pub fn absolute_timeout(self, absolute: Duration) -> Self {
+        self.change_manager(|manager| manager.absolute_timeout(absolute))
     }
 
     /// Storage-failure policy; see [`SessionManager::fail_open`].
     #[must_use]
-    pub fn fail_open(mut self, fail_open: bool) -> Self {
-        self.manager = self.manager.fail_open(fail_open);
-        self
+    pub fn fail_open(self, fail_open: bool) -> Self {
+        self.change_manager(|manager| manager.fail_open(fail_open))
+    }
+
+    /// Replaces the whole policy; see [`SessionManager::policy`].
+    #[must_use]
+    pub fn policy(self, policy: SessionPolicy) -> Self {
+        self.change_manager(|manager| manager.policy(policy))
+    }
+
+    fn change_manager(self, change: impl FnOnce(SessionManager) -> SessionManager) -> Self {
+        Self {
+            manager: change(self.manager),
+        }
     }
 
     /// The manager doing the work.
@@ -101,7 +110,7 @@ impl<S> SessionService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
@@ -115,23 +124,12 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         if request.extensions().get::<Session>().is_some() {
             tracing::error!("a session layer found a session already in the request: apply the session layer only once");
-            return ResponseFuture {
-                state: State::Refused,
-            };
+            return ResponseFuture::applied_twice();
         }
         let session = self.manager.session_from_headers(request.headers());
         request.extensions_mut().insert(session.clone());
-        // The clone that was driven to readiness handles this request; a fresh clone
-        // stays behind for the next one (tower's usual pattern).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture {
-            state: State::Calling {
-                inner: inner.call(request),
-                session: Some(session),
-                manager: Some(self.manager.clone()),
-            },
-        }
+        // `poll_ready` readied `self.inner`; it handles this request.
+        ResponseFuture::new(self.inner.call(request), session, self.manager.clone())
     }
 }
 
@@ -155,6 +153,7 @@ pin_project! {
         Calling {
             #[pin]
             inner: F,
+            // Options only so that they can be moved out of the pinned state once.
             session: Option<Session>,
             manager: Option<SessionManager>,
         },
@@ -164,6 +163,27 @@ pin_project! {
         },
         Refused,
         Done,
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    /// The handler's future, then the commit of `session`.
+    fn new(inner: F, session: Session, manager: SessionManager) -> Self {
+        Self {
+            state: State::Calling {
+                inner,
+                session: Some(session),
+                manager: Some(manager),
+            },
+        }
+    }
+
+    /// An empty 500, without calling the handler: the request already carries a
+    /// session, so a second layer would save it twice.
+    fn applied_twice() -> Self {
+        Self {
+            state: State::Refused,
+        }
     }
 }
 
@@ -185,9 +205,8 @@ where
                 } => {
                     // If the handler fails, nothing is saved: the error propagates.
                     let response = ready!(inner.poll(cx))?;
-                    let (Some(session), Some(manager)) = (session.take(), manager.take()) else {
-                        return Poll::Ready(Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR)));
-                    };
+                    let session = session.take().expect("taken once, when leaving `Calling`");
+                    let manager = manager.take().expect("taken once, when leaving `Calling`");
                     if !session.needs_commit() {
                         state.set(State::Done);
                         return Poll::Ready(Ok(response));
@@ -201,11 +220,10 @@ where
                 }
                 StateProj::Committing { response, commit } => {
                     let result = ready!(commit.as_mut().poll(cx));
-                    let response = response.take();
+                    let mut response = response
+                        .take()
+                        .expect("taken once, when leaving `Committing`");
                     state.set(State::Done);
-                    let Some(mut response) = response else {
-                        return Poll::Ready(Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR)));
-                    };
                     return Poll::Ready(Ok(match result {
                         Ok(Some(set_cookie)) => {
                             append_cookie_headers(response.headers_mut(), set_cookie);

@@ -10,7 +10,7 @@ use session_core::{
     SessionPolicy, SessionWrite, WriteOutcome,
 };
 
-use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie};
+use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie, Verified};
 
 /// Secrets shorter than this draw a warning at start-up (HMAC-SHA256 key size).
 const RECOMMENDED_SECRET_LEN: usize = 32;
@@ -107,37 +107,37 @@ impl SessionManager {
     /// storage. Reads push the deadline without a write on every request (see
     /// [`SessionPolicy::idle_refresh`]). Default: the cookie's `Max-Age`, if it has one.
     #[must_use]
-    pub fn with_idle_timeout(self, idle: Duration) -> Self {
-        self.with_policy_change(|policy| policy.idle_timeout = Some(idle))
+    pub fn idle_timeout(self, idle: Duration) -> Self {
+        self.change_policy(|policy| policy.idle_timeout = Some(idle))
     }
 
     /// Ends sessions `absolute` after they were first saved, however active they are
     /// (and across `regenerate_id`). Default: none.
     #[must_use]
-    pub fn with_absolute_timeout(self, absolute: Duration) -> Self {
-        self.with_policy_change(|policy| policy.absolute_timeout = Some(absolute))
+    pub fn absolute_timeout(self, absolute: Duration) -> Self {
+        self.change_policy(|policy| policy.absolute_timeout = Some(absolute))
     }
 
     /// When storage is down while loading a session: `false` (default) answers 503 and
     /// leaves the cookie alone; `true` gives the user a fresh session (logged).
     #[must_use]
     pub fn fail_open(self, fail_open: bool) -> Self {
-        self.with_policy_change(|policy| policy.fail_open = fail_open)
+        self.change_policy(|policy| policy.fail_open = fail_open)
     }
 
     /// Replaces the whole [`SessionPolicy`].
     #[must_use]
-    pub fn with_policy(mut self, policy: SessionPolicy) -> Self {
+    pub fn policy(mut self, policy: SessionPolicy) -> Self {
         self.policy = Arc::new(policy);
         self
     }
 
     /// The policy in force.
-    pub fn policy(&self) -> &SessionPolicy {
+    pub fn session_policy(&self) -> &SessionPolicy {
         &self.policy
     }
 
-    fn with_policy_change(mut self, change: impl FnOnce(&mut SessionPolicy)) -> Self {
+    fn change_policy(mut self, change: impl FnOnce(&mut SessionPolicy)) -> Self {
         change(Arc::make_mut(&mut self.policy));
         self
     }
@@ -235,7 +235,11 @@ pub(crate) fn append_cookie_headers(headers: &mut HeaderMap, set_cookie: HeaderV
 #[async_trait]
 impl SessionBackend for SignedBackend {
     async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
-        let Some((value, old_secret)) = self.cookie.verify_rotated(cookie_value) else {
+        let Some(Verified {
+            value,
+            by_old_secret,
+        }) = self.cookie.signer().verify(cookie_value)
+        else {
             // Tampered, signed with an unknown secret, or not ours at all: the user simply
             // gets a fresh session. Debug level, since any client can trigger it at will.
             tracing::debug!(
@@ -247,7 +251,7 @@ impl SessionBackend for SignedBackend {
         if let Some(loaded) = &mut loaded {
             // Signed with a secret being rotated out: re-sign with the current one now,
             // so the old secret can be retired once sessions have passed through.
-            loaded.reissue |= old_secret;
+            loaded.reissue |= by_old_secret;
         }
         Ok(loaded)
     }

@@ -415,9 +415,9 @@ async fn set_cookie_attributes(storage: StorageKind) -> TestResult {
 }
 
 async fn ttl_sets_max_age(storage: StorageKind) -> TestResult {
-    let mut with_ttl = config(&storage);
-    with_ttl.ttl = Some(Duration::from_secs(60));
-    let mut client = Client::new(&with_ttl)?;
+    let mut with_idle_timeout = config(&storage);
+    with_idle_timeout.idle_timeout = Some(Duration::from_secs(60));
+    let mut client = Client::new(&with_idle_timeout)?;
     let reply = client.get("/").await?;
     reply.assert_ok("Count: 1");
     assert_attributes(&reply.session_set_cookie()?.1, &["Max-Age=60"]);

@@ -287,8 +287,8 @@ fn timed_app(storage: MemoryStore, idle: Duration, absolute: Duration) -> Router
         .layer(
             session(cookie(), storage)
                 .expect("layer")
-                .with_idle_timeout(idle)
-                .with_absolute_timeout(absolute),
+                .idle_timeout(idle)
+                .absolute_timeout(absolute),
         )
 }
 
@@ -489,8 +489,8 @@ async fn r37_cookie_payloads_carry_their_timestamps_under_the_signature() {
         .layer(
             session(cookie(), session_cookie_store::CookieStore::new())
                 .expect("layer")
-                .with_idle_timeout(Duration::from_secs(60))
-                .with_absolute_timeout(Duration::from_secs(3600)),
+                .idle_timeout(Duration::from_secs(60))
+                .absolute_timeout(Duration::from_secs(3600)),
         );
     let value = session_cookie(&send(&app, "/write", None).await).expect("cookie");
     let payload = cookie().verify(&value).expect("ours");
@@ -553,7 +553,7 @@ async fn r17_regenerate_keeps_the_absolute_deadline() {
         .layer(session_middleware::SessionLayer::from_manager(
             SessionManager::new(cookie(), storage)
                 .expect("manager")
-                .with_policy(policy),
+                .policy(policy),
         ));
     let first = session_cookie(&send(&app, "/write", None).await).expect("cookie");
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -46,7 +46,7 @@ pub struct DemoConfig {
     /// Signing secrets; the first signs. Must not be empty.
     pub secrets: Vec<String>,
     /// Idle timeout: a session unused this long ends.
-    pub ttl: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
     /// Absolute timeout: a session this old ends, however active.
     pub absolute_timeout: Option<Duration>,
     /// Cookie signing format.
@@ -61,7 +61,7 @@ impl DemoConfig {
         Self {
             storage: StorageKind::default(),
             secrets: vec![secret.into()],
-            ttl: None,
+            idle_timeout: None,
             absolute_timeout: None,
             cookie_format: SigningFormat::default(),
             insecure_cookie: false,
@@ -101,11 +101,11 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
                 .build()?,
         )?,
     };
-    if let Some(idle) = config.ttl {
-        layer = layer.with_idle_timeout(idle);
+    if let Some(idle) = config.idle_timeout {
+        layer = layer.idle_timeout(idle);
     }
     if let Some(absolute) = config.absolute_timeout {
-        layer = layer.with_absolute_timeout(absolute);
+        layer = layer.absolute_timeout(absolute);
     }
     let protected = Router::new()
         .route("/dashboard", get(dashboard))

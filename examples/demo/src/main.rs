@@ -41,9 +41,9 @@ struct Args {
     #[arg(long = "secret", value_name = "SECRET")]
     secrets: Vec<String>,
     /// Idle timeout in seconds: a session unused this long ends (enforced on the
-    /// server; the cookie's Max-Age follows it).
-    #[arg(long, value_name = "SECONDS")]
-    ttl: Option<u64>,
+    /// server; the cookie's Max-Age follows it). `--ttl` is the old name.
+    #[arg(long, value_name = "SECONDS", visible_alias = "ttl")]
+    idle_timeout: Option<u64>,
     /// Absolute timeout in seconds: a session this old ends, however active.
     #[arg(long, value_name = "SECONDS")]
     absolute_timeout: Option<u64>,
@@ -105,7 +105,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Storage::Memcache => StorageKind::Memcache(args.memcache),
         },
         secrets,
-        ttl: args.ttl.map(Duration::from_secs),
+        idle_timeout: args.idle_timeout.map(Duration::from_secs),
         absolute_timeout: args.absolute_timeout.map(Duration::from_secs),
         cookie_format: match args.cookie_format {
             Format::Default => SigningFormat::NameBound,
@@ -145,5 +145,18 @@ fn storage_name(storage: &StorageKind) -> &'static str {
         StorageKind::Memory => "memory",
         StorageKind::Redis(_) => "redis",
         StorageKind::Memcache(_) => "memcache",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_timeout_flag_keeps_its_old_name_as_an_alias() {
+        for flag in ["--idle-timeout", "--ttl"] {
+            let args = Args::try_parse_from(["session-demo", flag, "90"]).expect("parses");
+            assert_eq!(args.idle_timeout, Some(90), "{flag}");
+        }
     }
 }

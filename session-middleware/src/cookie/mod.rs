@@ -13,7 +13,8 @@ pub use ::cookie::SameSite;
 pub use signing::SigningFormat;
 
 use session_core::Error;
-use signing::Signer;
+pub(crate) use signing::Verified;
+use signing::{Secret, Signer};
 
 /// Most bytes of `name` plus `value` a browser accepts in one cookie (RFC 6265bis).
 pub const MAX_COOKIE_SIZE: usize = 4096;
@@ -50,8 +51,6 @@ pub const MAX_COOKIE_SIZE: usize = 4096;
 #[derive(Clone)]
 pub struct SessionCookie {
     name: String,
-    secrets: Vec<Vec<u8>>,
-    format: SigningFormat,
     path: String,
     domain: Option<String>,
     http_only: bool,
@@ -60,8 +59,11 @@ pub struct SessionCookie {
     max_age: Option<Duration>,
     expires: Option<SystemTime>,
     partitioned: bool,
-    /// Keyed HMAC state for the secrets, prepared once by `build`.
+    /// The keyed state for the secrets and the format, prepared once by `build`; the
+    /// raw secrets are not kept.
     signer: Signer,
+    /// The length of the shortest secret, for the start-up warning.
+    shortest_secret: usize,
     /// Everything a `Set-Cookie` carries after the value and `Max-Age` (`; Path=/;
     /// HttpOnly; …`), rendered once by `build`.
     set_cookie_attributes: String,
@@ -72,6 +74,8 @@ pub struct SessionCookie {
 #[must_use = "call `build()` to get the cookie"]
 pub struct SessionCookieBuilder {
     cookie: SessionCookie,
+    format: SigningFormat,
+    secrets: Vec<Secret>,
 }
 
 impl SessionCookie {
@@ -80,8 +84,6 @@ impl SessionCookie {
         SessionCookieBuilder {
             cookie: SessionCookie {
                 name: name.into(),
-                secrets: Vec::new(),
-                format: SigningFormat::default(),
                 path: "/".to_owned(),
                 domain: None,
                 http_only: true,
@@ -91,8 +93,11 @@ impl SessionCookie {
                 expires: None,
                 partitioned: false,
                 signer: Signer::new(SigningFormat::default(), "", &[]),
+                shortest_secret: 0,
                 set_cookie_attributes: String::new(),
             },
+            format: SigningFormat::default(),
+            secrets: Vec::new(),
         }
     }
 
@@ -103,12 +108,12 @@ impl SessionCookie {
 
     /// True when the cookie has at least one secret. The session layer requires it.
     pub fn is_signed(&self) -> bool {
-        !self.secrets.is_empty()
+        self.signer.secret_count() > 0
     }
 
     /// The signing format.
     pub fn format(&self) -> SigningFormat {
-        self.format
+        self.signer.format()
     }
 
     /// True when `HttpOnly` is set.
@@ -133,7 +138,7 @@ impl SessionCookie {
 
     /// The length in bytes of the shortest secret (0 without secrets).
     pub(crate) fn shortest_secret(&self) -> usize {
-        self.secrets.iter().map(Vec::len).min().unwrap_or(0)
+        self.shortest_secret
     }
 
     /// Encodes and signs (or, in the private format, encrypts) `value` with the first
@@ -163,15 +168,13 @@ impl SessionCookie {
     /// Checks a signed (or encrypted) cookie value against every secret and returns the
     /// decoded value, or `None` if it does not verify or decode.
     pub fn verify(&self, signed: &str) -> Option<String> {
-        self.signer.unsign(signed)
+        self.signer.verify(signed).map(|verified| verified.value)
     }
 
-    /// Like [`verify`](Self::verify); also true when an older secret (not the first)
-    /// verified, i.e. the cookie should be re-issued.
-    pub(crate) fn verify_rotated(&self, signed: &str) -> Option<(String, bool)> {
-        self.signer
-            .unsign_keyed(signed)
-            .map(|(value, key)| (value, key > 0))
+    /// The signer, whose [`verify`](Signer::verify) also says whether an older secret
+    /// (not the first) verified, so that the cookie is re-issued.
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     /// The first value of this cookie in `headers` that verifies (Remix's
@@ -210,9 +213,9 @@ impl fmt::Debug for SessionCookie {
             .field("name", &self.name)
             .field(
                 "secrets",
-                &format_args!("<{} redacted>", self.secrets.len()),
+                &format_args!("<{} redacted>", self.signer.secret_count()),
             )
-            .field("format", &self.format)
+            .field("format", &self.format())
             .field("path", &self.path)
             .field("domain", &self.domain)
             .field("http_only", &self.http_only)
@@ -232,7 +235,7 @@ impl SessionCookieBuilder {
     /// Use at least 32 random bytes; shorter secrets work (Remix accepts them) but the
     /// session layer warns about them at start-up.
     pub fn secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.cookie.secrets.push(secret.into());
+        self.secrets.push(Secret::new(secret.into()));
         self
     }
 
@@ -242,15 +245,14 @@ impl SessionCookieBuilder {
         I: IntoIterator<Item = S>,
         S: Into<Vec<u8>>,
     {
-        self.cookie
-            .secrets
-            .extend(secrets.into_iter().map(Into::into));
+        self.secrets
+            .extend(secrets.into_iter().map(|secret| Secret::new(secret.into())));
         self
     }
 
     /// The signing format (default [`SigningFormat::NameBound`]).
     pub fn format(mut self, format: SigningFormat) -> Self {
-        self.cookie.format = format;
+        self.format = format;
         self
     }
 
@@ -314,7 +316,11 @@ impl SessionCookieBuilder {
             cookie.secure = true;
         }
         validate(&cookie)?;
-        cookie.signer = Signer::new(cookie.format, &cookie.name, &cookie.secrets);
+        if self.secrets.iter().any(Secret::is_empty) {
+            return Err(Error::InvalidCookie("a secret must not be empty"));
+        }
+        cookie.signer = Signer::new(self.format, &cookie.name, &self.secrets);
+        cookie.shortest_secret = self.secrets.iter().map(Secret::len).min().unwrap_or(0);
         cookie.set_cookie_attributes = header::render_attributes(&cookie);
         Ok(cookie)
     }
@@ -352,9 +358,6 @@ fn validate(cookie: &SessionCookie) -> Result<(), Error> {
             return invalid("the domain must be non-empty, at most 1024 bytes and contain no `;` or control characters");
         }
     }
-    if cookie.secrets.iter().any(Vec::is_empty) {
-        return invalid("a secret must not be empty");
-    }
     Ok(())
 }
 
@@ -389,7 +392,7 @@ mod tests {
         assert_eq!(cookie.path, "/");
         assert_eq!(cookie.domain, None);
         assert_eq!(cookie.max_age, None);
-        assert_eq!(cookie.format, SigningFormat::NameBound);
+        assert_eq!(cookie.format(), SigningFormat::NameBound);
     }
 
     #[test]

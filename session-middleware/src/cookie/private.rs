@@ -9,6 +9,8 @@ use hkdf::Hkdf;
 use session_core::Error;
 use sha2::Sha256;
 
+use super::signing::{Secret, Verified};
+
 /// HKDF `info` for the encryption key, version 1. A secret shared with the signed
 /// formats (or another app) thus never serves as the same key twice.
 const KEY_INFO: &[u8] = b"session-middleware\0private-cookie\0aes-256-gcm\0v1";
@@ -27,15 +29,14 @@ pub(crate) struct Sealer {
 }
 
 impl Sealer {
-    pub(crate) fn new(cookie_name: &str, secrets: &[Vec<u8>]) -> Self {
+    pub(crate) fn new(cookie_name: &str, secrets: &[Secret]) -> Self {
         let ciphers = secrets
             .iter()
             .map(|secret| {
                 let mut key = [0u8; 32];
-                // 32 bytes is far below HKDF-SHA256's 8160-byte limit: cannot fail.
-                Hkdf::<Sha256>::new(None, secret)
+                Hkdf::<Sha256>::new(None, secret.as_bytes())
                     .expand(KEY_INFO, &mut key)
-                    .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 length"));
+                    .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
                 Aes256Gcm::new(&key.into())
             })
             .collect();
@@ -44,8 +45,13 @@ impl Sealer {
         Self { ciphers, aad }
     }
 
+    pub(crate) fn secret_count(&self) -> usize {
+        self.ciphers.len()
+    }
+
+    /// Encrypts and authenticates `value` with the first key:
     /// `base64url(nonce ‖ ciphertext ‖ tag)`, with a fresh random nonce every time.
-    pub(crate) fn seal(&self, value: &str) -> Result<String, Error> {
+    pub(crate) fn sign(&self, value: &str) -> Result<String, Error> {
         let Some(cipher) = self.ciphers.first() else {
             return Err(Error::UnsignedCookie);
         };
@@ -64,10 +70,9 @@ impl Sealer {
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// The plaintext, if `sealed` opens with one of the keys; the tag is checked before
-    /// any plaintext exists, and nothing is returned when it fails.
-    /// Also says which secret (by position) opened it.
-    pub(crate) fn open(&self, sealed: &str) -> Option<(String, usize)> {
+    /// The plaintext, if `sealed` authenticates under one of the keys; the tag is
+    /// checked before any plaintext exists, and nothing is returned when it fails.
+    pub(crate) fn verify(&self, sealed: &str) -> Option<Verified> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < NONCE_LEN + TAG_LEN {
             return None;
@@ -81,7 +86,10 @@ impl Sealer {
             let plain = cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?;
             Some((plain, key))
         })?;
-        Some((String::from_utf8(plain).ok()?, key))
+        Some(Verified {
+            value: String::from_utf8(plain).ok()?,
+            by_old_secret: key > 0,
+        })
     }
 }
 
@@ -90,7 +98,10 @@ mod tests {
     use super::*;
 
     fn sealer(name: &str, secrets: &[&str]) -> Sealer {
-        let secrets: Vec<Vec<u8>> = secrets.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let secrets: Vec<Secret> = secrets
+            .iter()
+            .map(|s| Secret::new(s.as_bytes().to_vec()))
+            .collect();
         Sealer::new(name, &secrets)
     }
 
@@ -98,13 +109,13 @@ mod tests {
     fn round_trips_and_hides_the_value() {
         let s = sealer("__session", &["k"]);
         let sealed = s
-            .seal(r#"{"i":"x","d":[{"secret":"hunter2"},{}]}"#)
+            .sign(r#"{"i":"x","d":[{"secret":"hunter2"},{}]}"#)
             .expect("seal");
         assert!(!sealed.contains("hunter2"));
         let raw = URL_SAFE_NO_PAD.decode(&sealed).expect("base64url");
         assert!(!String::from_utf8_lossy(&raw).contains("hunter2"));
         assert_eq!(
-            s.open(&sealed).map(|(v, _)| v).as_deref(),
+            s.verify(&sealed).map(|v| v.value).as_deref(),
             Some(r#"{"i":"x","d":[{"secret":"hunter2"},{}]}"#)
         );
     }
@@ -112,33 +123,33 @@ mod tests {
     #[test]
     fn every_seal_uses_a_fresh_nonce() {
         let s = sealer("n", &["k"]);
-        assert_ne!(s.seal("same").expect("seal"), s.seal("same").expect("seal"));
+        assert_ne!(s.sign("same").expect("seal"), s.sign("same").expect("seal"));
     }
 
     #[test]
     fn refuses_other_names_other_keys_and_tampering() {
         let s = sealer("a", &["k"]);
-        let sealed = s.seal("v").expect("seal");
+        let sealed = s.sign("v").expect("seal");
         assert_eq!(
-            sealer("b", &["k"]).open(&sealed),
+            sealer("b", &["k"]).verify(&sealed),
             None,
             "moved to another cookie"
         );
-        assert_eq!(sealer("a", &["other"]).open(&sealed), None);
+        assert_eq!(sealer("a", &["other"]).verify(&sealed), None);
         assert_eq!(
             sealer("a", &["new", "k"])
-                .open(&sealed)
-                .map(|(v, _)| v)
+                .verify(&sealed)
+                .map(|v| v.value)
                 .as_deref(),
             Some("v")
         );
         let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).expect("base64url");
         for i in 0..bytes.len() {
             bytes[i] ^= 1;
-            assert_eq!(s.open(&URL_SAFE_NO_PAD.encode(&bytes)), None, "byte {i}");
+            assert_eq!(s.verify(&URL_SAFE_NO_PAD.encode(&bytes)), None, "byte {i}");
             bytes[i] ^= 1;
         }
-        assert_eq!(s.open(&sealed[..sealed.len() - 2]), None);
-        assert_eq!(s.open(""), None);
+        assert_eq!(s.verify(&sealed[..sealed.len() - 2]), None);
+        assert_eq!(s.verify(""), None);
     }
 }

@@ -62,34 +62,72 @@ const REMIX_TAG_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// A signing secret as the builder collects it: bytes with nothing to show. After
+/// `build` only the keyed state derived from it remains.
+#[derive(Clone)]
+pub(crate) struct Secret(Vec<u8>);
+
+impl Secret {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
 /// Signs with the first secret and verifies with all of them (key rotation).
 ///
-/// Each secret's HMAC state is keyed (and, in the default format, fed the label and the
-/// cookie name) once at construction; a request only clones that state.
+/// One enum, so the format and the key material can never disagree: a private cookie
+/// always has ciphers, a signed one always has MAC keys. Each secret's state is keyed
+/// (and, in the name-bound format, fed the label and the cookie name) once at
+/// construction; a request only clones that state. With no secrets it only encodes;
+/// the session layer refuses such a cookie.
 #[derive(Clone)]
-pub(crate) struct Signer {
-    format: SigningFormat,
-    keys: Vec<HmacSha256>,
-    /// Set for [`SigningFormat::Private`], which encrypts instead of signing.
-    sealer: Option<Sealer>,
+pub(crate) enum Signer {
+    /// HMAC-SHA256 tags: [`SigningFormat::NameBound`] or [`SigningFormat::Remix`].
+    Mac {
+        format: SigningFormat,
+        keys: Vec<HmacSha256>,
+    },
+    /// AES-256-GCM: [`SigningFormat::Private`].
+    Private(Sealer),
+}
+
+/// A cookie value whose signature (or encryption) checked out.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Verified {
+    /// The decoded value.
+    pub(crate) value: String,
+    /// A secret other than the first verified it: the cookie is to be re-issued.
+    pub(crate) by_old_secret: bool,
 }
 
 impl Signer {
-    /// Without secrets it only encodes; the session layer refuses such a cookie.
-    pub(crate) fn new(format: SigningFormat, cookie_name: &str, secrets: &[Vec<u8>]) -> Self {
+    pub(crate) fn new(format: SigningFormat, cookie_name: &str, secrets: &[Secret]) -> Self {
         if format == SigningFormat::Private {
-            return Self {
-                format,
-                keys: Vec::new(),
-                sealer: Some(Sealer::new(cookie_name, secrets)),
-            };
+            return Self::Private(Sealer::new(cookie_name, secrets));
         }
         let keys = secrets
             .iter()
             .map(|secret| {
-                // HMAC takes keys of any length, so this cannot fail.
-                let mut mac = <HmacSha256 as Mac>::new_from_slice(secret)
-                    .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+                let mut mac = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes())
+                    .expect("HMAC accepts keys of any length");
                 if format == SigningFormat::NameBound {
                     mac.update(DEFAULT_V1_LABEL);
                     // Cookie names cannot contain NUL, so `name NUL payload` is unambiguous.
@@ -99,10 +137,21 @@ impl Signer {
                 mac
             })
             .collect();
-        Self {
-            format,
-            keys,
-            sealer: None,
+        Self::Mac { format, keys }
+    }
+
+    pub(crate) fn format(&self) -> SigningFormat {
+        match self {
+            Self::Mac { format, .. } => *format,
+            Self::Private(_) => SigningFormat::Private,
+        }
+    }
+
+    /// How many secrets verify (0: the cookie is unsigned).
+    pub(crate) fn secret_count(&self) -> usize {
+        match self {
+            Self::Mac { keys, .. } => keys.len(),
+            Self::Private(sealer) => sealer.secret_count(),
         }
     }
 
@@ -113,14 +162,17 @@ impl Signer {
     ///
     /// Only the private format can fail: no randomness for the nonce, or no secret.
     pub(crate) fn sign(&self, value: &str) -> Result<String, Error> {
-        if let Some(sealer) = &self.sealer {
-            return sealer.seal(value);
-        }
-        let payload = match self.format {
-            SigningFormat::Remix => REMIX_BASE64.encode(value),
-            _ => URL_SAFE_NO_PAD.encode(value),
+        let (format, keys) = match self {
+            Self::Private(sealer) => return sealer.sign(value),
+            Self::Mac { format, keys } => (*format, keys),
         };
-        let Some(key) = self.keys.first() else {
+        let remix = format == SigningFormat::Remix;
+        let payload = if remix {
+            REMIX_BASE64.encode(value)
+        } else {
+            URL_SAFE_NO_PAD.encode(value)
+        };
+        let Some(key) = keys.first() else {
             return Ok(payload);
         };
         let mut mac = key.clone();
@@ -128,45 +180,49 @@ impl Signer {
         let tag = mac.finalize().into_bytes();
         let mut signed = payload;
         signed.push('.');
-        match self.format {
-            SigningFormat::Remix => REMIX_TAG_BASE64.encode_string(tag, &mut signed),
-            _ => URL_SAFE_NO_PAD.encode_string(tag, &mut signed),
+        if remix {
+            REMIX_TAG_BASE64.encode_string(tag, &mut signed);
+        } else {
+            URL_SAFE_NO_PAD.encode_string(tag, &mut signed);
         }
         Ok(signed)
     }
 
     /// Checks the tag against every secret, in constant time per secret, and only then
-    /// decodes the payload. `None` for anything that does not verify or decode.
-    pub(crate) fn unsign(&self, signed: &str) -> Option<String> {
-        self.unsign_keyed(signed).map(|(value, _)| value)
-    }
-
-    /// Like [`unsign`](Self::unsign), also saying which secret (by position) verified.
-    pub(crate) fn unsign_keyed(&self, signed: &str) -> Option<(String, usize)> {
-        if let Some(sealer) = &self.sealer {
-            return sealer.open(signed);
-        }
+    /// decodes the payload (or, in the private format, authenticates and decrypts).
+    /// `None` for anything that does not verify or decode.
+    pub(crate) fn verify(&self, signed: &str) -> Option<Verified> {
+        let (format, keys) = match self {
+            Self::Private(sealer) => return sealer.verify(signed),
+            Self::Mac { format, keys } => (*format, keys),
+        };
+        let remix = format == SigningFormat::Remix;
         let (payload, tag_text) = signed.rsplit_once('.')?;
         let mut tag = [0u8; TAG_LEN + 3];
-        let tag_len = match self.format {
-            SigningFormat::Remix => REMIX_TAG_BASE64.decode_slice(tag_text, &mut tag),
-            _ => URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag),
+        let tag_len = if remix {
+            REMIX_TAG_BASE64.decode_slice(tag_text, &mut tag)
+        } else {
+            URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag)
         }
         .ok()?;
         if tag_len != TAG_LEN {
             return None;
         }
-        let key = self.keys.iter().position(|key| {
+        let key = keys.iter().position(|key| {
             let mut mac = key.clone();
             mac.update(payload.as_bytes());
             constant_time_eq(&mac.finalize().into_bytes(), &tag[..TAG_LEN])
         })?;
-        let bytes = match self.format {
-            SigningFormat::Remix => REMIX_BASE64.decode(payload),
-            _ => URL_SAFE_NO_PAD.decode(payload),
+        let bytes = if remix {
+            REMIX_BASE64.decode(payload)
+        } else {
+            URL_SAFE_NO_PAD.decode(payload)
         }
         .ok()?;
-        Some((String::from_utf8(bytes).ok()?, key))
+        Some(Verified {
+            value: String::from_utf8(bytes).ok()?,
+            by_old_secret: key > 0,
+        })
     }
 }
 
@@ -175,8 +231,16 @@ mod tests {
     use super::*;
 
     fn signer(format: SigningFormat, name: &str, secrets: &[&str]) -> Signer {
-        let secrets: Vec<Vec<u8>> = secrets.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let secrets: Vec<Secret> = secrets
+            .iter()
+            .map(|s| Secret::new(s.as_bytes().to_vec()))
+            .collect();
         Signer::new(format, name, &secrets)
+    }
+
+    /// The verified value alone.
+    fn unsigned(signer: &Signer, signed: &str) -> Option<String> {
+        signer.verify(signed).map(|verified| verified.value)
     }
 
     #[test]
@@ -193,7 +257,7 @@ mod tests {
         );
         // atob is forgiving about padding, and so are we for this format.
         let padded = "aGVsbG8gd29ybGQ=.ZskLLPs1joWNLq8B6/7g5iiDEm71SItUSsl7x5L5hW0=";
-        assert_eq!(remix.unsign(padded).as_deref(), Some("hello world"));
+        assert_eq!(unsigned(&remix, padded).as_deref(), Some("hello world"));
     }
 
     #[test]
@@ -202,19 +266,23 @@ mod tests {
         let other = signer(SigningFormat::NameBound, "prefs", &["k"]);
         let signed = session.sign("value with ünïcode").expect("sign");
         assert_eq!(
-            session.unsign(&signed).as_deref(),
+            unsigned(&session, &signed).as_deref(),
             Some("value with ünïcode")
         );
-        assert_eq!(other.unsign(&signed), None, "moved to another cookie name");
-        assert_eq!(session.unsign(&other.sign("x").expect("sign")), None);
+        assert_eq!(
+            unsigned(&other, &signed),
+            None,
+            "moved to another cookie name"
+        );
+        assert_eq!(unsigned(&session, &other.sign("x").expect("sign")), None);
     }
 
     #[test]
     fn formats_do_not_verify_each_other() {
         let remix = signer(SigningFormat::Remix, "__session", &["k"]);
         let ours = signer(SigningFormat::NameBound, "__session", &["k"]);
-        assert_eq!(ours.unsign(&remix.sign("v").expect("sign")), None);
-        assert_eq!(remix.unsign(&ours.sign("v").expect("sign")), None);
+        assert_eq!(unsigned(&ours, &remix.sign("v").expect("sign")), None);
+        assert_eq!(unsigned(&remix, &ours.sign("v").expect("sign")), None);
     }
 
     #[test]
@@ -223,12 +291,10 @@ mod tests {
         let rotated = signer(SigningFormat::NameBound, "n", &["new", "old"]);
         let new_only = signer(SigningFormat::NameBound, "n", &["new"]);
         let signed_old = old.sign("v").expect("sign");
-        assert_eq!(rotated.unsign(&signed_old).as_deref(), Some("v"));
-        assert_eq!(new_only.unsign(&signed_old), None);
+        assert_eq!(unsigned(&rotated, &signed_old).as_deref(), Some("v"));
+        assert_eq!(unsigned(&new_only, &signed_old), None);
         assert_eq!(
-            new_only
-                .unsign(&rotated.sign("v").expect("sign"))
-                .as_deref(),
+            unsigned(&new_only, &rotated.sign("v").expect("sign")).as_deref(),
             Some("v")
         );
     }
@@ -252,7 +318,7 @@ mod tests {
             ];
             for candidate in &bad {
                 assert_eq!(
-                    s.unsign(candidate),
+                    unsigned(&s, candidate),
                     None,
                     "{format:?} accepted {candidate:?}"
                 );
@@ -264,7 +330,7 @@ mod tests {
                     bytes[i] ^= 1 << bit;
                     if let Ok(flipped) = String::from_utf8(bytes) {
                         if flipped != signed {
-                            assert_eq!(s.unsign(&flipped), None, "{format:?} flip {i}/{bit}");
+                            assert_eq!(unsigned(&s, &flipped), None, "{format:?} flip {i}/{bit}");
                         }
                     }
                 }
