@@ -21,21 +21,21 @@
 //!     .key_prefix("myapp:session:")
 //!     .connections(2)
 //!     .command_timeout(Duration::from_millis(500))
-//!     .idle_timeout(Duration::from_secs(30 * 60))
+//!     .sliding_ttl(Duration::from_secs(30 * 60))
 //!     .build()?;
 //! # Ok::<(), session_core::Error>(())
 //! ```
 //!
 //! # Round trips
 //!
-//! A read is one `GET` (one `GETEX … PX` in idle-timeout mode, which slides the TTL
-//! without a write); a write is one `SET … NX PX` (new session: never overwrites) or
+//! A read is one `GET` (one `GETEX … PX` with a [sliding TTL](RedisStoreBuilder::sliding_ttl),
+//! which slides the key's TTL without a write); a write is one `SET … NX PX` (new session: never overwrites) or
 //! `SET … XX PX` (existing session: never resurrects one deleted meanwhile); a logout is
 //! one `DEL`; moving a session to a new ID is `DEL old` + `SET new NX` in one atomic
 //! `MULTI` pipeline (two concurrent commands on a cluster, where the keys live in
-//! different slots). Requests share multiplexed connections rather than checking one
-//! out of a pool: concurrent commands travel together, and nothing is pinged; see
-//! `connections.rs` for why and how broken connections are replaced.
+//! different slots). Requests share a few multiplexed connections instead of a pool (the
+//! `session-connections` crate says why), and on one node concurrent commands travel
+//! together as one pipeline (`batch.rs`).
 //!
 //! # Failures
 //!
@@ -56,12 +56,14 @@
 
 mod batch;
 mod connections;
+mod error;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use connections::{Connections, Request, Settings};
+use connections::{Connections, Request};
+use session_connections::ConnectSettings;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
@@ -90,7 +92,7 @@ struct Inner {
     connections: Connections,
     key_prefix: String,
     ttl: Option<Duration>,
-    idle_timeout: Option<Duration>,
+    sliding_ttl: Option<Duration>,
 }
 
 enum Target {
@@ -104,26 +106,26 @@ enum Target {
 pub struct RedisStoreBuilder {
     target: Target,
     key_prefix: String,
-    settings: Settings,
+    settings: ConnectSettings,
     ttl: Option<Duration>,
-    idle_timeout: Option<Duration>,
+    sliding_ttl: Option<Duration>,
 }
 
 impl RedisStore {
     /// A builder with the defaults: `redis://127.0.0.1:6379/`, prefix `session:`, one
     /// multiplexed connection, 2 s to connect, 1 s per command,
-    /// no TTL beyond the session's own deadline, no idle timeout.
+    /// no TTL beyond the session's own deadline, no sliding TTL.
     pub fn builder() -> RedisStoreBuilder {
         RedisStoreBuilder {
             target: Target::Node("redis://127.0.0.1:6379/".to_owned()),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            settings: Settings {
+            settings: ConnectSettings {
                 connections: 1,
                 connect_timeout: Duration::from_secs(2),
                 command_timeout: Duration::from_secs(1),
             },
             ttl: None,
-            idle_timeout: None,
+            sliding_ttl: None,
         }
     }
 
@@ -184,11 +186,13 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Idle-timeout mode: a session unused for `idle` expires. Each read slides the TTL
-    /// with `GETEX … PX` (still one command, no write); each write sets it. A session's
-    /// own deadline still applies.
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = Some(idle);
+    /// A key TTL that slides on every read: a key not read or written for `ttl`
+    /// expires. Each read resets the TTL with `GETEX … PX` (still one command, no
+    /// write); each write sets it. A session's own deadline still applies. Not to be
+    /// confused with the session layer's idle timeout (`with_idle_timeout`), which
+    /// ends idle sessions for every storage: this only lets Redis drop idle keys.
+    pub fn sliding_ttl(mut self, ttl: Duration) -> Self {
+        self.sliding_ttl = Some(ttl);
         self
     }
 
@@ -208,7 +212,7 @@ impl RedisStoreBuilder {
                 connections,
                 key_prefix: self.key_prefix,
                 ttl: self.ttl,
-                idle_timeout: self.idle_timeout,
+                sliding_ttl: self.sliding_ttl,
             }),
         })
     }
@@ -231,7 +235,7 @@ impl Inner {
             },
             None => self.ttl,
         };
-        Lifetime::Ttl(match (remaining, self.idle_timeout) {
+        Lifetime::Ttl(match (remaining, self.sliding_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })
@@ -299,10 +303,10 @@ impl SessionStorage for RedisStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;
         let key = self.key(id);
-        let cmd = match inner.idle_timeout {
-            Some(idle) => {
+        let cmd = match inner.sliding_ttl {
+            Some(ttl) => {
                 let mut cmd = redis::cmd("GETEX");
-                cmd.arg(&key).arg("PX").arg(millis(idle));
+                cmd.arg(&key).arg("PX").arg(millis(ttl));
                 cmd
             }
             None => {
@@ -370,7 +374,7 @@ impl fmt::Debug for RedisStore {
             .field("key_prefix", &self.inner.key_prefix)
             .field("cluster", &self.inner.connections.is_cluster())
             .field("ttl", &self.inner.ttl)
-            .field("idle_timeout", &self.inner.idle_timeout)
+            .field("sliding_ttl", &self.inner.sliding_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -382,7 +386,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("key_prefix", &self.key_prefix)
             .field("settings", &self.settings)
             .field("ttl", &self.ttl)
-            .field("idle_timeout", &self.idle_timeout)
+            .field("sliding_ttl", &self.sliding_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -434,7 +438,7 @@ mod tests {
     fn lifetimes_take_the_shortest_limit() {
         let store = RedisStore::builder()
             .ttl(Duration::from_secs(100))
-            .idle_timeout(Duration::from_secs(10))
+            .sliding_ttl(Duration::from_secs(10))
             .build()
             .expect("valid");
         let inner = &store.inner;
