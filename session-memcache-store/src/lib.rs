@@ -27,19 +27,19 @@
 //!
 //! # Behaviour
 //!
-//! - **Round trips**: a read is one `mg`; a write is one add-mode `ms` (new session:
-//!   never overwrites) or one replace-mode `ms` (existing session: never resurrects one
+//! - **Round trips**: a read is one `mg`; a write is one `ms` that only creates (new
+//!   session: never overwrites) or only updates (existing session: never resurrects one
 //!   deleted meanwhile); a logout is one `md`; moving a session to a new ID sends
 //!   `md old` and `ms new` at once (usually to two different servers). These are
 //!   memcached's meta commands (1.6 and later).
 //! - **Multiplexed connections**: concurrent requests share one connection per server
-//!   (more with [`connections`](MemcacheStoreBuilder::connections)); their commands are
-//!   written together and the replies matched in order, so a busy server sees few
-//!   large reads and writes instead of one round of syscalls per request.
+//!   (more with [`connections`](MemcacheStoreBuilder::connections)) instead of a pool
+//!   (the `session-connections` crate says why); their commands are written together
+//!   and the replies matched in order.
 //! - **Several servers**: keys are placed by consistent hashing, so adding or removing
 //!   one of N servers moves about 1/N of the sessions. A server that is down fails only
-//!   its own share: with an error (503) by default, or, with
-//!   [`fail_open`](MemcacheStoreBuilder::fail_open), as a fresh session for reads.
+//!   its own share, with [`Error::Storage`]: the middleware answers 503, or starts a
+//!   fresh session when its policy fails open (`SessionLayer::fail_open`).
 //! - **TTLs**: memcached reads relative expirations over 30 days as Unix times; longer
 //!   lifetimes are therefore sent as absolute times, so they do not expire at once.
 //! - **Never blocks the executor**: the client (our own, on tokio) is asynchronous and
@@ -51,6 +51,7 @@
 #![deny(missing_docs)]
 
 mod connection;
+mod error;
 mod protocol;
 mod ring;
 mod server;
@@ -59,9 +60,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use protocol::{Command, Outcome};
+use protocol::{Command, Outcome, SetMode};
 use ring::Ring;
-use server::{Server, Settings};
+use server::Server;
+use session_connections::ConnectSettings;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 use sha2::{Digest, Sha256};
 
@@ -101,7 +103,6 @@ struct Inner {
     ring: Ring,
     key_prefix: String,
     ttl: Option<Duration>,
-    fail_open: bool,
 }
 
 /// Configures a [`MemcacheStore`]. Start with [`MemcacheStore::builder`].
@@ -110,26 +111,24 @@ struct Inner {
 pub struct MemcacheStoreBuilder {
     servers: Vec<String>,
     key_prefix: String,
-    settings: Settings,
+    settings: ConnectSettings,
     ttl: Option<Duration>,
-    fail_open: bool,
 }
 
 impl MemcacheStore {
     /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, 8
     /// connections per server, 1 s to connect, 1 s per command, no TTL beyond the
-    /// session's own deadline, fail closed.
+    /// session's own deadline.
     pub fn builder() -> MemcacheStoreBuilder {
         MemcacheStoreBuilder {
             servers: vec!["127.0.0.1:11211".to_owned()],
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            settings: Settings {
+            settings: ConnectSettings {
                 connections: 1,
                 connect_timeout: Duration::from_secs(1),
                 command_timeout: Duration::from_secs(1),
             },
             ttl: None,
-            fail_open: false,
         }
     }
 
@@ -147,7 +146,7 @@ impl MemcacheStore {
 
     /// The `host:port` of the server that holds `id`'s record.
     pub fn server_for(&self, id: &SessionId) -> &str {
-        &self.inner.server(&self.key(id)).address
+        self.inner.server(&self.key(id)).address()
     }
 }
 
@@ -196,13 +195,6 @@ impl MemcacheStoreBuilder {
         self
     }
 
-    /// When a server cannot be read, start a fresh session (logged) instead of failing
-    /// the request. Writes still fail: a lost write is never reported as saved.
-    pub fn fail_open(mut self, fail_open: bool) -> Self {
-        self.fail_open = fail_open;
-        self
-    }
-
     /// Checks the configuration and builds the store. Nothing is dialled yet.
     ///
     /// # Errors
@@ -229,7 +221,6 @@ impl MemcacheStoreBuilder {
                 ring,
                 key_prefix: self.key_prefix,
                 ttl: self.ttl,
-                fail_open: self.fail_open,
             }),
         })
     }
@@ -321,12 +312,12 @@ impl Inner {
             .map(drop)
     }
 
-    /// Stores `record` under `key` with `add` (create) or replace (update) semantics.
+    /// Stores `record` under `key` if `mode`'s condition holds.
     async fn write_key(
         &self,
         key: &str,
         record: &StoredSession,
-        create: bool,
+        mode: SetMode,
     ) -> Result<bool, Error> {
         let now = SystemTime::now();
         let ttl = match record.expires {
@@ -342,18 +333,11 @@ impl Inner {
         };
         let json = record.to_json()?;
         let exptime = ttl.map_or(0, |ttl| exptime(ttl, now));
-        let command = if create {
-            Command::Add {
-                key,
-                value: &json,
-                exptime,
-            }
-        } else {
-            Command::Replace {
-                key,
-                value: &json,
-                exptime,
-            }
+        let command = Command::Set {
+            key,
+            value: &json,
+            exptime,
+            mode,
         };
         match self.server(key).run("write a session", command).await? {
             Outcome::Stored(stored) => Ok(stored),
@@ -369,18 +353,10 @@ impl SessionStorage for MemcacheStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;
         let key = self.key(id);
-        let raw = match inner
+        let raw = inner
             .server(&key)
             .run("read a session", Command::Get(&key))
-            .await
-        {
-            Ok(raw) => raw,
-            Err(error) if inner.fail_open => {
-                tracing::warn!(%error, "memcached unavailable; failing open with a fresh session");
-                return Ok(None);
-            }
-            Err(error) => return Err(error),
-        };
+            .await?;
         let Outcome::Value(raw) = raw else {
             return Err(Error::Internal(
                 "memcached answered a get with something else",
@@ -390,11 +366,15 @@ impl SessionStorage for MemcacheStore {
     }
 
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner.write_key(&self.key(id), record, true).await
+        self.inner
+            .write_key(&self.key(id), record, SetMode::Create)
+            .await
     }
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner.write_key(&self.key(id), record, false).await
+        self.inner
+            .write_key(&self.key(id), record, SetMode::Update)
+            .await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
@@ -411,7 +391,7 @@ impl SessionStorage for MemcacheStore {
         // Usually two servers: ask both at once.
         let (deleted, created) = tokio::join!(
             self.inner.delete_key(&old_key),
-            self.inner.write_key(&new_key, record, true)
+            self.inner.write_key(&new_key, record, SetMode::Create)
         );
         deleted?;
         created
@@ -420,17 +400,11 @@ impl SessionStorage for MemcacheStore {
 
 impl fmt::Debug for MemcacheStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let servers: Vec<&str> = self
-            .inner
-            .servers
-            .iter()
-            .map(|s| s.address.as_str())
-            .collect();
+        let servers: Vec<&str> = self.inner.servers.iter().map(Server::address).collect();
         f.debug_struct("MemcacheStore")
             .field("servers", &servers)
             .field("key_prefix", &self.inner.key_prefix)
             .field("ttl", &self.inner.ttl)
-            .field("fail_open", &self.inner.fail_open)
             .finish_non_exhaustive()
     }
 }
