@@ -116,8 +116,8 @@ pub struct MemcacheStoreBuilder {
 }
 
 impl MemcacheStore {
-    /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, 8
-    /// connections per server, 1 s to connect, 1 s per command, no TTL beyond the
+    /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, one
+    /// connection per server, 1 s to connect, 1 s per command, no TTL beyond the
     /// session's own deadline.
     pub fn builder() -> MemcacheStoreBuilder {
         MemcacheStoreBuilder {
