@@ -153,7 +153,7 @@ impl MemcacheStore {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl MemcacheStoreBuilder {
-    /// The servers, as `host:port` (port 11211 when left out). Replaces the default.
+    /// The servers, as `host:port` (port 11211 when left out), instead of the default.
     pub fn servers<I, S>(mut self, servers: I) -> Self
     where
         I: IntoIterator<Item = S>,
