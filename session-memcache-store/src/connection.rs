@@ -1,17 +1,17 @@
-//! One multiplexed connection to a memcached server: any number of requests share it.
+//! One multiplexed connection to a memcached server: any number of requests share it
+//! (why not a pool: the `session-connections` crate docs).
 //!
 //! Each request hands its encoded command to a writer task and awaits its reply on a
 //! oneshot channel. The writer sends everything that is queued in one write, after
-//! putting the reply channels in a FIFO; a reader task parses replies and completes the
-//! channels in order (the meta protocol answers every command, in order). Under load,
-//! the commands of all concurrent requests travel in one syscall each way, instead of
-//! one connection and two syscalls per request with a pool of exclusive connections.
+//! putting the reply channels in a FIFO (the [`ReplyQueue`]); a reader task parses
+//! replies and completes the channels in order (the meta protocol answers every
+//! command, in order). Under load, the commands of all concurrent requests travel in
+//! one syscall each way.
 //!
 //! A request that gives up (timeout) simply drops its receiver: its reply still arrives
-//! and is discarded, so the stream never gets out of step, which a pooled connection
-//! abandoned mid-command cannot promise. When the socket fails, or the stream holds
-//! something that is not a reply, every waiting request gets [`Lost`] and the connection
-//! reports itself closed, so the server's slot dials a new one.
+//! and is discarded, so the stream never gets out of step. When the socket fails, or
+//! the stream holds something that is not a reply, every waiting request gets [`Lost`]
+//! and the connection reports itself closed, so the server's slot dials a new one.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,8 +36,9 @@ struct Job {
     reply: ReplySender,
 }
 
-/// What the writer and the reader share.
-struct Shared {
+/// Where the replies of the commands sent go, in order: the writer pushes, the reader
+/// pops.
+struct ReplyQueue {
     state: Mutex<Waiting>,
     /// Wakes the reader when the writer stops, so it does not wait on a silent server.
     stopping: Notify,
@@ -45,11 +46,11 @@ struct Shared {
 
 /// Reply channels of the commands sent, oldest first; `closed` once the connection ended.
 struct Waiting {
-    replies: VecDeque<ReplySender>,
+    senders: VecDeque<ReplySender>,
     closed: bool,
 }
 
-impl Shared {
+impl ReplyQueue {
     fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
         // Nothing panics while holding the lock; the queue stays consistent regardless.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -59,7 +60,7 @@ impl Shared {
     fn close(&self) {
         let mut waiting = self.waiting();
         waiting.closed = true;
-        for reply in waiting.replies.drain(..) {
+        for reply in waiting.senders.drain(..) {
             let _ = reply.send(Err(Lost));
         }
         drop(waiting);
@@ -71,10 +72,12 @@ impl Shared {
     }
 }
 
-/// A handle on the connection; the tasks stop once every handle is dropped.
+/// A handle on the connection, cheap to clone; the tasks stop once every handle is
+/// dropped.
+#[derive(Clone)]
 pub(crate) struct Connection {
     jobs: mpsc::UnboundedSender<Job>,
-    shared: Arc<Shared>,
+    replies: Arc<ReplyQueue>,
 }
 
 impl Connection {
@@ -92,9 +95,9 @@ impl Connection {
         // Commands are small and latency-bound: do not let Nagle hold them back.
         stream.set_nodelay(true)?;
         let (reader, writer) = stream.into_split();
-        let shared = Arc::new(Shared {
+        let replies = Arc::new(ReplyQueue {
             state: Mutex::new(Waiting {
-                replies: VecDeque::new(),
+                senders: VecDeque::new(),
                 closed: false,
             }),
             stopping: Notify::new(),
@@ -102,9 +105,9 @@ impl Connection {
         // Unbounded: what is queued is bounded by the requests awaiting replies, each
         // of which is bounded by the command timeout.
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(writer, queue, shared.clone()));
-        tokio::spawn(read_loop(reader, shared.clone()));
-        Ok(Self { jobs, shared })
+        tokio::spawn(write_loop(writer, queue, replies.clone()));
+        tokio::spawn(read_loop(reader, replies.clone()));
+        Ok(Self { jobs, replies })
     }
 
     /// Sends `command` (already encoded); resolves to its reply.
@@ -116,14 +119,14 @@ impl Connection {
 
     /// True once the connection failed: the slot should dial a new one.
     pub(crate) fn is_closed(&self) -> bool {
-        self.jobs.is_closed() || self.shared.is_closed()
+        self.jobs.is_closed() || self.replies.is_closed()
     }
 }
 
 async fn write_loop(
     mut writer: OwnedWriteHalf,
     mut queue: mpsc::UnboundedReceiver<Job>,
-    shared: Arc<Shared>,
+    replies: Arc<ReplyQueue>,
 ) {
     let mut out = Vec::with_capacity(4096);
     while let Some(first) = queue.recv().await {
@@ -134,7 +137,7 @@ async fn write_loop(
         tokio::task::yield_now().await;
         out.clear();
         {
-            let mut waiting = shared.waiting();
+            let mut waiting = replies.waiting();
             let mut next = Some(first);
             // Everything queued meanwhile goes out in the same write.
             while let Some(job) = next {
@@ -142,7 +145,7 @@ async fn write_loop(
                     let _ = job.reply.send(Err(Lost));
                 } else {
                     // Registered before the bytes leave, so the reply always finds it.
-                    waiting.replies.push_back(job.reply);
+                    waiting.senders.push_back(job.reply);
                     out.extend_from_slice(&job.bytes);
                 }
                 next = queue.try_recv().ok();
@@ -159,15 +162,15 @@ async fn write_loop(
             out = Vec::with_capacity(4096);
         }
     }
-    shared.close();
+    replies.close();
     let _ = writer.shutdown().await;
 }
 
-async fn read_loop(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
+async fn read_loop(mut reader: OwnedReadHalf, replies: Arc<ReplyQueue>) {
     let mut buffer = Vec::with_capacity(8192);
     loop {
         tokio::select! {
-            () = shared.stopping.notified() => break,
+            () = replies.stopping.notified() => break,
             read = reader.read_buf(&mut buffer) => match read {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
@@ -178,10 +181,10 @@ async fn read_loop(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
             match protocol::parse(&buffer[consumed..]) {
                 Ok(Some((reply, used))) => {
                     consumed += used;
-                    let Some(waiter) = shared.waiting().replies.pop_front() else {
+                    let Some(waiter) = replies.waiting().senders.pop_front() else {
                         // A reply nobody asked for: out of step.
                         tracing::warn!("memcached sent a reply to no command; reconnecting");
-                        shared.close();
+                        replies.close();
                         return;
                     };
                     // The request may have given up (timeout): its reply is dropped.
@@ -190,12 +193,12 @@ async fn read_loop(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
                 Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(%error, "closing the memcached connection");
-                    shared.close();
+                    replies.close();
                     return;
                 }
             }
         }
         buffer.drain(..consumed);
     }
-    shared.close();
+    replies.close();
 }

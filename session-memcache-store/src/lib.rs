@@ -27,19 +27,19 @@
 //!
 //! # Behaviour
 //!
-//! - **Round trips**: a read is one `mg`; a write is one add-mode `ms` (new session:
-//!   never overwrites) or one replace-mode `ms` (existing session: never resurrects one
+//! - **Round trips**: a read is one `mg`; a write is one `ms` that only creates (new
+//!   session: never overwrites) or only updates (existing session: never resurrects one
 //!   deleted meanwhile); a logout is one `md`; moving a session to a new ID sends
 //!   `md old` and `ms new` at once (usually to two different servers). These are
 //!   memcached's meta commands (1.6 and later).
 //! - **Multiplexed connections**: concurrent requests share one connection per server
-//!   (more with [`connections`](MemcacheStoreBuilder::connections)); their commands are
-//!   written together and the replies matched in order, so a busy server sees few
-//!   large reads and writes instead of one round of syscalls per request.
+//!   (more with [`connections`](MemcacheStoreBuilder::connections)) instead of a pool
+//!   (the `session-connections` crate says why); their commands are written together
+//!   and the replies matched in order.
 //! - **Several servers**: keys are placed by consistent hashing, so adding or removing
 //!   one of N servers moves about 1/N of the sessions. A server that is down fails only
-//!   its own share: with an error (503) by default, or, with
-//!   [`fail_open`](MemcacheStoreBuilder::fail_open), as a fresh session for reads.
+//!   its own share, with [`Error::Storage`]: the middleware answers 503, or starts a
+//!   fresh session when its policy fails open (`SessionLayer::fail_open`).
 //! - **TTLs**: memcached reads relative expirations over 30 days as Unix times; longer
 //!   lifetimes are therefore sent as absolute times, so they do not expire at once.
 //! - **Never blocks the executor**: the client (our own, on tokio) is asynchronous and
@@ -50,7 +50,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod builder;
 mod connection;
+mod error;
 mod protocol;
 mod ring;
 mod server;
@@ -59,9 +61,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use protocol::{Command, Outcome};
+pub use builder::MemcacheStoreBuilder;
+use protocol::{Command, Outcome, SetMode};
 use ring::Ring;
-use server::{Server, Settings};
+use server::Server;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 use sha2::{Digest, Sha256};
 
@@ -101,38 +104,9 @@ struct Inner {
     ring: Ring,
     key_prefix: String,
     ttl: Option<Duration>,
-    fail_open: bool,
-}
-
-/// Configures a [`MemcacheStore`]. Start with [`MemcacheStore::builder`].
-#[derive(Debug)]
-#[must_use = "call `build()` to get the store"]
-pub struct MemcacheStoreBuilder {
-    servers: Vec<String>,
-    key_prefix: String,
-    settings: Settings,
-    ttl: Option<Duration>,
-    fail_open: bool,
 }
 
 impl MemcacheStore {
-    /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, 8
-    /// connections per server, 1 s to connect, 1 s per command, no TTL beyond the
-    /// session's own deadline, fail closed.
-    pub fn builder() -> MemcacheStoreBuilder {
-        MemcacheStoreBuilder {
-            servers: vec!["127.0.0.1:11211".to_owned()],
-            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            settings: Settings {
-                connections: 1,
-                connect_timeout: Duration::from_secs(1),
-                command_timeout: Duration::from_secs(1),
-            },
-            ttl: None,
-            fail_open: false,
-        }
-    }
-
     /// The key a session's record lives under: `prefix + sha256hex(id)`.
     pub fn key(&self, id: &SessionId) -> String {
         let digest = Sha256::digest(id.as_str().as_bytes());
@@ -147,150 +121,11 @@ impl MemcacheStore {
 
     /// The `host:port` of the server that holds `id`'s record.
     pub fn server_for(&self, id: &SessionId) -> &str {
-        &self.inner.server(&self.key(id)).address
+        self.inner.server(&self.key(id)).address()
     }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-impl MemcacheStoreBuilder {
-    /// The servers, as `host:port` (port 11211 when left out). Replaces the default.
-    pub fn servers<I, S>(mut self, servers: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.servers = servers.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The prefix of every key (default `remix:session:`, Remix's): printable ASCII
-    /// without spaces, at most 186 bytes.
-    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.key_prefix = prefix.into();
-        self
-    }
-
-    /// How many multiplexed connections to each server requests are spread over,
-    /// round robin (default 1). Each carries any number of concurrent commands.
-    pub fn connections(mut self, count: usize) -> Self {
-        self.settings.connections = count;
-        self
-    }
-
-    /// How long connecting to a server may take (default 1 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = timeout;
-        self
-    }
-
-    /// How long a command may take once sent (default 1 s).
-    pub fn command_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.command_timeout = timeout;
-        self
-    }
-
-    /// A TTL for sessions saved without a deadline (Remix's `ttlSeconds`).
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
-        self
-    }
-
-    /// When a server cannot be read, start a fresh session (logged) instead of failing
-    /// the request. Writes still fail: a lost write is never reported as saved.
-    pub fn fail_open(mut self, fail_open: bool) -> Self {
-        self.fail_open = fail_open;
-        self
-    }
-
-    /// Checks the configuration and builds the store. Nothing is dialled yet.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] for a bad server address or key prefix, or no servers.
-    pub fn build(self) -> Result<MemcacheStore, Error> {
-        validate_prefix(&self.key_prefix)?;
-        if self.servers.is_empty() {
-            return Err(config("give at least one server as host:port".to_owned()));
-        }
-        let addresses = self
-            .servers
-            .iter()
-            .map(|server| normalize_address(server))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ring = Ring::new(&addresses);
-        let servers = addresses
-            .into_iter()
-            .map(|address| Server::new(address, self.settings))
-            .collect();
-        Ok(MemcacheStore {
-            inner: Arc::new(Inner {
-                servers,
-                ring,
-                key_prefix: self.key_prefix,
-                ttl: self.ttl,
-                fail_open: self.fail_open,
-            }),
-        })
-    }
-}
-
-fn config(reason: String) -> Error {
-    Error::Config {
-        backend: "memcached",
-        reason,
-    }
-}
-
-fn validate_prefix(prefix: &str) -> Result<(), Error> {
-    if !prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err(config(
-            "the key prefix may only contain printable ASCII characters without spaces".to_owned(),
-        ));
-    }
-    if prefix.len() + HASHED_ID_LEN > MAX_KEY_LEN {
-        return Err(config(format!(
-            "the key prefix is too long; the maximum is {} bytes",
-            MAX_KEY_LEN - HASHED_ID_LEN
-        )));
-    }
-    Ok(())
-}
-
-/// `host:port` (or `host`, for port 11211), `[v6]:port` too; anything else is refused.
-fn normalize_address(server: &str) -> Result<String, Error> {
-    let invalid = || {
-        config(format!(
-            "server {server:?} is not host:port (no scheme, user, path or query)"
-        ))
-    };
-    let trimmed = server.trim();
-    if trimmed.is_empty()
-        || trimmed
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b"/?#@".contains(&b))
-    {
-        return Err(invalid());
-    }
-    let (host, port) = match trimmed.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') || host.starts_with('[') => (host, Some(port)),
-        Some(_) if trimmed.starts_with('[') => return Err(invalid()),
-        // A bare IPv6 address without brackets: ambiguous, refuse it.
-        Some(_) => return Err(invalid()),
-        None => (trimmed, None),
-    };
-    if host.is_empty() || host == "[]" {
-        return Err(config(format!("server {server:?}: the host is required")));
-    }
-    let port: u16 =
-        match port {
-            None => 11211,
-            Some(port) => port.parse().ok().filter(|port| *port != 0).ok_or_else(|| {
-                config(format!("server {server:?}: {port:?} is not a port number"))
-            })?,
-        };
-    Ok(format!("{host}:{port}"))
-}
 
 /// The `exptime` memcached needs for a TTL: seconds (rounded up, at least 1) up to 30
 /// days, the absolute Unix time beyond.
@@ -321,12 +156,12 @@ impl Inner {
             .map(drop)
     }
 
-    /// Stores `record` under `key` with `add` (create) or replace (update) semantics.
+    /// Stores `record` under `key` if `mode`'s condition holds.
     async fn write_key(
         &self,
         key: &str,
         record: &StoredSession,
-        create: bool,
+        mode: SetMode,
     ) -> Result<bool, Error> {
         let now = SystemTime::now();
         let ttl = match record.expires {
@@ -342,18 +177,11 @@ impl Inner {
         };
         let json = record.to_json()?;
         let exptime = ttl.map_or(0, |ttl| exptime(ttl, now));
-        let command = if create {
-            Command::Add {
-                key,
-                value: &json,
-                exptime,
-            }
-        } else {
-            Command::Replace {
-                key,
-                value: &json,
-                exptime,
-            }
+        let command = Command::Set {
+            key,
+            value: &json,
+            exptime,
+            mode,
         };
         match self.server(key).run("write a session", command).await? {
             Outcome::Stored(stored) => Ok(stored),
@@ -369,18 +197,10 @@ impl SessionStorage for MemcacheStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;
         let key = self.key(id);
-        let raw = match inner
+        let raw = inner
             .server(&key)
             .run("read a session", Command::Get(&key))
-            .await
-        {
-            Ok(raw) => raw,
-            Err(error) if inner.fail_open => {
-                tracing::warn!(%error, "memcached unavailable; failing open with a fresh session");
-                return Ok(None);
-            }
-            Err(error) => return Err(error),
-        };
+            .await?;
         let Outcome::Value(raw) = raw else {
             return Err(Error::Internal(
                 "memcached answered a get with something else",
@@ -390,11 +210,15 @@ impl SessionStorage for MemcacheStore {
     }
 
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner.write_key(&self.key(id), record, true).await
+        self.inner
+            .write_key(&self.key(id), record, SetMode::Create)
+            .await
     }
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner.write_key(&self.key(id), record, false).await
+        self.inner
+            .write_key(&self.key(id), record, SetMode::Update)
+            .await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
@@ -411,7 +235,7 @@ impl SessionStorage for MemcacheStore {
         // Usually two servers: ask both at once.
         let (deleted, created) = tokio::join!(
             self.inner.delete_key(&old_key),
-            self.inner.write_key(&new_key, record, true)
+            self.inner.write_key(&new_key, record, SetMode::Create)
         );
         deleted?;
         created
@@ -420,17 +244,11 @@ impl SessionStorage for MemcacheStore {
 
 impl fmt::Debug for MemcacheStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let servers: Vec<&str> = self
-            .inner
-            .servers
-            .iter()
-            .map(|s| s.address.as_str())
-            .collect();
+        let servers: Vec<&str> = self.inner.servers.iter().map(Server::address).collect();
         f.debug_struct("MemcacheStore")
             .field("servers", &servers)
             .field("key_prefix", &self.inner.key_prefix)
             .field("ttl", &self.inner.ttl)
-            .field("fail_open", &self.inner.fail_open)
             .finish_non_exhaustive()
     }
 }
@@ -448,57 +266,6 @@ mod tests {
             store.key(&id),
             "remix:session:30a5154b77ab8b2ddbe19f5e7af72f33cc2a4a41f22940d965102650a1c72863"
         );
-    }
-
-    #[test]
-    fn prefixes_are_validated() {
-        for bad in ["invalid prefix", "tab\there", "ünï", &"x".repeat(187)] {
-            let err = MemcacheStore::builder()
-                .key_prefix(bad)
-                .build()
-                .expect_err(bad);
-            assert!(matches!(err, Error::Config { .. }), "{err}");
-        }
-        assert!(MemcacheStore::builder().key_prefix("").build().is_ok());
-        assert!(MemcacheStore::builder()
-            .key_prefix("x".repeat(186))
-            .build()
-            .is_ok());
-    }
-
-    #[test]
-    fn addresses_are_validated() {
-        assert_eq!(
-            normalize_address("localhost").expect("valid"),
-            "localhost:11211"
-        );
-        assert_eq!(
-            normalize_address("10.0.0.1:11212").expect("valid"),
-            "10.0.0.1:11212"
-        );
-        assert_eq!(
-            normalize_address("[::1]:11211").expect("valid"),
-            "[::1]:11211"
-        );
-        for bad in [
-            "",
-            " ",
-            "127.0.0.1/path",
-            "memcache://host:1",
-            "user@host:1",
-            "host:port",
-            "host:0",
-            "host:99999",
-            ":11211",
-            "::1",
-            "host?x=1",
-        ] {
-            assert!(normalize_address(bad).is_err(), "{bad:?}");
-        }
-        assert!(MemcacheStore::builder()
-            .servers(Vec::<String>::new())
-            .build()
-            .is_err());
     }
 
     #[test]

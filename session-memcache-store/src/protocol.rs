@@ -7,8 +7,8 @@
 //! | operation | command | replies |
 //! |---|---|---|
 //! | read | `mg <key> v` | `VA <len>` + data, or `EN` (miss) |
-//! | create | `ms <key> <len> T<exptime> ME` + data (add mode) | `HD`, or `NS` (exists) |
-//! | update | `ms <key> <len> T<exptime> MR` + data (replace mode) | `HD`, or `NS` (absent) |
+//! | create | `ms <key> <len> T<exptime> ME` + data ([`SetMode::Create`]) | `HD`, or `NS` (exists) |
+//! | update | `ms <key> <len> T<exptime> MR` + data ([`SetMode::Update`]) | `HD`, or `NS` (absent) |
 //! | delete | `md <key>` | `HD`, or `NF` (absent) |
 
 use std::fmt;
@@ -17,19 +17,36 @@ use std::fmt;
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Command<'a> {
     Get(&'a str),
-    /// Store only if the key is absent (add mode).
-    Add {
+    /// Store `value` under `key`, on the condition `mode` sets.
+    Set {
         key: &'a str,
         value: &'a str,
         exptime: i64,
-    },
-    /// Store only if the key is present (replace mode).
-    Replace {
-        key: &'a str,
-        value: &'a str,
-        exptime: i64,
+        mode: SetMode,
     },
     Delete(&'a str),
+}
+
+/// When a [`Command::Set`] stores, named after what it does to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SetMode {
+    /// Only if the key is absent: a new session never overwrites one (memcached's
+    /// "add" mode, `ME`).
+    Create,
+    /// Only if the key is present: saving never resurrects a session deleted meanwhile
+    /// (the mode memcached calls "replace", `MR`; our "replace" is moving a session
+    /// to a new ID).
+    Update,
+}
+
+impl SetMode {
+    /// The `M` flag's value on the wire.
+    fn flag(self) -> u8 {
+        match self {
+            Self::Create => b'E',
+            Self::Update => b'R',
+        }
+    }
 }
 
 impl Command<'_> {
@@ -42,16 +59,12 @@ impl Command<'_> {
                 out.extend_from_slice(key.as_bytes());
                 out.extend_from_slice(b" v\r\n");
             }
-            Self::Add {
+            Self::Set {
                 key,
                 value,
                 exptime,
-            } => encode_set(&mut out, key, value, exptime, b'E'),
-            Self::Replace {
-                key,
-                value,
-                exptime,
-            } => encode_set(&mut out, key, value, exptime, b'R'),
+                mode,
+            } => encode_set(&mut out, key, value, exptime, mode.flag()),
             Self::Delete(key) => {
                 out.extend_from_slice(b"md ");
                 out.extend_from_slice(key.as_bytes());
@@ -64,9 +77,7 @@ impl Command<'_> {
     fn encoded_len_hint(&self) -> usize {
         match self {
             Self::Get(key) | Self::Delete(key) => key.len() + 8,
-            Self::Add { key, value, .. } | Self::Replace { key, value, .. } => {
-                key.len() + value.len() + 48
-            }
+            Self::Set { key, value, .. } => key.len() + value.len() + 48,
         }
     }
 
@@ -76,10 +87,8 @@ impl Command<'_> {
         match (self, reply) {
             (Self::Get(_), Reply::Value(value)) => Some(Outcome::Value(Some(value))),
             (Self::Get(_), Reply::Miss) => Some(Outcome::Value(None)),
-            (Self::Add { .. } | Self::Replace { .. }, Reply::Done) => Some(Outcome::Stored(true)),
-            (Self::Add { .. } | Self::Replace { .. }, Reply::NotStored) => {
-                Some(Outcome::Stored(false))
-            }
+            (Self::Set { .. }, Reply::Done) => Some(Outcome::Stored(true)),
+            (Self::Set { .. }, Reply::NotStored) => Some(Outcome::Stored(false)),
             // Deleting what is not there is success: the record is gone either way.
             (Self::Delete(_), Reply::Done | Reply::NotFound) => Some(Outcome::Deleted),
             (_, Reply::ServerError(message)) => Some(Outcome::ServerError(message)),
@@ -103,7 +112,7 @@ fn encode_set(out: &mut Vec<u8>, key: &str, value: &str, exptime: i64, mode: u8)
 pub(crate) enum Outcome {
     /// `Get`: the value, if any.
     Value(Option<Vec<u8>>),
-    /// `Add`/`Replace`: whether it was stored (`false`: the condition did not hold).
+    /// `Set`: whether it was stored (`false`: the mode's condition did not hold).
     Stored(bool),
     /// `Delete`: done (deleting a missing key counts as done).
     Deleted,
@@ -121,7 +130,7 @@ pub(crate) enum Reply {
     Miss,
     /// `HD`: done.
     Done,
-    /// `NS`: not stored (the add or replace condition failed).
+    /// `NS`: not stored (the set mode's condition did not hold).
     NotStored,
     /// `NF`: not found.
     NotFound,
@@ -166,7 +175,7 @@ pub(crate) fn parse(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolErr
                 .next()
                 .and_then(|digits| std::str::from_utf8(digits).ok())
                 .and_then(|digits| digits.parse::<usize>().ok())
-                .ok_or_else(|| ProtocolError(printable(line)))?;
+                .ok_or_else(|| ProtocolError("a value reply without a length".to_owned()))?;
             let data_end = after_line + length;
             if buffer.len() < data_end + 2 {
                 return Ok(None);
@@ -180,9 +189,16 @@ pub(crate) fn parse(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolErr
         _ if line.starts_with(b"SERVER_ERROR") => Reply::ServerError(printable(line)),
         // CLIENT_ERROR, ERROR, or anything else: we sent something the server did not
         // understand, or this is not memcached. Either way the stream cannot be trusted.
-        _ => return Err(ProtocolError(printable(line))),
+        _ => return Err(ProtocolError(format!("a {:?} line", code(line)))),
     };
     Ok(Some((reply, after_line)))
+}
+
+/// A line's first word: enough to tell what it is, without quoting what follows (out
+/// of step, that may be a key or a session's data).
+fn code(line: &[u8]) -> String {
+    let word = line.split(|&b| b == b' ').next().unwrap_or_default();
+    printable(&word[..word.len().min(32)])
 }
 
 fn printable(line: &[u8]) -> String {
@@ -197,18 +213,20 @@ mod tests {
     fn commands_encode_as_meta_commands() {
         assert_eq!(Command::Get("k").encode(), b"mg k v\r\n");
         assert_eq!(Command::Delete("k").encode(), b"md k\r\n");
-        let add = Command::Add {
+        let create = Command::Set {
             key: "k",
             value: "[{},{}]",
             exptime: 60,
+            mode: SetMode::Create,
         };
-        assert_eq!(add.encode(), b"ms k 7 T60 ME\r\n[{},{}]\r\n");
-        let replace = Command::Replace {
+        assert_eq!(create.encode(), b"ms k 7 T60 ME\r\n[{},{}]\r\n");
+        let update = Command::Set {
             key: "k",
             value: "ab",
             exptime: 0,
+            mode: SetMode::Update,
         };
-        assert_eq!(replace.encode(), b"ms k 2 T0 MR\r\nab\r\n");
+        assert_eq!(update.encode(), b"ms k 2 T0 MR\r\nab\r\n");
     }
 
     #[test]
@@ -261,6 +279,12 @@ mod tests {
             assert!(parse(garbage).is_err(), "{:?}", printable(garbage));
         }
         assert!(parse(&[b'x'; MAX_LINE + 1]).is_err());
+        // Out of step, a line may be a key or data: only its first word is quoted.
+        let error = parse(b"VALUE remix:session:abc 0 1\r\n").expect_err("not meta");
+        assert_eq!(
+            error.to_string(),
+            r#"unexpected reply from memcached: a "VALUE" line"#
+        );
     }
 
     #[test]
@@ -271,11 +295,15 @@ mod tests {
         let delete = Command::Delete("k");
         assert_eq!(delete.outcome(Reply::NotFound), Some(Outcome::Deleted));
         assert_eq!(delete.outcome(Reply::Value(Vec::new())), None);
-        let add = Command::Add {
+        let create = Command::Set {
             key: "k",
             value: "v",
             exptime: 0,
+            mode: SetMode::Create,
         };
-        assert_eq!(add.outcome(Reply::NotStored), Some(Outcome::Stored(false)));
+        assert_eq!(
+            create.outcome(Reply::NotStored),
+            Some(Outcome::Stored(false))
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! `WRONGTYPE`) from failing its neighbours.
 
 use redis::aio::ConnectionLike;
-use redis::{Cmd, RedisError, RedisResult, Value};
+use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, oneshot};
 
 /// A command and where its reply goes.
@@ -98,10 +98,13 @@ async fn send_batch<C: ConnectionLike>(mut connection: C, mut batch: Vec<Job>) {
             }
         }
         Ok(_) => {
+            // Out of step: a parse error says so (and, like a lost one, breaks the
+            // connection).
             for reply in replies {
-                let _ = reply.send(Err(lost(
+                let _ = reply.send(Err(RedisError::from((
+                    ErrorKind::Parse,
                     "Redis answered a pipeline with a different number of replies",
-                )));
+                ))));
             }
         }
         Err(error) => {

@@ -21,21 +21,21 @@
 //!     .key_prefix("myapp:session:")
 //!     .connections(2)
 //!     .command_timeout(Duration::from_millis(500))
-//!     .idle_timeout(Duration::from_secs(30 * 60))
+//!     .sliding_ttl(Duration::from_secs(30 * 60))
 //!     .build()?;
 //! # Ok::<(), session_core::Error>(())
 //! ```
 //!
 //! # Round trips
 //!
-//! A read is one `GET` (one `GETEX … PX` in idle-timeout mode, which slides the TTL
-//! without a write); a write is one `SET … NX PX` (new session: never overwrites) or
+//! A read is one `GET` (one `GETEX … PX` with a [sliding TTL](RedisStoreBuilder::sliding_ttl),
+//! which slides the key's TTL without a write); a write is one `SET … NX PX` (new session: never overwrites) or
 //! `SET … XX PX` (existing session: never resurrects one deleted meanwhile); a logout is
 //! one `DEL`; moving a session to a new ID is `DEL old` + `SET new NX` in one atomic
 //! `MULTI` pipeline (two concurrent commands on a cluster, where the keys live in
-//! different slots). Requests share multiplexed connections rather than checking one
-//! out of a pool: concurrent commands travel together, and nothing is pinged; see
-//! `connections.rs` for why and how broken connections are replaced.
+//! different slots). Requests share a few multiplexed connections instead of a pool (the
+//! `session-connections` crate says why), and on one node concurrent commands travel
+//! together as one pipeline (`batch.rs`).
 //!
 //! # Failures
 //!
@@ -55,13 +55,16 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod builder;
 mod connections;
+mod error;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use connections::{Connections, Request, Settings};
+pub use builder::RedisStoreBuilder;
+use connections::{Connections, Request};
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
@@ -90,127 +93,13 @@ struct Inner {
     connections: Connections,
     key_prefix: String,
     ttl: Option<Duration>,
-    idle_timeout: Option<Duration>,
-}
-
-enum Target {
-    Node(String),
-    #[cfg(feature = "cluster")]
-    Cluster(Vec<String>),
-}
-
-/// Configures a [`RedisStore`]. Start with [`RedisStore::builder`].
-#[must_use = "call `build()` to get the store"]
-pub struct RedisStoreBuilder {
-    target: Target,
-    key_prefix: String,
-    settings: Settings,
-    ttl: Option<Duration>,
-    idle_timeout: Option<Duration>,
+    sliding_ttl: Option<Duration>,
 }
 
 impl RedisStore {
-    /// A builder with the defaults: `redis://127.0.0.1:6379/`, prefix `session:`, one
-    /// multiplexed connection, 2 s to connect, 1 s per command,
-    /// no TTL beyond the session's own deadline, no idle timeout.
-    pub fn builder() -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            target: Target::Node("redis://127.0.0.1:6379/".to_owned()),
-            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            settings: Settings {
-                connections: 1,
-                connect_timeout: Duration::from_secs(2),
-                command_timeout: Duration::from_secs(1),
-            },
-            ttl: None,
-            idle_timeout: None,
-        }
-    }
-
     /// The key a session's record lives under.
     pub fn key(&self, id: &SessionId) -> String {
         format!("{}{}", self.inner.key_prefix, id.as_str())
-    }
-}
-
-impl RedisStoreBuilder {
-    /// One Redis node: `redis://[user:password@]host[:port][/db]`.
-    pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.target = Target::Node(url.into());
-        self
-    }
-
-    /// A Redis Cluster, given the URLs of some of its nodes (the rest are discovered).
-    #[cfg(feature = "cluster")]
-    pub fn cluster<I, S>(mut self, node_urls: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.target = Target::Cluster(node_urls.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The prefix of every key (default `session:`, Remix's).
-    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.key_prefix = prefix.into();
-        self
-    }
-
-    /// How many multiplexed connections requests are spread over, round robin
-    /// (default 1). Each carries any number of concurrent commands, so one is enough
-    /// for most services; a few more help when many cores drive one Redis.
-    pub fn connections(mut self, count: usize) -> Self {
-        self.settings.connections = count;
-        self
-    }
-
-    /// How long dialling a connection may take (default 2 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = timeout;
-        self
-    }
-
-    /// How long one command may take once sent (default 1 s).
-    pub fn command_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.command_timeout = timeout;
-        self
-    }
-
-    /// A TTL for sessions saved without a deadline (Remix's `ttl`), so that no key lives
-    /// forever. Sessions with a deadline get a TTL matching it.
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
-        self
-    }
-
-    /// Idle-timeout mode: a session unused for `idle` expires. Each read slides the TTL
-    /// with `GETEX … PX` (still one command, no write); each write sets it. A session's
-    /// own deadline still applies.
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = Some(idle);
-        self
-    }
-
-    /// Builds the store. No connection is opened until the first operation.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] for an invalid URL.
-    pub fn build(self) -> Result<RedisStore, Error> {
-        let connections = match &self.target {
-            Target::Node(url) => Connections::single(url, self.settings)?,
-            #[cfg(feature = "cluster")]
-            Target::Cluster(urls) => Connections::cluster(urls, self.settings)?,
-        };
-        Ok(RedisStore {
-            inner: Arc::new(Inner {
-                connections,
-                key_prefix: self.key_prefix,
-                ttl: self.ttl,
-                idle_timeout: self.idle_timeout,
-            }),
-        })
     }
 }
 
@@ -231,7 +120,7 @@ impl Inner {
             },
             None => self.ttl,
         };
-        Lifetime::Ttl(match (remaining, self.idle_timeout) {
+        Lifetime::Ttl(match (remaining, self.sliding_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })
@@ -299,10 +188,10 @@ impl SessionStorage for RedisStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;
         let key = self.key(id);
-        let cmd = match inner.idle_timeout {
-            Some(idle) => {
+        let cmd = match inner.sliding_ttl {
+            Some(ttl) => {
                 let mut cmd = redis::cmd("GETEX");
-                cmd.arg(&key).arg("PX").arg(millis(idle));
+                cmd.arg(&key).arg("PX").arg(millis(ttl));
                 cmd
             }
             None => {
@@ -370,19 +259,7 @@ impl fmt::Debug for RedisStore {
             .field("key_prefix", &self.inner.key_prefix)
             .field("cluster", &self.inner.connections.is_cluster())
             .field("ttl", &self.inner.ttl)
-            .field("idle_timeout", &self.inner.idle_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for RedisStoreBuilder {
-    /// Leaves out the URL: it may hold a password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStoreBuilder")
-            .field("key_prefix", &self.key_prefix)
-            .field("settings", &self.settings)
-            .field("ttl", &self.ttl)
-            .field("idle_timeout", &self.idle_timeout)
+            .field("sliding_ttl", &self.inner.sliding_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -434,7 +311,7 @@ mod tests {
     fn lifetimes_take_the_shortest_limit() {
         let store = RedisStore::builder()
             .ttl(Duration::from_secs(100))
-            .idle_timeout(Duration::from_secs(10))
+            .sliding_ttl(Duration::from_secs(10))
             .build()
             .expect("valid");
         let inner = &store.inner;

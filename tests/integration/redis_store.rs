@@ -179,12 +179,12 @@ async fn every_key_with_a_deadline_or_ttl_carries_a_ttl() {
 }
 
 #[tokio::test]
-async fn idle_timeout_slides_the_ttl_on_read_without_a_write() {
-    let prefix = unique_prefix("idle");
+async fn a_sliding_ttl_slides_on_read_without_a_write() {
+    let prefix = unique_prefix("sliding");
     let store = RedisStore::builder()
         .url(redis_url())
         .key_prefix(&prefix)
-        .idle_timeout(Duration::from_secs(600))
+        .sliding_ttl(Duration::from_secs(600))
         .build()
         .expect("valid");
     let mut conn = raw(&redis_url()).await;

@@ -8,7 +8,7 @@ use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use session_core::{Error, Session, SessionId};
-use session_middleware::{session, SessionBackend, SessionCookie};
+use session_middleware::{session, SessionBackend, SessionCookie, SessionLayer};
 use tower::ServiceExt;
 
 pub(crate) const SECRET: &str = "a test secret that is at least thirty-two bytes long";
@@ -28,6 +28,11 @@ pub(crate) fn app(storage: impl SessionBackend) -> Router {
 
 /// [`app`] with another session cookie (other secrets, another format).
 pub(crate) fn app_with(cookie: SessionCookie, storage: impl SessionBackend) -> Router {
+    app_on(session(cookie, storage).expect("signed cookie"))
+}
+
+/// [`app`]'s routes behind `layer` (another policy, say).
+pub(crate) fn app_on(layer: SessionLayer) -> Router {
     Router::new()
         .route("/untouched", get(|| async { "ok" }))
         .route(
@@ -64,7 +69,7 @@ pub(crate) fn app_with(cookie: SessionCookie, storage: impl SessionBackend) -> R
                 ))
             }),
         )
-        .layer(session(cookie, storage).expect("signed cookie"))
+        .layer(layer)
 }
 
 /// `GET path`, with `Cookie: sid=<cookie>` when given.

@@ -1,0 +1,227 @@
+//! Configuring a memcached store: the servers, checked and normalized, the key prefix,
+//! the connections and the TTL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_connections::ConnectSettings;
+use session_core::Error;
+
+use crate::ring::Ring;
+use crate::server::Server;
+use crate::{Inner, MemcacheStore, DEFAULT_KEY_PREFIX, HASHED_ID_LEN, MAX_KEY_LEN};
+
+/// Configures a [`MemcacheStore`]. Start with [`MemcacheStore::builder`].
+#[derive(Debug)]
+#[must_use = "call `build()` to get the store"]
+pub struct MemcacheStoreBuilder {
+    servers: Vec<String>,
+    key_prefix: String,
+    settings: ConnectSettings,
+    ttl: Option<Duration>,
+}
+
+impl MemcacheStore {
+    /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, one
+    /// connection per server, 1 s to connect, 1 s per command, no TTL beyond the
+    /// session's own deadline.
+    pub fn builder() -> MemcacheStoreBuilder {
+        MemcacheStoreBuilder {
+            servers: vec!["127.0.0.1:11211".to_owned()],
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            settings: ConnectSettings {
+                connections: 1,
+                connect_timeout: Duration::from_secs(1),
+                command_timeout: Duration::from_secs(1),
+            },
+            ttl: None,
+        }
+    }
+}
+
+impl MemcacheStoreBuilder {
+    /// The servers, as `host:port` (port 11211 when left out), instead of the default.
+    pub fn servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The prefix of every key (default `remix:session:`, Remix's): printable ASCII
+    /// without spaces, at most 186 bytes.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// How many multiplexed connections to each server requests are spread over,
+    /// round robin (default 1). Each carries any number of concurrent commands.
+    pub fn connections(mut self, count: usize) -> Self {
+        self.settings.connections = count;
+        self
+    }
+
+    /// How long connecting to a server may take (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a command may take once sent (default 1 s).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.command_timeout = timeout;
+        self
+    }
+
+    /// A TTL for sessions saved without a deadline (Remix's `ttlSeconds`).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Checks the configuration and builds the store. Nothing is dialled yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a bad server address or key prefix, or no servers.
+    pub fn build(self) -> Result<MemcacheStore, Error> {
+        validate_prefix(&self.key_prefix)?;
+        if self.servers.is_empty() {
+            return Err(config("give at least one server as host:port".to_owned()));
+        }
+        let addresses = self
+            .servers
+            .iter()
+            .map(|server| normalize_address(server))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ring = Ring::new(&addresses);
+        let servers = addresses
+            .into_iter()
+            .map(|address| Server::new(address, self.settings))
+            .collect();
+        Ok(MemcacheStore {
+            inner: Arc::new(Inner {
+                servers,
+                ring,
+                key_prefix: self.key_prefix,
+                ttl: self.ttl,
+            }),
+        })
+    }
+}
+
+fn config(reason: String) -> Error {
+    Error::Config {
+        backend: "memcached",
+        reason,
+    }
+}
+
+fn validate_prefix(prefix: &str) -> Result<(), Error> {
+    if !prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(config(
+            "the key prefix may only contain printable ASCII characters without spaces".to_owned(),
+        ));
+    }
+    if prefix.len() + HASHED_ID_LEN > MAX_KEY_LEN {
+        return Err(config(format!(
+            "the key prefix is too long; the maximum is {} bytes",
+            MAX_KEY_LEN - HASHED_ID_LEN
+        )));
+    }
+    Ok(())
+}
+
+/// `host:port` (or `host`, for port 11211), `[v6]:port` too; anything else is refused.
+fn normalize_address(server: &str) -> Result<String, Error> {
+    let invalid = || {
+        config(format!(
+            "server {server:?} is not host:port (no scheme, user, path or query)"
+        ))
+    };
+    let trimmed = server.trim();
+    if trimmed.is_empty()
+        || trimmed
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b"/?#@".contains(&b))
+    {
+        return Err(invalid());
+    }
+    let (host, port) = match trimmed.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.starts_with('[') => (host, Some(port)),
+        Some(_) if trimmed.starts_with('[') => return Err(invalid()),
+        // A bare IPv6 address without brackets: ambiguous, refuse it.
+        Some(_) => return Err(invalid()),
+        None => (trimmed, None),
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(config(format!("server {server:?}: the host is required")));
+    }
+    let port: u16 =
+        match port {
+            None => 11211,
+            Some(port) => port.parse().ok().filter(|port| *port != 0).ok_or_else(|| {
+                config(format!("server {server:?}: {port:?} is not a port number"))
+            })?,
+        };
+    Ok(format!("{host}:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_validated() {
+        for bad in ["invalid prefix", "tab\there", "ünï", &"x".repeat(187)] {
+            let err = MemcacheStore::builder()
+                .key_prefix(bad)
+                .build()
+                .expect_err(bad);
+            assert!(matches!(err, Error::Config { .. }), "{err}");
+        }
+        assert!(MemcacheStore::builder().key_prefix("").build().is_ok());
+        assert!(MemcacheStore::builder()
+            .key_prefix("x".repeat(186))
+            .build()
+            .is_ok());
+    }
+
+    #[test]
+    fn addresses_are_validated() {
+        assert_eq!(
+            normalize_address("localhost").expect("valid"),
+            "localhost:11211"
+        );
+        assert_eq!(
+            normalize_address("10.0.0.1:11212").expect("valid"),
+            "10.0.0.1:11212"
+        );
+        assert_eq!(
+            normalize_address("[::1]:11211").expect("valid"),
+            "[::1]:11211"
+        );
+        for bad in [
+            "",
+            " ",
+            "127.0.0.1/path",
+            "memcache://host:1",
+            "user@host:1",
+            "host:port",
+            "host:0",
+            "host:99999",
+            ":11211",
+            "::1",
+            "host?x=1",
+        ] {
+            assert!(normalize_address(bad).is_err(), "{bad:?}");
+        }
+        assert!(MemcacheStore::builder()
+            .servers(Vec::<String>::new())
+            .build()
+            .is_err());
+    }
+}

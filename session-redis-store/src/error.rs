@@ -1,0 +1,111 @@
+//! Why a Redis command failed, in the words the memcached store uses too.
+
+use std::error::Error;
+use std::fmt;
+
+use redis::{ErrorKind, RedisError};
+use session_connections::DialError;
+
+/// Why a command failed. The messages say what went wrong and what to check; none
+/// carries a key or a value.
+#[derive(Debug)]
+pub(crate) enum CommandError {
+    /// No connection could be had.
+    Connect(DialError<RedisError>),
+    /// The connection broke (I/O error, closed, or the driver gave up on it).
+    Lost(RedisError),
+    /// No reply within the command timeout.
+    TimedOut(RedisError),
+    /// A reply that does not fit the command. Redis's own message is left out: it may
+    /// quote the reply, which may be a session's data.
+    OutOfStep,
+    /// Redis answered with an error (`WRONGTYPE`, `OOM`, `NOAUTH`, …).
+    Refused(RedisError),
+}
+
+impl CommandError {
+    /// True when the connection must not carry another command: it is forgotten, and
+    /// the next request dials a new one.
+    pub(crate) fn breaks_connection(&self) -> bool {
+        matches!(self, Self::Lost(_) | Self::TimedOut(_) | Self::OutOfStep)
+    }
+}
+
+impl From<RedisError> for CommandError {
+    fn from(error: RedisError) -> Self {
+        if error.is_timeout() {
+            Self::TimedOut(error)
+        } else if error.kind() == ErrorKind::Parse {
+            Self::OutOfStep
+        } else if error.is_io_error()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_unrecoverable_error()
+        {
+            Self::Lost(error)
+        } else {
+            Self::Refused(error)
+        }
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect(error) => write!(f, "Redis: {error}"),
+            Self::Lost(error) => write!(
+                f,
+                "the connection to Redis broke ({error}); the next request dials a new one; \
+                 check the server if this keeps happening"
+            ),
+            Self::TimedOut(error) => write!(
+                f,
+                "Redis did not answer within the command timeout ({error}); check the \
+                 server's load and latency, or raise the command timeout"
+            ),
+            Self::OutOfStep => f.write_str(
+                "Redis answered with a reply that does not fit the command; the next request \
+                 dials a new connection; check that the URL points at a Redis server",
+            ),
+            Self::Refused(error) => write!(
+                f,
+                "Redis refused the command ({error}); check the server's configuration \
+                 (memory limit, ACLs) and that no other program writes these keys"
+            ),
+        }
+    }
+}
+
+impl Error for CommandError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Connect(error) => Some(error),
+            Self::Lost(error) | Self::TimedOut(error) | Self::Refused(error) => Some(error),
+            Self::OutOfStep => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> RedisError {
+        RedisError::from(std::io::Error::new(kind, "test"))
+    }
+
+    #[test]
+    fn failures_are_sorted_by_what_they_do_to_the_connection() {
+        let timed_out = CommandError::from(io(std::io::ErrorKind::TimedOut));
+        assert!(matches!(timed_out, CommandError::TimedOut(_)));
+        let lost = CommandError::from(io(std::io::ErrorKind::ConnectionReset));
+        assert!(matches!(lost, CommandError::Lost(_)));
+        let parse = CommandError::from(RedisError::from((ErrorKind::Parse, "a reply")));
+        assert!(matches!(parse, CommandError::OutOfStep));
+        assert!([timed_out, lost, parse]
+            .iter()
+            .all(CommandError::breaks_connection));
+        let refused = CommandError::from(RedisError::from((ErrorKind::Client, "refused")));
+        assert!(!refused.breaks_connection());
+    }
+}
