@@ -1,5 +1,6 @@
 //! A few shared connections to one server: dialled on first use, handed out round
-//! robin, forgotten when they fail.
+//! robin, forgotten when they fail; and the batching of concurrent commands into one
+//! write.
 //!
 //! # Why requests share a few connections instead of a pool
 //!
@@ -34,7 +35,8 @@
 //!   fails on it.
 //!
 //! What a connection is, which failures break it, and what a command is are the
-//! store's business: this crate never sends, retries or pings anything.
+//! store's business: this crate never sends, retries or pings anything. It only helps a
+//! store's writer gather what is queued into one write ([`next_batch`], which says why).
 //!
 //! # Example
 //!
@@ -70,11 +72,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod batch;
 mod dial;
 mod error;
 mod settings;
 mod slots;
 
+pub use batch::next_batch;
 pub use dial::Dial;
 pub use error::DialError;
 pub use settings::ConnectSettings;

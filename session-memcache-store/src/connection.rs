@@ -2,7 +2,8 @@
 //! (why not a pool: the `session-connections` crate docs).
 //!
 //! Each request hands its encoded command to a writer task and awaits its reply on a
-//! oneshot channel. The writer sends everything that is queued in one write, after
+//! oneshot channel. The writer sends everything that is queued in one write
+//! (`session_connections::next_batch` says why it waits a moment first), after
 //! putting the reply channels in a FIFO (the [`ReplyQueue`]); a reader task parses
 //! replies and completes the channels in order (the meta protocol answers every
 //! command, in order). Under load, the commands of all concurrent requests travel in
@@ -21,6 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
+
+use session_connections::next_batch;
 
 use crate::protocol::{self, Reply};
 
@@ -129,18 +132,12 @@ async fn write_loop(
     replies: Arc<ReplyQueue>,
 ) {
     let mut out = Vec::with_capacity(4096);
-    while let Some(first) = queue.recv().await {
-        // Let the other requests that are ready run first and queue their commands, so
-        // they leave in this write. Without this, tokio runs a task woken by another
-        // (this one, woken by the first request) right after it, and every command would
-        // get a write of its own.
-        tokio::task::yield_now().await;
+    let mut batch = Vec::new();
+    while next_batch(&mut queue, &mut batch).await {
         out.clear();
         {
             let mut waiting = replies.waiting();
-            let mut next = Some(first);
-            // Everything queued meanwhile goes out in the same write.
-            while let Some(job) = next {
+            for job in batch.drain(..) {
                 if waiting.closed {
                     let _ = job.reply.send(Err(Lost));
                 } else {
@@ -148,7 +145,6 @@ async fn write_loop(
                     waiting.senders.push_back(job.reply);
                     out.extend_from_slice(&job.bytes);
                 }
-                next = queue.try_recv().ok();
             }
         }
         if out.is_empty() {

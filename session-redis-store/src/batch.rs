@@ -1,17 +1,14 @@
 //! Sending the commands of concurrent requests to Redis together, as one pipeline.
 //!
-//! A multiplexed connection lets many requests share a socket, but it does not make
-//! them share writes: tokio runs a task woken by another right after it, so the
-//! connection's driver wakes for the first queued command and writes it alone, and then
-//! the next. Measured with `strace -c` on the demo under `wrk`, that is one `writev` per
-//! command. Here each request hands its command to a batching task instead, which first
-//! yields (so every request that is ready gets to queue its command), then sends all
-//! that are queued as one pipeline: one write for the batch, one batch of replies.
-//! Replies are matched by position; `ignore_errors` keeps one command's error (say, a
+//! The multiplexed driver alone writes one command per syscall (why, and the cure:
+//! `session_connections::next_batch`). So each request hands its command to a
+//! batching task, which gathers what is queued and sends it as one pipeline. Replies
+//! are matched by position; `ignore_errors` keeps one command's error (say, a
 //! `WRONGTYPE`) from failing its neighbours.
 
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
+use session_connections::next_batch;
 use tokio::sync::{mpsc, oneshot};
 
 /// A command and where its reply goes.
@@ -60,15 +57,10 @@ async fn batch_loop<C>(connection: C, mut queue: mpsc::UnboundedReceiver<Job>)
 where
     C: ConnectionLike + Clone + Send + 'static,
 {
-    while let Some(first) = queue.recv().await {
-        // Let every request that is ready run first and queue its command.
-        tokio::task::yield_now().await;
-        let mut batch = vec![first];
-        while let Ok(job) = queue.try_recv() {
-            batch.push(job);
-        }
+    let mut batch = Vec::new();
+    while next_batch(&mut queue, &mut batch).await {
         // Not awaited here: the next batch may leave while this one waits for Redis.
-        tokio::spawn(send_batch(connection.clone(), batch));
+        tokio::spawn(send_batch(connection.clone(), std::mem::take(&mut batch)));
     }
 }
 
