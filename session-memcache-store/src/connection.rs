@@ -1,6 +1,14 @@
 //! One multiplexed connection to a memcached server: any number of requests share it
 //! (why not a pool: the `session-connections` crate docs).
 //!
+//! Why a client of our own: the `memcache` crate is blocking (every call would need
+//! `spawn_blocking`), its r2d2 pool validates each checkout with a `version` round
+//! trip, its `has_broken` is a stub and it declares its client `Send` with
+//! `unsafe impl`; `async-memcached` needs `&mut` per command, so a pool of exclusive
+//! connections. memcached's meta protocol answers every command exactly once, in
+//! order, which is all a multiplexed client needs (`protocol.rs`). `async-memcached`
+//! stays a test dependency, as an independent client that checks our records.
+//!
 //! Each request hands its encoded command to a writer task and awaits its reply on a
 //! oneshot channel. The writer sends everything that is queued in one write
 //! (`session_connections::next_batch` says why it waits a moment first), after
