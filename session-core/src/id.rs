@@ -65,7 +65,7 @@ impl SessionId {
         let mut bytes = [0u8; NATIVE_LEN];
         let written = URL_SAFE_NO_PAD
             .encode_slice(random, &mut bytes)
-            .map_err(|_| Error::Internal("base64 buffer for a session id is too small"))?;
+            .expect("43 bytes hold the unpadded base64url of 32 bytes");
         debug_assert_eq!(written, NATIVE_LEN);
         Ok(Self {
             bytes,

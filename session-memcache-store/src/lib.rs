@@ -185,9 +185,7 @@ impl Inner {
         };
         match self.server(key).run("write a session", command).await? {
             Outcome::Stored(stored) => Ok(stored),
-            _ => Err(Error::Internal(
-                "memcached answered a store with something else",
-            )),
+            _ => unreachable!("`Command::outcome` answers a set with `Stored` only"),
         }
     }
 }
@@ -202,9 +200,7 @@ impl SessionStorage for MemcacheStore {
             .run("read a session", Command::Get(&key))
             .await?;
         let Outcome::Value(raw) = raw else {
-            return Err(Error::Internal(
-                "memcached answered a get with something else",
-            ));
+            unreachable!("`Command::outcome` answers a get with `Value` only");
         };
         Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "memcached")))
     }

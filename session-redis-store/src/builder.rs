@@ -100,7 +100,7 @@ impl RedisStoreBuilder {
     /// A key TTL that slides on every read: a key not read or written for `ttl`
     /// expires. Each read resets the TTL with `GETEX … PX` (still one command, no
     /// write); each write sets it. A session's own deadline still applies. Not to be
-    /// confused with the session layer's idle timeout (`with_idle_timeout`), which
+    /// confused with the session layer's idle timeout (`SessionLayer::idle_timeout`), which
     /// ends idle sessions for every storage: this only lets Redis drop idle keys.
     pub fn sliding_ttl(mut self, ttl: Duration) -> Self {
         self.sliding_ttl = Some(ttl);

@@ -239,7 +239,7 @@ mod tests {
     }
 
     /// The verified value alone.
-    fn unsigned(signer: &Signer, signed: &str) -> Option<String> {
+    fn verified_value(signer: &Signer, signed: &str) -> Option<String> {
         signer.verify(signed).map(|verified| verified.value)
     }
 
@@ -257,7 +257,10 @@ mod tests {
         );
         // atob is forgiving about padding, and so are we for this format.
         let padded = "aGVsbG8gd29ybGQ=.ZskLLPs1joWNLq8B6/7g5iiDEm71SItUSsl7x5L5hW0=";
-        assert_eq!(unsigned(&remix, padded).as_deref(), Some("hello world"));
+        assert_eq!(
+            verified_value(&remix, padded).as_deref(),
+            Some("hello world")
+        );
     }
 
     #[test]
@@ -266,23 +269,26 @@ mod tests {
         let other = signer(SigningFormat::NameBound, "prefs", &["k"]);
         let signed = session.sign("value with ünïcode").expect("sign");
         assert_eq!(
-            unsigned(&session, &signed).as_deref(),
+            verified_value(&session, &signed).as_deref(),
             Some("value with ünïcode")
         );
         assert_eq!(
-            unsigned(&other, &signed),
+            verified_value(&other, &signed),
             None,
             "moved to another cookie name"
         );
-        assert_eq!(unsigned(&session, &other.sign("x").expect("sign")), None);
+        assert_eq!(
+            verified_value(&session, &other.sign("x").expect("sign")),
+            None
+        );
     }
 
     #[test]
     fn formats_do_not_verify_each_other() {
         let remix = signer(SigningFormat::Remix, "__session", &["k"]);
         let ours = signer(SigningFormat::NameBound, "__session", &["k"]);
-        assert_eq!(unsigned(&ours, &remix.sign("v").expect("sign")), None);
-        assert_eq!(unsigned(&remix, &ours.sign("v").expect("sign")), None);
+        assert_eq!(verified_value(&ours, &remix.sign("v").expect("sign")), None);
+        assert_eq!(verified_value(&remix, &ours.sign("v").expect("sign")), None);
     }
 
     #[test]
@@ -291,10 +297,10 @@ mod tests {
         let rotated = signer(SigningFormat::NameBound, "n", &["new", "old"]);
         let new_only = signer(SigningFormat::NameBound, "n", &["new"]);
         let signed_old = old.sign("v").expect("sign");
-        assert_eq!(unsigned(&rotated, &signed_old).as_deref(), Some("v"));
-        assert_eq!(unsigned(&new_only, &signed_old), None);
+        assert_eq!(verified_value(&rotated, &signed_old).as_deref(), Some("v"));
+        assert_eq!(verified_value(&new_only, &signed_old), None);
         assert_eq!(
-            unsigned(&new_only, &rotated.sign("v").expect("sign")).as_deref(),
+            verified_value(&new_only, &rotated.sign("v").expect("sign")).as_deref(),
             Some("v")
         );
     }
@@ -318,7 +324,7 @@ mod tests {
             ];
             for candidate in &bad {
                 assert_eq!(
-                    unsigned(&s, candidate),
+                    verified_value(&s, candidate),
                     None,
                     "{format:?} accepted {candidate:?}"
                 );
@@ -330,7 +336,11 @@ mod tests {
                     bytes[i] ^= 1 << bit;
                     if let Ok(flipped) = String::from_utf8(bytes) {
                         if flipped != signed {
-                            assert_eq!(unsigned(&s, &flipped), None, "{format:?} flip {i}/{bit}");
+                            assert_eq!(
+                                verified_value(&s, &flipped),
+                                None,
+                                "{format:?} flip {i}/{bit}"
+                            );
                         }
                     }
                 }
