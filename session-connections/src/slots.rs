@@ -244,6 +244,7 @@ impl<C: Clone> Slot<C> {
             slot: self,
             generation,
             connection,
+            fresh: false,
         })
     }
 
@@ -257,6 +258,7 @@ impl<C: Clone> Slot<C> {
             slot: self,
             generation,
             connection,
+            fresh: true,
         }
     }
 }
@@ -297,9 +299,41 @@ pub struct Lease<'a, C> {
     slot: &'a Slot<C>,
     generation: u64,
     connection: C,
+    /// Dialled for this lease (by this request or one it waited for).
+    fresh: bool,
 }
 
 impl<C> Lease<'_, C> {
+    /// True when the connection was dialled for this lease, false when it had served
+    /// earlier requests. A command that fails on a connection that had served others
+    /// may have met a server that restarted since: a store may retry a command that is
+    /// safe to repeat once, on a fresh lease.
+    ///
+    /// ```
+    /// use session_connections::{ConnectSettings, Dial, Slots};
+    ///
+    /// struct Dialer;
+    ///
+    /// impl Dial for Dialer {
+    ///     type Connection = ();
+    ///     type Error = std::convert::Infallible;
+    ///
+    ///     async fn dial(&self) -> Result<(), Self::Error> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let slots = Slots::new(Dialer, ConnectSettings::default());
+    /// assert!(slots.lease().await.expect("dialled").is_fresh());
+    /// assert!(!slots.lease().await.expect("live").is_fresh());
+    /// # }
+    /// ```
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
     /// Takes this lease's connection out of its slot (a command on it failed at the
     /// connection level), so the next lease dials a new one. A newer connection,
     /// dialled since this one was leased, stays.

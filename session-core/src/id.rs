@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use crate::{constant_time_eq, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 /// Random bytes in a freshly minted ID: 256 bits, twice the ASVS v5 floor of 128.
 const RANDOM_BYTES: usize = 32;
@@ -103,6 +104,31 @@ impl SessionId {
         // Every constructor checked that the bytes are ASCII, so this cannot fail; the
         // empty fallback only exists because this crate forbids `unsafe`.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// `prefix` followed by the lowercase hex SHA-256 of the ID: a storage key from
+    /// which the ID cannot be recovered, so that whoever reads the store (a replica, a
+    /// backup, a `MONITOR` session) finds no key that works as a cookie. Memcached
+    /// sessions always live under such keys (Remix's layout); Redis ones on request.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("a UUID");
+    /// let key = id.hashed_key("session:");
+    /// assert_eq!(key.len(), "session:".len() + 64);
+    /// assert!(!key.contains(id.as_str()));
+    /// ```
+    pub fn hashed_key(&self, prefix: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = Sha256::digest(self.as_str().as_bytes());
+        let mut key = String::with_capacity(prefix.len() + 2 * digest.len());
+        key.push_str(prefix);
+        for byte in digest {
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        key
     }
 }
 

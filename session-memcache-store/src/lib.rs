@@ -66,7 +66,6 @@ use protocol::{Command, Outcome, SetMode};
 use ring::Ring;
 use server::Server;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
-use sha2::{Digest, Sha256};
 
 /// Remix's default key prefix for memcached sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "remix:session:";
@@ -109,14 +108,7 @@ struct Inner {
 impl MemcacheStore {
     /// The key a session's record lives under: `prefix + sha256hex(id)`.
     pub fn key(&self, id: &SessionId) -> String {
-        let digest = Sha256::digest(id.as_str().as_bytes());
-        let mut key = String::with_capacity(self.inner.key_prefix.len() + HASHED_ID_LEN);
-        key.push_str(&self.inner.key_prefix);
-        for byte in digest {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        key
+        id.hashed_key(&self.inner.key_prefix)
     }
 
     /// The `host:port` of the server that holds `id`'s record.
@@ -124,8 +116,6 @@ impl MemcacheStore {
         self.inner.server(&self.key(id)).address()
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The `exptime` memcached needs for a TTL: seconds (rounded up, at least 1) up to 30
 /// days, the absolute Unix time beyond.

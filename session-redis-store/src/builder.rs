@@ -1,5 +1,6 @@
-//! Configuring a Redis store: where Redis is, the key layout, the connections and the
-//! key TTLs.
+//! Configuring a Redis store: where its connections come from (a URL, a cluster,
+//! Sentinel, or the application's own client), credentials and TLS, the key layout,
+//! the connections' timeouts and the key TTLs. `open.rs` turns this into connections.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,23 +9,54 @@ use std::time::Duration;
 use session_connections::ConnectSettings;
 use session_core::Error;
 
-use crate::connections::Connections;
 use crate::{Inner, RedisStore, DEFAULT_KEY_PREFIX};
 
-enum Target {
-    Node(String),
+/// Where the store's connections come from.
+pub(crate) enum Target {
+    Url(String),
     #[cfg(feature = "cluster")]
     Cluster(Vec<String>),
+    #[cfg(feature = "sentinel")]
+    Sentinel {
+        addresses: Vec<String>,
+        master: String,
+    },
+    Multiplexed(redis::aio::MultiplexedConnection),
+    #[cfg(feature = "connection-manager")]
+    Manager(redis::aio::ConnectionManager),
+    #[cfg(feature = "deadpool")]
+    Pool(deadpool_redis::Pool),
+    #[cfg(feature = "cluster")]
+    ClusterConnection(redis::cluster_async::ClusterConnection),
+}
+
+/// Credentials for connections the store opens itself. Never printed.
+#[derive(Clone, Default)]
+pub(crate) struct Credentials {
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+impl Credentials {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.username.is_none() && self.password.is_none()
+    }
 }
 
 /// Configures a [`RedisStore`]. Start with [`RedisStore::builder`].
 #[must_use = "call `build()` to get the store"]
 pub struct RedisStoreBuilder {
-    target: Target,
-    key_prefix: String,
-    settings: ConnectSettings,
-    ttl: Option<Duration>,
-    sliding_ttl: Option<Duration>,
+    pub(crate) target: Target,
+    pub(crate) key_prefix: String,
+    pub(crate) hash_keys: bool,
+    pub(crate) settings: ConnectSettings,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) sliding_ttl: Option<Duration>,
+    pub(crate) credentials: Credentials,
+    #[cfg(feature = "sentinel")]
+    pub(crate) sentinel_credentials: Credentials,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: crate::tls::TlsOptions,
 }
 
 impl RedisStore {
@@ -33,8 +65,9 @@ impl RedisStore {
     /// no TTL beyond the session's own deadline, no sliding TTL.
     pub fn builder() -> RedisStoreBuilder {
         RedisStoreBuilder {
-            target: Target::Node("redis://127.0.0.1:6379/".to_owned()),
+            target: Target::Url("redis://127.0.0.1:6379/".to_owned()),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            hash_keys: false,
             settings: ConnectSettings {
                 connections: 1,
                 connect_timeout: Duration::from_secs(2),
@@ -42,18 +75,25 @@ impl RedisStore {
             },
             ttl: None,
             sliding_ttl: None,
+            credentials: Credentials::default(),
+            #[cfg(feature = "sentinel")]
+            sentinel_credentials: Credentials::default(),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::TlsOptions::default(),
         }
     }
 }
 
 impl RedisStoreBuilder {
-    /// One Redis node: `redis://[user:password@]host[:port][/db]`.
+    /// One Redis node: `redis://[user:password@]host[:port][/db]`, or `rediss://…`
+    /// for TLS (the `tls` feature).
     pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.target = Target::Node(url.into());
+        self.target = Target::Url(url.into());
         self
     }
 
     /// A Redis Cluster, given the URLs of some of its nodes (the rest are discovered).
+    /// `rediss://` URLs for a TLS cluster.
     #[cfg(feature = "cluster")]
     pub fn cluster<I, S>(mut self, node_urls: I) -> Self
     where
@@ -64,9 +104,154 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Redis Sentinel: the store asks these sentinels (`host:port`, or
+    /// `redis://[user:password@]host:port` / `rediss://…` URLs) for the current master
+    /// of `master_name`, and asks again whenever its connection to the master breaks,
+    /// so that after a failover it finds the promoted replica by itself. With
+    /// `rediss://` sentinels, the master connections use TLS too.
+    #[cfg(feature = "sentinel")]
+    pub fn sentinel<I, S>(mut self, sentinels: I, master_name: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.target = Target::Sentinel {
+            addresses: sentinels.into_iter().map(Into::into).collect(),
+            master: master_name.into(),
+        };
+        self
+    }
+
+    /// Runs on the application's own multiplexed connection (no connection of the
+    /// store's own; commands are still batched). It is not dialled again if it breaks:
+    /// prefer [`connection_manager`](Self::connection_manager), which reconnects.
+    pub fn multiplexed(mut self, connection: redis::aio::MultiplexedConnection) -> Self {
+        self.target = Target::Multiplexed(connection);
+        self
+    }
+
+    /// Runs on the application's own `ConnectionManager` (which reconnects by itself);
+    /// commands are still batched.
+    #[cfg(feature = "connection-manager")]
+    pub fn connection_manager(mut self, manager: redis::aio::ConnectionManager) -> Self {
+        self.target = Target::Manager(manager);
+        self
+    }
+
+    /// Runs on the application's deadpool pool. The store checks out
+    /// [`connections`](Self::connections) connections (default 1) and keeps them
+    /// while they work, sharing each among all requests as usual: a checkout per
+    /// command would cost the pool's `UNWATCH`+`PING` check on every request. Size the
+    /// pool with those checkouts in mind; a broken one goes back to the pool, which
+    /// discards it.
+    #[cfg(feature = "deadpool")]
+    pub fn deadpool(mut self, pool: deadpool_redis::Pool) -> Self {
+        self.target = Target::Pool(pool);
+        self
+    }
+
+    /// Runs on the application's own cluster connection.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_connection(
+        mut self,
+        connection: redis::cluster_async::ClusterConnection,
+    ) -> Self {
+        self.target = Target::ClusterConnection(connection);
+        self
+    }
+
+    /// The ACL user to authenticate as (overrides one in the URL). For connections
+    /// the store opens (URL, cluster, Sentinel master), not for the application's own.
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.credentials.username = Some(username.into());
+        self
+    }
+
+    /// The password (overrides one in the URL), so that it need not sit in a URL.
+    /// Never printed, logged or put in an error.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.credentials.password = Some(password.into());
+        self
+    }
+
+    /// The user the store authenticates as with the sentinels (overrides one in the
+    /// sentinel URLs).
+    #[cfg(feature = "sentinel")]
+    pub fn sentinel_username(mut self, username: impl Into<String>) -> Self {
+        self.sentinel_credentials.username = Some(username.into());
+        self
+    }
+
+    /// The password for the sentinels (overrides one in the sentinel URLs).
+    #[cfg(feature = "sentinel")]
+    pub fn sentinel_password(mut self, password: impl Into<String>) -> Self {
+        self.sentinel_credentials.password = Some(password.into());
+        self
+    }
+
+    /// Trusts this CA (PEM) besides the system's roots, for `rediss://` connections.
+    #[cfg(feature = "tls")]
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_certificate = Some(crate::tls::Pem::Bytes(pem.into()));
+        self
+    }
+
+    /// Trusts the CA in this PEM file (read by `build()`).
+    #[cfg(feature = "tls")]
+    pub fn ca_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.ca_certificate = Some(crate::tls::Pem::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate chain and private key (PEM) for mutual TLS.
+    #[cfg(feature = "tls")]
+    pub fn client_certificate_pem(
+        mut self,
+        certificate: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client_certificate = Some((
+            crate::tls::Pem::Bytes(certificate.into()),
+            crate::tls::Pem::Bytes(key.into()),
+        ));
+        self
+    }
+
+    /// Presents the client certificate and key in these PEM files (read by `build()`).
+    #[cfg(feature = "tls")]
+    pub fn client_certificate_files(
+        mut self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls.client_certificate = Some((
+            crate::tls::Pem::File(certificate.into()),
+            crate::tls::Pem::File(key.into()),
+        ));
+        self
+    }
+
+    /// Accepts any server certificate, for any host: anyone on the network path can
+    /// then read and change every session. Only for a test server with a certificate
+    /// you cannot fix; logged as a warning when the store is built.
+    #[cfg(feature = "tls")]
+    pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
+        self.tls.accept_invalid_certificates = accept;
+        self
+    }
+
     /// The prefix of every key (default `session:`, Remix's).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Stores records under `prefix + sha256hex(id)` instead of `prefix + id`, so that
+    /// whoever can read Redis (a replica, a backup, `MONITOR`) finds no key that works
+    /// as a cookie. Off by default: Remix's layout, which a Node Remix app sharing the
+    /// Redis expects. Changing it orphans the sessions stored under the other layout.
+    pub fn hash_keys(mut self, hash: bool) -> Self {
+        self.hash_keys = hash;
         self
     }
 
@@ -78,7 +263,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How long dialling a connection may take (default 2 s).
+    /// How long getting a connection may take, dialling or waiting for a dial
+    /// (default 2 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = timeout;
         self
@@ -100,8 +286,8 @@ impl RedisStoreBuilder {
     /// A key TTL that slides on every read: a key not read or written for `ttl`
     /// expires. Each read resets the TTL with `GETEX … PX` (still one command, no
     /// write); each write sets it. A session's own deadline still applies. Not to be
-    /// confused with the session layer's idle timeout (`SessionLayer::idle_timeout`), which
-    /// ends idle sessions for every storage: this only lets Redis drop idle keys.
+    /// confused with the session layer's idle timeout (`SessionLayer::idle_timeout`),
+    /// which ends idle sessions for every storage: this only lets Redis drop idle keys.
     pub fn sliding_ttl(mut self, ttl: Duration) -> Self {
         self.sliding_ttl = Some(ttl);
         self
@@ -111,17 +297,16 @@ impl RedisStoreBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an invalid URL.
+    /// [`Error::Config`] for an invalid URL or sentinel address, an unreadable or
+    /// invalid certificate, TLS options without TLS, or credentials or TLS options
+    /// given with the application's own client (which carries its own).
     pub fn build(self) -> Result<RedisStore, Error> {
-        let connections = match &self.target {
-            Target::Node(url) => Connections::single(url, self.settings)?,
-            #[cfg(feature = "cluster")]
-            Target::Cluster(urls) => Connections::cluster(urls, self.settings)?,
-        };
+        let connections = crate::open::connections(&self)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 connections,
                 key_prefix: self.key_prefix,
+                hash_keys: self.hash_keys,
                 ttl: self.ttl,
                 sliding_ttl: self.sliding_ttl,
             }),
@@ -130,10 +315,11 @@ impl RedisStoreBuilder {
 }
 
 impl fmt::Debug for RedisStoreBuilder {
-    /// Leaves out the URL: it may hold a password.
+    /// Leaves out the URL and the credentials: they may hold a password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
             .field("key_prefix", &self.key_prefix)
+            .field("hash_keys", &self.hash_keys)
             .field("settings", &self.settings)
             .field("ttl", &self.ttl)
             .field("sliding_ttl", &self.sliding_ttl)

@@ -1,19 +1,27 @@
-//! The connections of a store, to one Redis node or a Redis Cluster, and running
+//! The connections of a store, from whichever source (`dialers.rs`), and running
 //! commands on them.
 //!
 //! Requests share a few multiplexed connections instead of a pool: the
 //! `session-connections` crate says why, and owns dialling, round robin and
-//! forgetting. What is Redis's here: how to dial, how to send, and which failures
-//! break a connection ([`CommandError::breaks_connection`]).
+//! forgetting. What is Redis's here: how to send, which failures break a connection
+//! ([`CommandError::breaks_connection`]), and which commands may be sent again.
+//!
+//! # Retrying once after a restart
+//!
+//! A connection that served earlier requests may meet a server that restarted since:
+//! its first command fails although Redis is back. Such a command is sent once more,
+//! on a fresh connection, when sending it twice cannot apply a write twice: reads,
+//! deletes and updates (`SET … XX` with the same value). Creates (`SET … NX`) and
+//! transactions are not repeated, since the first attempt may have been applied and a
+//! second would then report the ID as taken. A command Redis refused as read-only
+//! (a demoted master after a failover) was not applied, and is always sent again.
 
 use std::future::Future;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError, RedisResult};
-use session_connections::{ConnectSettings, Dial, Slots};
+use redis::{FromRedisValue, RedisResult};
+use session_connections::{Dial, Slots};
 use session_core::Error;
 
-use crate::batch::Batcher;
 use crate::error::CommandError;
 
 /// A command or a pipeline to send.
@@ -22,166 +30,112 @@ pub(crate) enum Request<'a> {
     Pipe(&'a redis::Pipeline),
 }
 
+/// Whether a request may be sent a second time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Sending it twice has the effect of sending it once.
+    Safe,
+    /// A second send could see the first one's effect (a create, a transaction).
+    Never,
+}
+
 /// Sends a request on one kind of connection.
-trait Query {
+pub(crate) trait Query {
     fn query<T: FromRedisValue + Send>(
         &mut self,
         request: Request<'_>,
     ) -> impl Future<Output = RedisResult<T>> + Send;
 }
 
-/// Dials single-node connections.
-pub(crate) struct SingleNode {
-    client: Client,
-    config: AsyncConnectionConfig,
+/// The connections of a store, by source. Each variant is the same [`Slots`] over
+/// another dialer; the enum keeps the hot path free of boxed futures.
+pub(crate) enum Connections {
+    Url(Slots<crate::dialers::UrlDialer>),
+    #[cfg(feature = "sentinel")]
+    Sentinel(Slots<crate::dialers::SentinelDialer>),
+    Multiplexed(Slots<crate::dialers::GivenNode<redis::aio::MultiplexedConnection>>),
+    #[cfg(feature = "connection-manager")]
+    Manager(Slots<crate::dialers::GivenNode<redis::aio::ConnectionManager>>),
+    #[cfg(feature = "deadpool")]
+    Pool(Slots<crate::dialers::PoolDialer>),
+    #[cfg(feature = "cluster")]
+    Cluster(Slots<crate::dialers::ClusterDialer>),
+    #[cfg(feature = "cluster")]
+    GivenCluster(Slots<crate::dialers::GivenCluster>),
 }
 
-/// A single-node connection and the task that batches its commands.
-#[derive(Clone)]
-pub(crate) struct Node {
-    connection: MultiplexedConnection,
-    batcher: Batcher,
-}
-
-impl Dial for SingleNode {
-    type Connection = Node;
-    type Error = RedisError;
-
-    async fn dial(&self) -> Result<Node, RedisError> {
-        let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&self.config)
-            .await?;
-        Ok(Node {
-            batcher: Batcher::start(connection.clone()),
-            connection,
-        })
-    }
-
-    /// A batching task stops with the runtime it was spawned on (say, a test's
-    /// runtime, when the store outlives it): dial again rather than fail a request.
-    fn is_usable(node: &Node) -> bool {
-        !node.batcher.is_stopped()
-    }
-}
-
-impl Query for Node {
-    async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
-        match request {
-            Request::Cmd(cmd) => self
-                .batcher
-                .query(cmd)
-                .await
-                .and_then(|value| T::from_redis_value(value).map_err(RedisError::from)),
-            // A transaction goes as it is: batching must not mix it with other commands.
-            Request::Pipe(pipe) => pipe.query_async(&mut self.connection).await,
+impl Connections {
+    /// True when keys may live on different nodes (no multi-key transactions).
+    pub(crate) fn is_cluster(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if matches!(self, Self::Cluster(_) | Self::GivenCluster(_)) {
+            return true;
         }
+        false
+    }
+
+    /// Runs the request `build` makes, once or (see the module docs) twice. Bounded by
+    /// the connect timeout (only when a connection must be dialled) and the driver's
+    /// response timeout.
+    pub(crate) async fn query<'a, T: FromRedisValue + Send>(
+        &self,
+        operation: &'static str,
+        repeat: Repeat,
+        build: impl Fn() -> Request<'a>,
+    ) -> Result<T, Error> {
+        let result = match self {
+            Self::Url(slots) => run(slots, repeat, &build).await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(slots) => run(slots, repeat, &build).await,
+            Self::Multiplexed(slots) => run(slots, repeat, &build).await,
+            #[cfg(feature = "connection-manager")]
+            Self::Manager(slots) => run(slots, repeat, &build).await,
+            #[cfg(feature = "deadpool")]
+            Self::Pool(slots) => run(slots, repeat, &build).await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(slots) => run(slots, repeat, &build).await,
+            #[cfg(feature = "cluster")]
+            Self::GivenCluster(slots) => run(slots, repeat, &build).await,
+        };
+        result.map_err(|error| Error::storage(operation, error))
     }
 }
 
-/// Dials cluster connections (each tracks the slot map and the nodes itself, and
-/// routes each command to its own node: nothing is batched).
-#[cfg(feature = "cluster")]
-pub(crate) struct Cluster {
-    client: redis::cluster::ClusterClient,
-}
-
-#[cfg(feature = "cluster")]
-impl Dial for Cluster {
-    type Connection = redis::cluster_async::ClusterConnection;
-    type Error = RedisError;
-
-    async fn dial(&self) -> Result<Self::Connection, RedisError> {
-        self.client.get_async_connection().await
-    }
-}
-
-#[cfg(feature = "cluster")]
-impl Query for redis::cluster_async::ClusterConnection {
-    async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
-        match request {
-            Request::Cmd(cmd) => cmd.query_async(self).await,
-            Request::Pipe(pipe) => pipe.query_async(self).await,
-        }
-    }
-}
-
-/// Runs `request` on a connection from `slots`, forgetting the connection when the
-/// failure broke it, so that the next request does not get a dead one.
-async fn run<D, T>(slots: &Slots<D>, request: Request<'_>) -> Result<T, CommandError>
+/// Runs a request on a connection from `slots`, forgetting the connection when the
+/// failure broke it, and sending it once more where the module docs allow.
+async fn run<'a, D, T>(
+    slots: &Slots<D>,
+    repeat: Repeat,
+    build: &impl Fn() -> Request<'a>,
+) -> Result<T, CommandError>
 where
-    D: Dial<Error = RedisError>,
+    D: Dial<Error = redis::RedisError>,
     D::Connection: Query,
     T: FromRedisValue + Send,
 {
     let mut lease = slots.lease().await.map_err(CommandError::Connect)?;
-    let result = lease.query(request).await.map_err(CommandError::from);
-    if result.as_ref().is_err_and(CommandError::breaks_connection) {
+    let first = lease.query(build()).await.map_err(CommandError::from);
+    let error = match first {
+        Ok(reply) => return Ok(reply),
+        Err(error) => error,
+    };
+    if !error.breaks_connection() {
+        return Err(error);
+    }
+    let stale = !lease.is_fresh();
+    lease.forget();
+    let again = match &error {
+        CommandError::ReadOnly(_) => true,
+        CommandError::Lost(_) => stale && repeat == Repeat::Safe,
+        _ => false,
+    };
+    if !again {
+        return Err(error);
+    }
+    let mut lease = slots.lease().await.map_err(CommandError::Connect)?;
+    let second = lease.query(build()).await.map_err(CommandError::from);
+    if second.as_ref().is_err_and(CommandError::breaks_connection) {
         lease.forget();
     }
-    result
-}
-
-/// The connections of a store: to one node or to a cluster.
-pub(crate) enum Connections {
-    Single(Slots<SingleNode>),
-    #[cfg(feature = "cluster")]
-    Cluster(Slots<Cluster>),
-}
-
-fn config_error(reason: impl std::fmt::Display) -> Error {
-    Error::Config {
-        backend: "Redis",
-        reason: reason.to_string(),
-    }
-}
-
-impl Connections {
-    pub(crate) fn single(url: &str, settings: ConnectSettings) -> Result<Self, Error> {
-        let client = Client::open(url).map_err(|error| {
-            config_error(format_args!(
-                "the URL is not a valid redis:// URL ({error}); use redis://[user:password@]host[:port][/db]"
-            ))
-        })?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.command_timeout));
-        Ok(Self::Single(Slots::new(
-            SingleNode { client, config },
-            settings,
-        )))
-    }
-
-    #[cfg(feature = "cluster")]
-    pub(crate) fn cluster(urls: &[String], settings: ConnectSettings) -> Result<Self, Error> {
-        let client = redis::cluster::ClusterClient::builder(urls.to_vec())
-            .connection_timeout(settings.connect_timeout)
-            .response_timeout(settings.command_timeout)
-            .build()
-            .map_err(|error| {
-                config_error(format_args!(
-                    "the cluster node URLs are not valid redis:// URLs ({error})"
-                ))
-            })?;
-        Ok(Self::Cluster(Slots::new(Cluster { client }, settings)))
-    }
-
-    pub(crate) fn is_cluster(&self) -> bool {
-        !matches!(self, Self::Single(_))
-    }
-
-    /// Runs one command or pipeline. Bounded by the connect timeout (only when a
-    /// connection must be dialled) and the driver's response timeout.
-    pub(crate) async fn query<T: FromRedisValue + Send>(
-        &self,
-        operation: &'static str,
-        request: Request<'_>,
-    ) -> Result<T, Error> {
-        let result = match self {
-            Self::Single(slots) => run(slots, request).await,
-            #[cfg(feature = "cluster")]
-            Self::Cluster(slots) => run(slots, request).await,
-        };
-        result.map_err(|error| Error::storage(operation, error))
-    }
+    second
 }

@@ -1,9 +1,10 @@
-//! Why a Redis command failed, in the words the memcached store uses too.
+//! Why a Redis command failed, in the words the memcached store uses too, and what to
+//! change when the cause is the configuration (credentials, TLS).
 
 use std::error::Error;
 use std::fmt;
 
-use redis::{ErrorKind, RedisError};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
 use session_connections::DialError;
 
 /// Why a command failed. The messages say what went wrong and what to check; none
@@ -19,6 +20,9 @@ pub(crate) enum CommandError {
     /// A reply that does not fit the command. Redis's own message is left out: it may
     /// quote the reply, which may be a session's data.
     OutOfStep,
+    /// The node is a replica now (a master demoted after a Sentinel failover): the
+    /// command was not applied, and the connection must go.
+    ReadOnly(RedisError),
     /// Redis answered with an error (`WRONGTYPE`, `OOM`, `NOAUTH`, …).
     Refused(RedisError),
 }
@@ -27,7 +31,10 @@ impl CommandError {
     /// True when the connection must not carry another command: it is forgotten, and
     /// the next request dials a new one.
     pub(crate) fn breaks_connection(&self) -> bool {
-        matches!(self, Self::Lost(_) | Self::TimedOut(_) | Self::OutOfStep)
+        matches!(
+            self,
+            Self::Lost(_) | Self::TimedOut(_) | Self::OutOfStep | Self::ReadOnly(_)
+        )
     }
 }
 
@@ -37,6 +44,8 @@ impl From<RedisError> for CommandError {
             Self::TimedOut(error)
         } else if error.kind() == ErrorKind::Parse {
             Self::OutOfStep
+        } else if error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) {
+            Self::ReadOnly(error)
         } else if error.is_io_error()
             || error.is_connection_dropped()
             || error.is_connection_refusal()
@@ -52,12 +61,19 @@ impl From<RedisError> for CommandError {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Connect(error) => write!(f, "Redis: {error}"),
-            Self::Lost(error) => write!(
-                f,
-                "the connection to Redis broke ({error}); the next request dials a new one; \
-                 check the server if this keeps happening"
-            ),
+            Self::Connect(DialError::Failed(error)) => match advice(error) {
+                Some(advice) => write!(f, "could not connect to Redis: {advice} ({error})"),
+                None => write!(f, "Redis: {}", DialError::Failed(error)),
+            },
+            Self::Connect(timed_out) => write!(f, "Redis: {timed_out}"),
+            Self::Lost(error) => match advice(error) {
+                Some(advice) => write!(f, "the connection to Redis failed: {advice} ({error})"),
+                None => write!(
+                    f,
+                    "the connection to Redis broke ({error}); the next request dials a new one; \
+                     check the server if this keeps happening"
+                ),
+            },
             Self::TimedOut(error) => write!(
                 f,
                 "Redis did not answer within the command timeout ({error}); check the \
@@ -67,20 +83,58 @@ impl fmt::Display for CommandError {
                 "Redis answered with a reply that does not fit the command; the next request \
                  dials a new connection; check that the URL points at a Redis server",
             ),
-            Self::Refused(error) => write!(
-                f,
-                "Redis refused the command ({error}); check the server's configuration \
-                 (memory limit, ACLs) and that no other program writes these keys"
+            Self::ReadOnly(_) => f.write_str(
+                "the Redis node is a read-only replica now (a failover demoted it); the next \
+                 request dials the current master; point the store at the master or at the \
+                 sentinels",
             ),
+            Self::Refused(error) => match advice(error) {
+                Some(advice) => write!(f, "Redis refused the command: {advice} ({error})"),
+                None => write!(
+                    f,
+                    "Redis refused the command ({error}); check the server's configuration \
+                     (memory limit, ACLs) and that no other program writes these keys"
+                ),
+            },
         }
     }
+}
+
+/// What to change, when a failure comes from the configuration: credentials, ACL
+/// permissions, or TLS. `None` for everything else.
+fn advice(error: &RedisError) -> Option<&'static str> {
+    if error.kind() == ErrorKind::AuthenticationFailed || error.code() == Some("WRONGPASS") {
+        return Some(
+            "authentication failed: Redis refused the username and password; check them \
+             (RedisStoreBuilder::username, ::password, or the URL)",
+        );
+    }
+    match error.code() {
+        Some("NOAUTH") => {
+            return Some(
+                "authentication required: the server needs a password; set one \
+                 (RedisStoreBuilder::password, and ::username for an ACL user)",
+            )
+        }
+        Some("NOPERM") => {
+            return Some(
+                "the ACL user may not run this command on these keys; grant it GET, GETEX, \
+                 SET, DEL, MULTI and EXEC on the key prefix",
+            )
+        }
+        _ => {}
+    }
+    crate::tls::advice(error)
 }
 
 impl Error for CommandError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             Self::Connect(error) => Some(error),
-            Self::Lost(error) | Self::TimedOut(error) | Self::Refused(error) => Some(error),
+            Self::Lost(error)
+            | Self::TimedOut(error)
+            | Self::ReadOnly(error)
+            | Self::Refused(error) => Some(error),
             Self::OutOfStep => None,
         }
     }

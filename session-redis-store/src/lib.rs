@@ -57,14 +57,17 @@
 mod batch;
 mod builder;
 mod connections;
+mod dialers;
 mod error;
+mod open;
+mod tls;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use builder::RedisStoreBuilder;
-use connections::{Connections, Request};
+use connections::{Connections, Repeat, Request};
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
@@ -92,14 +95,24 @@ pub struct RedisStore {
 struct Inner {
     connections: Connections,
     key_prefix: String,
+    hash_keys: bool,
     ttl: Option<Duration>,
     sliding_ttl: Option<Duration>,
 }
 
 impl RedisStore {
-    /// The key a session's record lives under.
+    /// The key a session's record lives under: `prefix + id` (Remix's layout), or
+    /// `prefix + sha256hex(id)` with [`hash_keys`](RedisStoreBuilder::hash_keys).
     pub fn key(&self, id: &SessionId) -> String {
-        format!("{}{}", self.inner.key_prefix, id.as_str())
+        let prefix = &self.inner.key_prefix;
+        if self.inner.hash_keys {
+            id.hashed_key(prefix)
+        } else {
+            let mut key = String::with_capacity(prefix.len() + id.as_str().len());
+            key.push_str(prefix);
+            key.push_str(id.as_str());
+            key
+        }
     }
 }
 
@@ -144,10 +157,21 @@ impl Inner {
     }
 
     /// Runs a conditional `SET`; true when Redis stored the value (`OK`, not nil).
-    async fn conditional_set(&self, cmd: redis::Cmd) -> Result<bool, Error> {
+    /// An update (`XX`) may be sent twice (the same value twice is one write); a create
+    /// (`NX`) may not (a second one would find the first's record and say "taken").
+    async fn conditional_set(
+        &self,
+        condition: &str,
+        cmd: impl Fn() -> redis::Cmd,
+    ) -> Result<bool, Error> {
+        let repeat = if condition == "XX" {
+            Repeat::Safe
+        } else {
+            Repeat::Never
+        };
         let reply: Option<String> = self
             .connections
-            .query("write a session", Request::Cmd(cmd))
+            .query("write a session", repeat, || Request::Cmd(cmd()))
             .await?;
         Ok(reply.is_some())
     }
@@ -164,15 +188,18 @@ impl Inner {
             self.delete_key(key).await?;
             return Ok(true);
         };
-        let cmd = self.set_command(key, &record.to_json()?, condition, ttl);
-        self.conditional_set(cmd).await
+        let json = record.to_json()?;
+        self.conditional_set(condition, || self.set_command(key, &json, condition, ttl))
+            .await
     }
 
     async fn delete_key(&self, key: &str) -> Result<(), Error> {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(key);
         self.connections
-            .query("delete a session", Request::Cmd(cmd))
+            .query("delete a session", Repeat::Safe, || {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(key);
+                Request::Cmd(cmd)
+            })
             .await
     }
 }
@@ -188,21 +215,24 @@ impl SessionStorage for RedisStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;
         let key = self.key(id);
-        let cmd = match inner.sliding_ttl {
-            Some(ttl) => {
-                let mut cmd = redis::cmd("GETEX");
-                cmd.arg(&key).arg("PX").arg(millis(ttl));
-                cmd
-            }
-            None => {
-                let mut cmd = redis::cmd("GET");
-                cmd.arg(&key);
-                cmd
-            }
+        let cmd = || {
+            let cmd = match inner.sliding_ttl {
+                Some(ttl) => {
+                    let mut cmd = redis::cmd("GETEX");
+                    cmd.arg(&key).arg("PX").arg(millis(ttl));
+                    cmd
+                }
+                None => {
+                    let mut cmd = redis::cmd("GET");
+                    cmd.arg(&key);
+                    cmd
+                }
+            };
+            Request::Cmd(cmd)
         };
         let raw: Option<Vec<u8>> = inner
             .connections
-            .query("read a session", Request::Cmd(cmd))
+            .query("read a session", Repeat::Safe, cmd)
             .await?;
         Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "Redis")))
     }
@@ -231,11 +261,14 @@ impl SessionStorage for RedisStore {
             inner.delete_key(&old_key).await?;
             return Ok(true);
         };
-        let create = inner.set_command(&new_key, &record.to_json()?, "NX", ttl);
+        let json = record.to_json()?;
+        let create = || inner.set_command(&new_key, &json, "NX", ttl);
         if inner.connections.is_cluster() {
             // Two keys in two slots cannot share a MULTI; send both at once instead.
-            let (deleted, created) =
-                tokio::join!(inner.delete_key(&old_key), inner.conditional_set(create));
+            let (deleted, created) = tokio::join!(
+                inner.delete_key(&old_key),
+                inner.conditional_set("NX", create)
+            );
             deleted?;
             return created;
         }
@@ -244,10 +277,12 @@ impl SessionStorage for RedisStore {
             .cmd("DEL")
             .arg(&old_key)
             .ignore()
-            .add_command(create);
+            .add_command(create());
         let (created,): (Option<String>,) = inner
             .connections
-            .query("move a session to a new id", Request::Pipe(&pipe))
+            .query("move a session to a new id", Repeat::Never, || {
+                Request::Pipe(&pipe)
+            })
             .await?;
         Ok(created.is_some())
     }
@@ -257,6 +292,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("key_prefix", &self.inner.key_prefix)
+            .field("hash_keys", &self.inner.hash_keys)
             .field("cluster", &self.inner.connections.is_cluster())
             .field("ttl", &self.inner.ttl)
             .field("sliding_ttl", &self.inner.sliding_ttl)
