@@ -82,9 +82,11 @@ start_redis() {
         export REDIS_URL="redis://127.0.0.1:$port/"
         echo "  started redis-server on 127.0.0.1:$port"
     fi
-    # The tests start dedicated servers of their own (counting, kill and restart).
+    # The tests start dedicated servers of their own (counting, kill and restart; TLS
+    # ones with a throw-away PKI that the openssl CLI makes at test time).
     REDIS_SERVER_BIN="$(command -v redis-server)"
     export REDIS_SERVER_BIN
+    ensure_command openssl openssl
 }
 
 # Exports REDIS_CLUSTER_URLS: three masters on loopback, slots spread by redis-cli.
