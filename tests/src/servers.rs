@@ -7,13 +7,14 @@
 //!
 //! For production-like Redis: [`RedisServer::start_tls`] with a throw-away [`TestPki`]
 //! (TLS, optionally mutual), [`RedisServer::start_with_acl`] (passwords and an ACL
-//! user), and [`SentinelSetup`] (a master, a replica and three sentinels, with
-//! failover).
+//! user), [`SentinelSetup`] (a master, a replica and three sentinels, with failover)
+//! and [`TlsRedisCluster`] (three masters, TLS everywhere).
 //!
 //! Every fixture runs on free loopback ports, is ready when its constructor returns
 //! (bounded waits that panic with the reason), and kills its processes and removes its
 //! files on drop.
 
+mod cluster;
 mod memcached;
 mod pki;
 mod process;
@@ -21,6 +22,7 @@ mod redis_server;
 mod resp;
 mod sentinel;
 
+pub use cluster::TlsRedisCluster;
 pub use memcached::MemcachedServer;
 pub use pki::TestPki;
 pub use redis_server::{ClientCerts, RedisServer};

@@ -25,6 +25,19 @@ pub(super) fn free_port() -> u16 {
     }
 }
 
+/// `count` distinct [`free_port`]s, for a process or a group of processes that needs
+/// several (a port just released may be handed out again).
+pub(super) fn free_ports(count: usize) -> Vec<u16> {
+    let mut ports = Vec::with_capacity(count);
+    while ports.len() < count {
+        let port = free_port();
+        if !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+    ports
+}
+
 /// A directory of its own under the system's temporary directory, removed on drop.
 pub(super) struct TempDir {
     path: PathBuf,
@@ -87,7 +100,18 @@ impl Process {
         probe: &[u8],
         reply: &[u8],
     ) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), binary, args, probe, reply)
+    }
+
+    /// As [`start`](Self::start), on a port the caller picked (together with the other
+    /// ports the process needs, so that none of them collide).
+    pub(super) fn start_on(
+        port: u16,
+        binary: String,
+        args: impl FnOnce(u16) -> Vec<String>,
+        probe: &[u8],
+        reply: &[u8],
+    ) -> Self {
         let mut process = Self {
             port,
             binary,

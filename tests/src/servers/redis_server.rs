@@ -1,8 +1,8 @@
 //! Dedicated redis-server processes: plain, TLS, and with passwords and an ACL user.
 
 use super::pki::TestPki;
-use super::process::{free_port, redis_server_binary, Process, TempDir};
-use std::path::Path;
+use super::process::{free_port, free_ports, redis_server_binary, Process, TempDir};
+use std::path::PathBuf;
 
 /// Whether a TLS [`RedisServer`] asks clients for a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl RedisServer {
     /// When redis-server cannot be started (`REDIS_SERVER_BIN` or `redis-server` on the
     /// `PATH`; scripts/test installs it).
     pub fn start() -> Self {
-        Self::start_with(&[], None, b"PING\r\n", b"+PONG\r\n")
+        Self::start_with(free_port(), &[], None, b"PING\r\n", b"+PONG\r\n")
     }
 
     /// Starts a server with a TLS port (certificate and key from `pki`, trusting its CA
@@ -59,25 +59,10 @@ impl RedisServer {
     ///
     /// As [`start`](Self::start); also when this redis-server was built without TLS.
     pub fn start_tls(pki: &TestPki, client_certs: ClientCerts) -> Self {
-        let tls_port = free_port();
-        let path = |path: &Path| path.to_string_lossy().into_owned();
-        let args = [
-            "--tls-port".to_owned(),
-            tls_port.to_string(),
-            "--tls-cert-file".to_owned(),
-            path(&pki.server_cert_path()),
-            "--tls-key-file".to_owned(),
-            path(&pki.server_key_path()),
-            "--tls-ca-cert-file".to_owned(),
-            path(&pki.ca_cert_path()),
-            "--tls-auth-clients".to_owned(),
-            match client_certs {
-                ClientCerts::Optional => "no",
-                ClientCerts::Required => "yes",
-            }
-            .to_owned(),
-        ];
-        Self::start_with(&args, Some(tls_port), b"PING\r\n", b"+PONG\r\n")
+        let ports = free_ports(2);
+        let (port, tls_port) = (ports[0], ports[1]);
+        let args = tls_args(pki, tls_port, client_certs);
+        Self::start_with(port, &args, Some(tls_port), b"PING\r\n", b"+PONG\r\n")
     }
 
     /// Starts a server that requires authentication and waits until it answers:
@@ -105,13 +90,26 @@ impl RedisServer {
         ];
         // The probe authenticates, which also checks that the password took effect.
         let probe = format!("AUTH {}\r\nPING\r\n", Self::DEFAULT_PASSWORD);
-        Self::start_with(&args, None, probe.as_bytes(), b"+OK\r\n+PONG\r\n")
+        Self::start_with(
+            free_port(),
+            &args,
+            None,
+            probe.as_bytes(),
+            b"+OK\r\n+PONG\r\n",
+        )
     }
 
-    fn start_with(extra: &[String], tls_port: Option<u16>, probe: &[u8], reply: &[u8]) -> Self {
+    fn start_with(
+        port: u16,
+        extra: &[String],
+        tls_port: Option<u16>,
+        probe: &[u8],
+        reply: &[u8],
+    ) -> Self {
         let dir = TempDir::new("redis");
         let data_dir = dir.path().to_string_lossy().into_owned();
-        let process = Process::start(
+        let process = Process::start_on(
+            port,
             redis_server_binary(),
             |port| {
                 // `-::1`: IPv6 loopback when there is one, no error when there is not.
@@ -191,9 +189,32 @@ impl RedisServer {
     }
 }
 
+/// The arguments for a TLS port with the [`TestPki`]'s server certificate, trusting its
+/// CA for client certificates.
+pub(super) fn tls_args(pki: &TestPki, tls_port: u16, client_certs: ClientCerts) -> Vec<String> {
+    let path = |path: PathBuf| path.to_string_lossy().into_owned();
+    let auth = match client_certs {
+        ClientCerts::Optional => "no",
+        ClientCerts::Required => "yes",
+    };
+    [
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        path(pki.server_cert_path()),
+        "--tls-key-file".to_owned(),
+        path(pki.server_key_path()),
+        "--tls-ca-cert-file".to_owned(),
+        path(pki.ca_cert_path()),
+        "--tls-auth-clients".to_owned(),
+        auth.to_owned(),
+    ]
+    .into()
+}
+
 /// Runs `redis-cli` with the given arguments; its trimmed output, or `Err` with the
-/// output when it failed. For the fixtures' own tests: the `redis` crate here has no TLS.
-#[cfg(test)]
+/// output when it failed. For creating a cluster, and for the fixtures' own tests (the
+/// `redis` crate here has no TLS).
 pub(super) fn redis_cli(args: &[&str]) -> Result<String, String> {
     let output = std::process::Command::new("redis-cli")
         .args(args)
@@ -212,6 +233,7 @@ pub(super) fn redis_cli(args: &[&str]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn tls_ping(server: &RedisServer, ca: &Path, extra: &[&str]) -> Result<String, String> {
         let port = server.tls_port().to_string();
