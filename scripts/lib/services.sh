@@ -13,7 +13,8 @@ services_cleanup() {
     for pidfile in "${SERVICES_PIDFILES[@]}"; do
         [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
-    rm -rf "$SERVICES_DIR"
+    # A server may still be writing its log as it exits.
+    rm -rf "$SERVICES_DIR" 2>/dev/null || { sleep 0.5; rm -rf "$SERVICES_DIR" 2>/dev/null; } || true
 }
 
 # ensure_command BINARY DEBIAN_PACKAGE: installs the package when BINARY is missing.

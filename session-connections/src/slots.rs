@@ -159,11 +159,71 @@ impl<D: Dial> Slots<D> {
     /// # }
     /// ```
     pub async fn lease(&self) -> Result<Lease<'_, D::Connection>, DialError<D::Error>> {
-        let slot = match self.slots.len() {
-            1 => &self.slots[0],
-            n => &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % n],
+        let index = match self.slots.len() {
+            1 => 0,
+            n => self.next.fetch_add(1, Ordering::Relaxed) % n,
         };
-        if let Some(lease) = slot.lease(D::is_usable) {
+        self.lease_at(index).await
+    }
+
+    /// Forgets `broken`'s connection and leases its slot again: a connection dialled
+    /// after the failure (or by another request since), never one that was already
+    /// there when `broken` failed. For the one retry of a command that is safe to send
+    /// twice; a plain [`lease`](Self::lease) could land on another slot whose
+    /// connection is just as dead.
+    ///
+    /// # Errors
+    ///
+    /// As for [`lease`](Self::lease).
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use session_connections::{ConnectSettings, Dial, Slots};
+    ///
+    /// #[derive(Default)]
+    /// struct Numbers(AtomicUsize);
+    ///
+    /// impl Dial for Numbers {
+    ///     type Connection = usize;
+    ///     type Error = Infallible;
+    ///
+    ///     async fn dial(&self) -> Result<usize, Infallible> {
+    ///         Ok(self.0.fetch_add(1, Ordering::Relaxed))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let settings = ConnectSettings { connections: 2, ..ConnectSettings::default() };
+    /// let slots = Slots::new(Numbers::default(), settings);
+    /// let (first, second) = (slots.lease().await.unwrap(), slots.lease().await.unwrap());
+    /// assert_eq!((*first, *second), (0, 1));
+    /// // The first slot's connection broke: the retry gets a new one in that slot.
+    /// let again = slots.redial(first).await.unwrap();
+    /// assert_eq!(*again, 2);
+    /// assert!(again.is_fresh());
+    /// # }
+    /// ```
+    pub async fn redial(
+        &self,
+        broken: Lease<'_, D::Connection>,
+    ) -> Result<Lease<'_, D::Connection>, DialError<D::Error>> {
+        let index = broken.index;
+        debug_assert!(
+            std::ptr::eq(broken.slot, &self.slots[index]),
+            "a lease of other slots"
+        );
+        broken.forget();
+        self.lease_at(index).await
+    }
+
+    async fn lease_at(
+        &self,
+        index: usize,
+    ) -> Result<Lease<'_, D::Connection>, DialError<D::Error>> {
+        let slot = &self.slots[index];
+        if let Some(lease) = slot.lease(D::is_usable, index) {
             return Ok(lease);
         }
         // Slow path, bounded as a whole: requests queued behind a dial to an
@@ -171,11 +231,11 @@ impl<D: Dial> Slots<D> {
         let dial = async {
             let _dialing = slot.dialing.lock().await;
             // Whoever held the lock before us may have dialled already.
-            if let Some(lease) = slot.lease(D::is_usable) {
+            if let Some(lease) = slot.lease(D::is_usable, index) {
                 return Ok(lease);
             }
             let connection = self.dialer.dial().await.map_err(DialError::Failed)?;
-            Ok(slot.install(connection))
+            Ok(slot.install(connection, index))
         };
         tokio::time::timeout(self.connect_timeout, dial)
             .await
@@ -230,7 +290,7 @@ impl<C> Slot<C> {
 
 impl<C: Clone> Slot<C> {
     /// A lease on the live connection, if there is one and `is_usable` says it is.
-    fn lease(&self, is_usable: fn(&C) -> bool) -> Option<Lease<'_, C>> {
+    fn lease(&self, is_usable: fn(&C) -> bool, index: usize) -> Option<Lease<'_, C>> {
         let mut state = self.state();
         if state
             .live
@@ -242,6 +302,7 @@ impl<C: Clone> Slot<C> {
         let (generation, connection) = state.live.clone()?;
         Some(Lease {
             slot: self,
+            index,
             generation,
             connection,
             fresh: false,
@@ -249,13 +310,14 @@ impl<C: Clone> Slot<C> {
     }
 
     /// Makes `connection` the slot's live one, of a new generation.
-    fn install(&self, connection: C) -> Lease<'_, C> {
+    fn install(&self, connection: C, index: usize) -> Lease<'_, C> {
         let mut state = self.state();
         let generation = state.dialled;
         state.dialled += 1;
         state.live = Some((generation, connection.clone()));
         Lease {
             slot: self,
+            index,
             generation,
             connection,
             fresh: true,
@@ -297,6 +359,8 @@ impl<C: Clone> Slot<C> {
 /// ```
 pub struct Lease<'a, C> {
     slot: &'a Slot<C>,
+    /// The slot's place among its `Slots`, for [`Slots::redial`].
+    index: usize,
     generation: u64,
     connection: C,
     /// Dialled for this lease (by this request or one it waited for).

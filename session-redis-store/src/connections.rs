@@ -122,17 +122,16 @@ where
     if !error.breaks_connection() {
         return Err(error);
     }
-    let stale = !lease.is_fresh();
-    lease.forget();
     let again = match &error {
         CommandError::ReadOnly(_) => true,
-        CommandError::Lost(_) => stale && repeat == Repeat::Safe,
+        CommandError::Lost(_) => !lease.is_fresh() && repeat == Repeat::Safe,
         _ => false,
     };
     if !again {
+        lease.forget();
         return Err(error);
     }
-    let mut lease = slots.lease().await.map_err(CommandError::Connect)?;
+    let mut lease = slots.redial(lease).await.map_err(CommandError::Connect)?;
     let second = lease.query(build()).await.map_err(CommandError::from);
     if second.as_ref().is_err_and(CommandError::breaks_connection) {
         lease.forget();

@@ -68,6 +68,12 @@ use std::time::{Duration, SystemTime};
 
 pub use builder::RedisStoreBuilder;
 use connections::{Connections, Repeat, Request};
+/// The deadpool-redis crate the `deadpool` feature builds on.
+#[cfg(feature = "deadpool")]
+pub use deadpool_redis;
+/// The redis crate this store is built on, so that an application hands over clients
+/// (a `MultiplexedConnection`, a `ConnectionManager`) of the very same version.
+pub use redis;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.

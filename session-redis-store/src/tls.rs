@@ -97,11 +97,11 @@ pub(crate) fn advice(error: &RedisError) -> Option<&'static str> {
     let text = error.to_string();
     let advice = if text.contains("UnknownIssuer") {
         UNTRUSTED
-    } else if text.contains("NotValidForName") {
+    } else if text.contains("NotValidForName") || text.contains("not valid for name") {
         WRONG_NAME
     } else if text.contains("CertificateRequired") || text.contains("certificate required") {
         CLIENT_CERTIFICATE
-    } else if text.contains("Expired") {
+    } else if text.contains("Expired") || text.contains("certificate expired") {
         EXPIRED
     } else {
         return None;

@@ -474,7 +474,7 @@ macro_rules! for_each_storage {
     ($($flow:ident),+ $(,)?) => {
         for_each_storage!(@module memory, StorageKind::Memory, $($flow),+);
         for_each_storage!(@module cookie, StorageKind::Cookie, $($flow),+);
-        for_each_storage!(@module redis, StorageKind::Redis(servers::redis_url()), $($flow),+);
+        for_each_storage!(@module redis, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
         for_each_storage!(
             @module memcache,
             StorageKind::Memcache(servers::memcache_servers()),

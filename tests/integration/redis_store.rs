@@ -243,6 +243,13 @@ async fn commands_per_request_kind() {
         .url(server.url())
         .build()
         .expect("valid");
+    assert_commands_per_request_kind(&server, store).await;
+}
+
+/// Asserts that `store`, which talks to `server`, sends exactly the expected commands
+/// for each kind of request: none, one read, or one read and one write (plus the
+/// transaction of a regeneration), whatever the connection source.
+pub(crate) async fn assert_commands_per_request_kind(server: &RedisServer, store: RedisStore) {
     let app = app(store);
     let mut conn = raw(&server.url()).await;
     // Warm the connection up so that connection set-up commands are not counted.

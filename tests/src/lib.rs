@@ -31,10 +31,12 @@
 pub mod backend;
 mod counted;
 pub mod fuzz;
+mod hosted;
 pub mod servers;
 pub mod storage;
 
 pub use counted::{CallCounts, Counted};
+pub use hosted::Hosted;
 pub use session_core::{SessionBackend, SessionStorage};
 
 /// What a backend can do, for the cases that depend on it.
@@ -55,10 +57,27 @@ impl Capabilities {
 
 /// Expands to one `#[tokio::test]` per [`storage`] case, each with a fresh storage made
 /// by the given expression.
+///
+/// `storage_conformance!(in_one_test NAME, make)` runs every case in turn in one test
+/// named NAME, on one storage: for storages whose servers are too heavy to start once
+/// per case (a Sentinel topology).
 #[macro_export]
 macro_rules! storage_conformance {
+    (in_one_test $name:ident, $make:expr) => {
+        $crate::storage_conformance!(@list @sequence $name, $make);
+    };
     ($make:expr) => {
-        $crate::storage_conformance!(@cases $make;
+        $crate::storage_conformance!(@list @cases $make);
+    };
+    (@sequence $name:ident, $make:expr; $($case:ident),+ $(,)?) => {
+        #[tokio::test]
+        async fn $name() {
+            let storage = ::std::sync::Arc::new($make);
+            $( $crate::storage::$case(&storage).await; )+
+        }
+    };
+    (@list @$how:ident $($args:tt)*) => {
+        $crate::storage_conformance!(@$how $($args)*;
             read_of_an_unknown_id_is_none,
             create_then_read_returns_the_record,
             create_never_overwrites,
@@ -89,10 +108,27 @@ macro_rules! storage_conformance {
 
 /// Expands to one `#[tokio::test]` per [`backend`] case, each with a fresh backend made
 /// by the first expression, checked against the given [`Capabilities`].
+///
+/// `backend_conformance!(in_one_test NAME, make, capabilities)` runs every case in
+/// turn in one test, on one backend (see [`storage_conformance!`]).
 #[macro_export]
 macro_rules! backend_conformance {
+    (in_one_test $name:ident, $make:expr, $capabilities:expr) => {
+        $crate::backend_conformance!(@list @sequence $name, $make, $capabilities);
+    };
     ($make:expr, $capabilities:expr) => {
-        $crate::backend_conformance!(@cases $make, $capabilities;
+        $crate::backend_conformance!(@list @cases $make, $capabilities);
+    };
+    (@sequence $name:ident, $make:expr, $capabilities:expr; $($case:ident),+ $(,)?) => {
+        #[tokio::test]
+        async fn $name() {
+            let backend: ::std::sync::Arc<dyn $crate::SessionBackend> =
+                ::std::sync::Arc::new($make);
+            $( $crate::backend::$case(backend.clone(), $capabilities).await; )+
+        }
+    };
+    (@list @$how:ident $($args:tt)*) => {
+        $crate::backend_conformance!(@$how $($args)*;
             persists_across_requests,
             an_untouched_session_is_not_written,
             a_fresh_session_without_changes_sets_no_cookie,

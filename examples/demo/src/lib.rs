@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{Form, Request};
@@ -16,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
+use session_middleware::redis_store::deadpool_redis;
 use session_middleware::{
     session, CookieStore, Error, MemcacheStore, MemoryStore, RedisStore, Session, SessionCookie,
     SigningFormat,
@@ -32,10 +34,67 @@ pub enum StorageKind {
     Cookie,
     /// In this process's memory.
     Memory,
-    /// In Redis, at this `redis://` URL.
-    Redis(String),
+    /// In Redis, reached as these options say.
+    Redis(RedisOptions),
     /// In memcached, on these `host:port` servers.
     Memcache(Vec<String>),
+}
+
+/// How the demo reaches Redis: a URL (`redis://`, or `rediss://` for TLS) or
+/// sentinels, credentials, TLS files, the key layout, and whose client it runs on.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// `redis://[user:password@]host[:port][/db]` or `rediss://…`; unused with sentinels.
+    pub url: String,
+    /// A CA certificate (PEM file) to trust for `rediss://`.
+    pub ca_cert: Option<PathBuf>,
+    /// A client certificate and its key (PEM files), for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// The ACL user.
+    pub username: Option<String>,
+    /// The password (never printed).
+    pub password: Option<String>,
+    /// Sentinel addresses (`host:port`); with [`sentinel_master`](Self::sentinel_master),
+    /// the store finds the master through them instead of the URL.
+    pub sentinels: Vec<String>,
+    /// The master name the sentinels know.
+    pub sentinel_master: Option<String>,
+    /// Keys `prefix + sha256hex(id)` instead of `prefix + id`.
+    pub hash_keys: bool,
+    /// Whose connections the store uses.
+    pub client: RedisClient,
+}
+
+impl RedisOptions {
+    /// One node at `url`, every other option at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    /// Leaves out the URL and the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("sentinels", &self.sentinels)
+            .field("hash_keys", &self.hash_keys)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whose Redis connections the store runs on (for comparing them, say in
+/// `scripts/bench`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedisClient {
+    /// The store's own multiplexed, batching connection.
+    #[default]
+    Own,
+    /// A `deadpool_redis::Pool`, as an application that has one would share it.
+    Deadpool,
 }
 
 /// Everything the demo can be configured with.
@@ -93,7 +152,7 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
     let mut layer = match &config.storage {
         StorageKind::Cookie => session(cookie, CookieStore::new())?,
         StorageKind::Memory => session(cookie, MemoryStore::new())?,
-        StorageKind::Redis(url) => session(cookie, RedisStore::builder().url(url).build()?)?,
+        StorageKind::Redis(options) => session(cookie, redis_store(options)?)?,
         StorageKind::Memcache(servers) => session(
             cookie,
             MemcacheStore::builder()
@@ -119,6 +178,37 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .route("/posts", get(posts).post(create_post))
         .merge(protected)
         .layer(layer))
+}
+
+/// The Redis store `options` describe.
+fn redis_store(options: &RedisOptions) -> Result<RedisStore, Error> {
+    let mut builder = RedisStore::builder().hash_keys(options.hash_keys);
+    builder = match (&options.sentinel_master, options.client) {
+        (Some(master), _) => builder.sentinel(options.sentinels.iter().cloned(), master),
+        (None, RedisClient::Own) => builder.url(&options.url),
+        (None, RedisClient::Deadpool) => {
+            let pool = deadpool_redis::Config::from_url(&options.url)
+                .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                .map_err(|error| Error::Config {
+                    backend: "Redis",
+                    reason: format!("cannot create the deadpool pool: {error}"),
+                })?;
+            return builder.deadpool(pool).build();
+        }
+    };
+    if let Some(username) = &options.username {
+        builder = builder.username(username);
+    }
+    if let Some(password) = &options.password {
+        builder = builder.password(password);
+    }
+    if let Some(ca) = &options.ca_cert {
+        builder = builder.ca_certificate_file(ca);
+    }
+    if let Some((cert, key)) = &options.client_cert {
+        builder = builder.client_certificate_files(cert, key);
+    }
+    builder.build()
 }
 
 /// A 302 redirect, as Remix's `res.redirect` sends.

@@ -3,13 +3,14 @@
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use clap::{Parser, ValueEnum};
-use session_demo::{app, DemoConfig, StorageKind, COOKIE_NAME};
+use session_demo::{app, DemoConfig, RedisClient, RedisOptions, StorageKind, COOKIE_NAME};
 use session_middleware::SigningFormat;
 
 /// The Remix session-middleware examples, served by axum with Rust sessions.
@@ -22,9 +23,50 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
-    /// Redis URL for `--storage redis`.
+    /// Redis URL for `--storage redis`: redis://[user:password@]host[:port][/db], or
+    /// rediss://… for TLS.
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
     redis_url: String,
+    /// A CA certificate (PEM) to trust for rediss:// besides the system's roots.
+    #[arg(long, value_name = "PATH")]
+    redis_ca_cert: Option<PathBuf>,
+    /// A client certificate (PEM) for mutual TLS; needs --redis-client-key.
+    #[arg(long, value_name = "PATH", requires = "redis_client_key")]
+    redis_client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "redis_client_cert")]
+    redis_client_key: Option<PathBuf>,
+    /// The Redis ACL user.
+    #[arg(long, value_name = "USER")]
+    redis_username: Option<String>,
+    /// The Redis password (better: the REDIS_PASSWORD environment variable, which stays
+    /// out of the process list).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "REDIS_PASSWORD",
+        hide_env_values = true
+    )]
+    redis_password: Option<String>,
+    /// Sentinels to ask for the master, as host:port[,host:port…]; needs
+    /// --redis-sentinel-master.
+    #[arg(
+        long,
+        value_name = "ADDRESSES",
+        value_delimiter = ',',
+        requires = "redis_sentinel_master"
+    )]
+    redis_sentinel: Vec<String>,
+    /// The master name the sentinels know.
+    #[arg(long, value_name = "NAME", requires = "redis_sentinel")]
+    redis_sentinel_master: Option<String>,
+    /// Store sessions under prefix + sha256hex(id), so that reading Redis reveals no
+    /// usable session ID (not readable by a Remix app sharing the Redis).
+    #[arg(long)]
+    redis_hash_keys: bool,
+    /// Whose connections the Redis store runs on: its own, or a deadpool pool.
+    #[arg(long, value_enum, default_value_t = RedisClientArg::Own)]
+    redis_client: RedisClientArg,
     /// memcached servers for `--storage memcache`, as host:port[,host:port…].
     #[arg(
         long,
@@ -65,6 +107,12 @@ enum Storage {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum RedisClientArg {
+    Own,
+    Deadpool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     Default,
     Remix,
@@ -101,7 +149,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         storage: match args.storage {
             Storage::Cookie => StorageKind::Cookie,
             Storage::Memory => StorageKind::Memory,
-            Storage::Redis => StorageKind::Redis(args.redis_url),
+            Storage::Redis => StorageKind::Redis(RedisOptions {
+                url: args.redis_url,
+                ca_cert: args.redis_ca_cert,
+                client_cert: args.redis_client_cert.zip(args.redis_client_key),
+                username: args.redis_username,
+                password: args.redis_password,
+                sentinels: args.redis_sentinel,
+                sentinel_master: args.redis_sentinel_master,
+                hash_keys: args.redis_hash_keys,
+                client: match args.redis_client {
+                    RedisClientArg::Own => RedisClient::Own,
+                    RedisClientArg::Deadpool => RedisClient::Deadpool,
+                },
+            }),
             Storage::Memcache => StorageKind::Memcache(args.memcache),
         },
         secrets,
@@ -151,6 +212,29 @@ fn storage_name(storage: &StorageKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_redis_flags_parse() {
+        let args = Args::try_parse_from([
+            "session-demo",
+            "--storage",
+            "redis",
+            "--redis-sentinel",
+            "127.0.0.1:26379,127.0.0.1:26380",
+            "--redis-sentinel-master",
+            "sessions",
+            "--redis-client-cert",
+            "client.crt",
+            "--redis-client-key",
+            "client.key",
+            "--redis-hash-keys",
+        ])
+        .expect("parses");
+        assert_eq!(args.redis_sentinel.len(), 2);
+        assert!(args.redis_hash_keys);
+        let lonely = Args::try_parse_from(["session-demo", "--redis-client-cert", "c.crt"]);
+        assert!(lonely.is_err(), "a certificate needs its key");
+    }
 
     #[test]
     fn the_idle_timeout_flag_keeps_its_old_name_as_an_alias() {

@@ -1,0 +1,56 @@
+//! A storage together with the servers it talks to, so that a conformance case that
+//! starts its own servers keeps them exactly as long as the storage.
+
+use std::any::Any;
+
+use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+
+/// `storage`, with `servers` (any fixtures: a TLS server and its PKI, a Sentinel
+/// topology) kept alive beside it and dropped with it. Every call goes to `storage`.
+///
+/// ```
+/// use session_memory_store::MemoryStore;
+/// use session_tests::Hosted;
+///
+/// // A fixture that must outlive the storage (here just a value).
+/// let hosted = Hosted::new(MemoryStore::new(), String::from("a server"));
+/// # let _ = hosted;
+/// ```
+pub struct Hosted<S> {
+    storage: S,
+    _servers: Box<dyn Any + Send + Sync>,
+}
+
+impl<S> Hosted<S> {
+    /// `storage`, keeping `servers` alive as long as it lives.
+    pub fn new(storage: S, servers: impl Any + Send + Sync) -> Self {
+        Self {
+            storage,
+            _servers: Box::new(servers),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: SessionStorage> SessionStorage for Hosted<S> {
+    async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
+        self.storage.read(id).await
+    }
+    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.storage.create(id, record).await
+    }
+    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.storage.update(id, record).await
+    }
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.storage.delete(id).await
+    }
+    async fn replace(
+        &self,
+        old: &SessionId,
+        id: &SessionId,
+        record: &StoredSession,
+    ) -> Result<bool, Error> {
+        self.storage.replace(old, id, record).await
+    }
+}
