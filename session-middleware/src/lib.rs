@@ -55,6 +55,10 @@
 //! | `memory-store` | yes | [`MemoryStore`]: in-process storage with expiry |
 //! | `redis-store` | no | `RedisStore`: Redis over shared multiplexed connections, concurrent commands batched |
 //! | `redis-cluster` | no | Redis Cluster support in `RedisStore` |
+//! | `redis-tls` | no | `rediss://` (rustls) in `RedisStore`: custom CAs, client certificates |
+//! | `redis-sentinel` | no | Redis Sentinel in `RedisStore` |
+//! | `redis-deadpool` | no | `RedisStore` on the application's `deadpool_redis::Pool` |
+//! | `redis-connection-manager` | no | `RedisStore` on the application's `redis::aio::ConnectionManager` |
 //! | `memcache-store` | no | `MemcacheStore`: memcached over several servers, multiplexed meta-protocol connections |
 //! | `axum` | no | `Session` as an axum extractor, [`Error`] as an axum response |
 //!

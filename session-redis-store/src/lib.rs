@@ -1,5 +1,6 @@
-//! Redis session storage: multiplexed, TTL-aware, in Remix's record layout, ready for Redis
-//! Cluster.
+//! Redis session storage: multiplexed, TTL-aware, in Remix's record layout; one node, a
+//! Redis Cluster or Sentinel, over TLS, as an ACL user, or on the application's own
+//! client.
 //!
 //! Each session is one key, `prefix + id` (prefix `session:` by default, as in Remix),
 //! holding the JSON `[values, flash]`, so a Node Remix app and a Rust service can share
@@ -37,19 +38,43 @@
 //! `session-connections` crate says why), and on one node concurrent commands travel
 //! together as one pipeline (`batch.rs`).
 //!
+//! # Where connections come from
+//!
+//! | source | builder | costs |
+//! |---|---|---|
+//! | a URL (`redis://`, `rediss://`) | [`url`](RedisStoreBuilder::url) | the default: the store's own multiplexed connections, commands batched |
+//! | Sentinel | [`sentinel`](RedisStoreBuilder::sentinel) | as a URL; each dial asks the sentinels for the master (a few round trips, only when dialling) |
+//! | Redis Cluster | [`cluster`](RedisStoreBuilder::cluster) | commands routed per key, not batched |
+//! | your `MultiplexedConnection` | [`multiplexed`](RedisStoreBuilder::multiplexed) | as a URL, but not redialled if it breaks |
+//! | your `ConnectionManager` | [`connection_manager`](RedisStoreBuilder::connection_manager) | as a URL; it reconnects by itself |
+//! | your deadpool pool | [`deadpool`](RedisStoreBuilder::deadpool) | one checkout per connection slot, held while it works (one `UNWATCH`+`PING` per checkout, not per request) |
+//! | your cluster connection | [`cluster_connection`](RedisStoreBuilder::cluster_connection) | as a cluster |
+//!
+//! Every source runs the same commands (the test suite counts them), and TLS, ACL
+//! credentials and Sentinel apply to the connections the store opens; the
+//! application's own clients carry their own settings.
+//!
 //! # Failures
 //!
 //! Every operation is bounded by the connect and command timeouts. A Redis that is
-//! down, refusing or slow gives an [`Error::Storage`]
-//! (the middleware answers 503 and leaves the cookie alone); broken connections are
-//! forgotten and dialled again, so service resumes by itself once Redis is back. A record that is not
-//! valid session JSON is logged as a warning and treated as no session.
+//! down, refusing or slow gives an [`Error::Storage`] (the middleware answers 503 and
+//! leaves the cookie alone), whose message says what to change when the cause is the
+//! configuration: a wrong password, an untrusted certificate, a hostname mismatch, a
+//! missing client certificate. Broken connections are forgotten and dialled again, and
+//! a read or an update that meets a connection broken by a restart is sent once more on
+//! a fresh one, so that no request fails once Redis is back (`connections.rs` says
+//! which commands may be repeated). A record that is not valid session JSON is logged
+//! as a warning and treated as no session.
 //!
 //! # Features
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `cluster` | [`RedisStoreBuilder::cluster`]: Redis Cluster through the async cluster client |
+//! | `cluster` | [`RedisStoreBuilder::cluster`], [`RedisStoreBuilder::cluster_connection`]: Redis Cluster through the async cluster client |
+//! | `tls` | `rediss://` through rustls (ring): [`RedisStoreBuilder::ca_certificate_file`], client certificates, [`RedisStoreBuilder::danger_accept_invalid_certificates`] |
+//! | `sentinel` | [`RedisStoreBuilder::sentinel`] |
+//! | `deadpool` | [`RedisStoreBuilder::deadpool`], and `deadpool_redis` re-exported |
+//! | `connection-manager` | [`RedisStoreBuilder::connection_manager`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
