@@ -363,15 +363,16 @@ pub struct Lease<'a, C> {
     index: usize,
     generation: u64,
     connection: C,
-    /// Dialled for this lease (by this request or one it waited for).
+    /// Dialled by the `lease` call that made this lease.
     fresh: bool,
 }
 
 impl<C> Lease<'_, C> {
-    /// True when the connection was dialled for this lease, false when it had served
-    /// earlier requests. A command that fails on a connection that had served others
-    /// may have met a server that restarted since: a store may retry a command that is
-    /// safe to repeat once, on a fresh lease.
+    /// True when the call that made this lease dialled the connection; false when the
+    /// slot already had it (it may have served earlier requests, or have been dialled
+    /// by a request this one waited for). A command that fails on a connection that was
+    /// not fresh may have met a server that restarted since: a store may send a command
+    /// that is safe to repeat once more, after [`Slots::redial`].
     ///
     /// ```
     /// use session_connections::{ConnectSettings, Dial, Slots};

@@ -105,7 +105,8 @@ impl StoredSession {
 ///   [`create`](Self::create) and [`update`](Self::update). Return the deadline you were
 ///   given in [`StoredSession::expires`]: the caller checks it once more.
 /// - [`create`](Self::create) and [`update`](Self::update) must each be one atomic step
-///   in the backend (Redis `SET NX`/`SET XX`, memcached `add`/replace, an entry API):
+///   in the backend (Redis `SET NX`/`SET XX`, memcached's `ME`/`MR` set modes, an entry
+///   API):
 ///   a check followed by a separate write would let two requests race.
 /// - Errors mean the backend could not do the operation. "Not found" is not an error.
 #[async_trait]
@@ -125,8 +126,8 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// When the backend could not be asked.
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
 
-    /// Replaces the record under `id` only if a live one is there. Returns `false`, and
-    /// creates nothing, when none is (it was deleted or expired meanwhile).
+    /// Overwrites the record under `id` only if a live one is there. Returns `false`,
+    /// and creates nothing, when none is (it was deleted or expired meanwhile).
     ///
     /// # Errors
     ///

@@ -189,7 +189,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Trusts this CA (PEM) besides the system's roots, for `rediss://` connections.
+    /// Trusts this CA (PEM) instead of the system's roots, for `rediss://` connections
+    /// (a private CA; without it, the system's roots are trusted).
     #[cfg(feature = "tls")]
     pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls.ca_certificate = Some(crate::tls::Pem::Bytes(pem.into()));

@@ -10,11 +10,20 @@
 //!
 //! A connection that served earlier requests may meet a server that restarted since:
 //! its first command fails although Redis is back. Such a command is sent once more,
-//! on a fresh connection, when sending it twice cannot apply a write twice: reads,
-//! deletes and updates (`SET … XX` with the same value). Creates (`SET … NX`) and
-//! transactions are not repeated, since the first attempt may have been applied and a
-//! second would then report the ID as taken. A command Redis refused as read-only
-//! (a demoted master after a failover) was not applied, and is always sent again.
+//! on a freshly dialled connection in the same slot, when sending it twice cannot apply
+//! a write twice: reads, deletes and updates (`SET … XX` with the same value). Creates
+//! (`SET … NX`) and transactions are not repeated, since the first attempt may have
+//! been applied and a second would then report the ID as taken: after a restart, a new
+//! visitor's first save or a login can still fail once per stale connection. A command
+//! Redis refused as read-only (a demoted master after a failover, also inside a
+//! transaction) was not applied, and is always sent again.
+//!
+//! The window this leaves: an update whose reply was lost although Redis applied it
+//! (a connection reset after execution, the server still up) is applied again; a
+//! concurrent request's newer update landing in between would be overwritten by the
+//! older one. Concurrent updates to one session are last-writer-wins anyway
+//! (ARCHITECTURE.md, "Concurrency"); this makes the loser the retried one. The cluster
+//! client follows redirects and reconnects by itself (`open.rs` bounds how often).
 
 use std::future::Future;
 

@@ -113,7 +113,8 @@ impl Dial for UrlDialer {
 #[cfg(feature = "sentinel")]
 pub(crate) struct SentinelDialer {
     /// A tokio mutex: the client caches its sentinel connections and needs `&mut` for
-    /// a lookup, which awaits. Only dials take it, and a slot dials one at a time.
+    /// a lookup, which awaits. Only dials take it (each slot's dials queue behind the
+    /// others'; dials are rare).
     pub(crate) client: tokio::sync::Mutex<redis::sentinel::SentinelClient>,
     pub(crate) config: AsyncConnectionConfig,
 }
@@ -210,20 +211,48 @@ fn pool_error(error: deadpool_redis::PoolError) -> RedisError {
     }
 }
 
-/// Dials cluster connections (each tracks the slot map and the nodes itself, and
-/// routes each command to its own node: nothing is batched).
+/// A cluster connection (it tracks the slot map and the nodes itself, and routes each
+/// command to its own node: nothing is batched), with a bound on each command, since
+/// the cluster client's own redirects and reconnects could otherwise stretch one.
+#[cfg(feature = "cluster")]
+#[derive(Clone)]
+pub(crate) struct ClusterNode {
+    connection: redis::cluster_async::ClusterConnection,
+    timeout: Duration,
+}
+
+#[cfg(feature = "cluster")]
+impl Query for ClusterNode {
+    async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
+        let connection = &mut self.connection;
+        bounded(Some(self.timeout), async move {
+            match request {
+                Request::Cmd(cmd) => cmd.query_async(connection).await,
+                Request::Pipe(pipe) => pipe.query_async(connection).await,
+            }
+        })
+        .await
+    }
+}
+
+/// Dials cluster connections.
 #[cfg(feature = "cluster")]
 pub(crate) struct ClusterDialer {
     pub(crate) client: redis::cluster::ClusterClient,
+    /// The bound on one command: a reconnect plus the command itself.
+    pub(crate) timeout: Duration,
 }
 
 #[cfg(feature = "cluster")]
 impl Dial for ClusterDialer {
-    type Connection = redis::cluster_async::ClusterConnection;
+    type Connection = ClusterNode;
     type Error = RedisError;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
-        self.client.get_async_connection().await
+        Ok(ClusterNode {
+            connection: self.client.get_async_connection().await?,
+            timeout: self.timeout,
+        })
     }
 }
 
@@ -231,24 +260,36 @@ impl Dial for ClusterDialer {
 #[cfg(feature = "cluster")]
 pub(crate) struct GivenCluster {
     pub(crate) connection: redis::cluster_async::ClusterConnection,
+    pub(crate) timeout: Duration,
 }
 
 #[cfg(feature = "cluster")]
 impl Dial for GivenCluster {
-    type Connection = redis::cluster_async::ClusterConnection;
+    type Connection = ClusterNode;
     type Error = RedisError;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
-        Ok(self.connection.clone())
+        Ok(ClusterNode {
+            connection: self.connection.clone(),
+            timeout: self.timeout,
+        })
     }
 }
 
-#[cfg(feature = "cluster")]
-impl Query for redis::cluster_async::ClusterConnection {
-    async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
-        match request {
-            Request::Cmd(cmd) => cmd.query_async(self).await,
-            Request::Pipe(pipe) => pipe.query_async(self).await,
-        }
-    }
+/// `reply`, failing as a timeout after `timeout` when one is given.
+async fn bounded<T>(
+    timeout: Option<Duration>,
+    reply: impl std::future::Future<Output = RedisResult<T>>,
+) -> RedisResult<T> {
+    let Some(timeout) = timeout else {
+        return reply.await;
+    };
+    tokio::time::timeout(timeout, reply)
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no reply within the command timeout",
+            )))
+        })
 }

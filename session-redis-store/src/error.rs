@@ -44,10 +44,14 @@ impl From<RedisError> for CommandError {
             Self::TimedOut(error)
         } else if error.kind() == ErrorKind::Parse {
             Self::OutOfStep
-        } else if error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) {
+        } else if error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
+            || queued_on_a_replica(&error)
+        {
             Self::ReadOnly(error)
         } else if error.is_io_error()
             || error.is_connection_dropped()
+            // A refused *connection* is a lost one; `Refused` is for commands the
+            // server answered with an error.
             || error.is_connection_refusal()
             || error.is_unrecoverable_error()
         {
@@ -56,6 +60,17 @@ impl From<RedisError> for CommandError {
             Self::Refused(error)
         }
     }
+}
+
+/// A transaction (`EXECABORT`) whose commands a replica refused as read-only: nothing
+/// was applied, and the connection points at a demoted master.
+fn queued_on_a_replica(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::Server(ServerErrorKind::ExecAbort)
+        && error.clone().into_server_errors().is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|(_, error)| error.kind() == Some(ServerErrorKind::ReadOnly))
+        })
 }
 
 impl fmt::Display for CommandError {
@@ -119,7 +134,7 @@ fn advice(error: &RedisError) -> Option<&'static str> {
         Some("NOPERM") => {
             return Some(
                 "the ACL user may not run this command on these keys; grant it GET, GETEX, \
-                 SET, DEL, MULTI and EXEC on the key prefix",
+                 SET, DEL, MULTI and EXEC on the key prefix (and ROLE and INFO with Sentinel)",
             )
         }
         _ => {}

@@ -61,10 +61,12 @@
 //! leaves the cookie alone), whose message says what to change when the cause is the
 //! configuration: a wrong password, an untrusted certificate, a hostname mismatch, a
 //! missing client certificate. Broken connections are forgotten and dialled again, and
-//! a read or an update that meets a connection broken by a restart is sent once more on
-//! a fresh one, so that no request fails once Redis is back (`connections.rs` says
-//! which commands may be repeated). A record that is not valid session JSON is logged
-//! as a warning and treated as no session.
+//! a read, a delete or an update that meets a connection broken by a restart is sent
+//! once more on a fresh one, so that those requests do not fail once Redis is back; a
+//! create or a login (a transaction) may still fail once per stale connection, since
+//! repeating it could apply it twice (`connections.rs`). A given `MultiplexedConnection`
+//! is never redialled. A record that is not valid session JSON is logged as a warning
+//! and treated as no session.
 //!
 //! # Features
 //!
@@ -372,6 +374,39 @@ mod tests {
     fn debug_leaves_out_the_url() {
         let builder = RedisStore::builder().url("redis://:hunter2@localhost/");
         assert!(!format!("{builder:?}").contains("hunter2"));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_insecure_url_fragment_needs_the_explicit_opt_in() {
+        let url = "rediss://localhost:6380/#insecure";
+        let refused = RedisStore::builder()
+            .url(url)
+            .build()
+            .expect_err("silent opt-out");
+        assert!(refused.to_string().contains("#insecure"), "{refused}");
+        RedisStore::builder()
+            .url(url)
+            .danger_accept_invalid_certificates(true)
+            .build()
+            .expect("explicitly insecure");
+    }
+
+    #[cfg(all(feature = "tls", feature = "sentinel"))]
+    #[test]
+    fn tls_sentinels_are_accepted() {
+        RedisStore::builder()
+            .sentinel(
+                ["rediss://127.0.0.1:26379", "rediss://127.0.0.1:26380"],
+                "sessions",
+            )
+            .build()
+            .expect("TLS sentinels");
+        let mixed = RedisStore::builder()
+            .sentinel(["rediss://127.0.0.1:26379", "127.0.0.1:26380"], "sessions")
+            .build()
+            .expect_err("mixed schemes");
+        assert!(mixed.to_string().contains("mix"), "{mixed}");
     }
 
     #[test]

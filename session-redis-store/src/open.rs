@@ -71,6 +71,7 @@ pub(crate) fn connections(builder: &RedisStoreBuilder) -> Result<Connections, Er
             own_client_only(builder)?;
             let dialer = crate::dialers::GivenCluster {
                 connection: connection.clone(),
+                timeout,
             };
             Ok(Connections::GivenCluster(Slots::new(dialer, settings)))
         }
@@ -141,6 +142,10 @@ fn client(builder: &RedisStoreBuilder, info: ConnectionInfo) -> Result<Client, E
         }
         if is_tls {
             crate::tls::ensure_crypto_provider();
+            refuse_insecure_fragment(
+                builder,
+                matches!(info.addr(), ConnectionAddr::TcpTls { insecure: true, .. }),
+            )?;
             let info = if builder.tls.accept_invalid_certificates {
                 warn_insecure();
                 let ConnectionAddr::TcpTls { host, port, .. } = info.addr().clone() else {
@@ -166,6 +171,19 @@ fn client(builder: &RedisStoreBuilder, info: ConnectionInfo) -> Result<Client, E
     Client::open(info).map_err(invalid)
 }
 
+/// redis-rs turns verification off for a URL ending in `#insecure`: only with the
+/// explicit, logged opt-in.
+#[cfg(feature = "tls")]
+fn refuse_insecure_fragment(builder: &RedisStoreBuilder, insecure_url: bool) -> Result<(), Error> {
+    if insecure_url && !builder.tls.accept_invalid_certificates {
+        return Err(config(
+            "the URL's #insecure fragment turns TLS certificate verification off; remove it, \
+             or call danger_accept_invalid_certificates(true) if that is really meant",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(feature = "tls")]
 fn warn_insecure() {
     tracing::warn!(
@@ -174,11 +192,20 @@ fn warn_insecure() {
     );
 }
 
+/// Redirects and reconnects the cluster client may make for one command (its default
+/// is 16, which could stretch a request far past the command timeout).
+#[cfg(feature = "cluster")]
+const CLUSTER_RETRIES: u32 = 3;
+
 #[cfg(feature = "cluster")]
 fn cluster(builder: &RedisStoreBuilder, urls: &[String]) -> Result<Connections, Error> {
+    // The cluster client follows MOVED/ASK redirects and re-sends after a broken
+    // connection by itself, counting both as retries; a few are needed for slot
+    // migrations. Our own time bound (`dialers.rs`) still caps the whole.
     let mut client = redis::cluster::ClusterClient::builder(urls.to_vec())
         .connection_timeout(builder.settings.connect_timeout)
-        .response_timeout(builder.settings.command_timeout);
+        .response_timeout(builder.settings.command_timeout)
+        .retries(CLUSTER_RETRIES);
     if let Some(username) = &builder.credentials.username {
         client = client.username(username);
     }
@@ -200,13 +227,16 @@ fn cluster(builder: &RedisStoreBuilder, urls: &[String]) -> Result<Connections, 
         }
         if is_tls {
             crate::tls::ensure_crypto_provider();
+            refuse_insecure_fragment(builder, urls.iter().any(|url| url.ends_with("#insecure")))?;
             if let Some(certificates) = builder.tls.certificates()? {
                 client = client.certs(certificates);
             }
-            if builder.tls.accept_invalid_certificates {
+            client = if builder.tls.accept_invalid_certificates {
                 warn_insecure();
-                client = client.tls(redis::TlsMode::Insecure);
-            }
+                client.tls(redis::TlsMode::Insecure)
+            } else {
+                client.tls(redis::TlsMode::Secure)
+            };
         }
     }
     let client = client.build().map_err(|error| {
@@ -214,7 +244,10 @@ fn cluster(builder: &RedisStoreBuilder, urls: &[String]) -> Result<Connections, 
             "the cluster node URLs are not valid Redis URLs ({error})"
         ))
     })?;
-    let dialer = crate::dialers::ClusterDialer { client };
+    let dialer = crate::dialers::ClusterDialer {
+        client,
+        timeout: builder.settings.connect_timeout + builder.settings.command_timeout,
+    };
     Ok(Connections::Cluster(Slots::new(dialer, builder.settings)))
 }
 
@@ -236,6 +269,11 @@ fn sentinel(
             format!("redis://{address}")
         };
         let info = parse_url(&url)?;
+        #[cfg(feature = "tls")]
+        refuse_insecure_fragment(
+            builder,
+            matches!(info.addr(), ConnectionAddr::TcpTls { insecure: true, .. }),
+        )?;
         let (host, port, is_tls) = match info.addr() {
             ConnectionAddr::Tcp(host, port) => (host.clone(), *port, false),
             ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port, true),
@@ -252,7 +290,17 @@ fn sentinel(
             sentinel_credentials.username = settings.username().map(str::to_owned);
             sentinel_credentials.password = settings.password().map(str::to_owned);
         }
-        sentinels.push(ConnectionAddr::Tcp(host, port));
+        // The TLS mode is set on the builder below; redis-rs wants TLS addresses for it.
+        sentinels.push(if is_tls {
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(host, port)
+        });
     }
     if sentinels.is_empty() {
         return Err(config("Sentinel needs at least one sentinel address"));

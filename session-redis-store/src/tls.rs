@@ -3,7 +3,10 @@
 //! user which of these a failed handshake was about.
 //!
 //! rustls does the TLS, with the ring provider (no OpenSSL, no C toolchain beyond
-//! `cc`). The system's roots are trusted by default; an added CA is trusted besides.
+//! `cc`). The system's roots are trusted by default; a given CA is trusted instead.
+//! rustls wants one process-wide crypto provider: building a TLS store installs ring
+//! unless the application installed one before (an application that wants aws-lc-rs
+//! installs it before building the store).
 
 #[cfg(feature = "tls")]
 use std::path::PathBuf;

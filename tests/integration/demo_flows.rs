@@ -414,7 +414,7 @@ async fn set_cookie_attributes(storage: StorageKind) -> TestResult {
     Ok(())
 }
 
-async fn ttl_sets_max_age(storage: StorageKind) -> TestResult {
+async fn idle_timeout_sets_max_age(storage: StorageKind) -> TestResult {
     let mut with_idle_timeout = config(&storage);
     with_idle_timeout.idle_timeout = Some(Duration::from_secs(60));
     let mut client = Client::new(&with_idle_timeout)?;
@@ -509,7 +509,7 @@ for_each_storage!(
     logout_clears_the_cookie,
     bad_cookies_start_fresh,
     set_cookie_attributes,
-    ttl_sets_max_age,
+    idle_timeout_sets_max_age,
     remix_format_counts,
     private_format_counts,
 );

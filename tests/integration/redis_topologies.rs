@@ -11,18 +11,26 @@ use session_tests::{backend_conformance, storage_conformance, Capabilities, Host
 
 use crate::support::{app, body_text, send, session_cookie};
 
-const TIMEOUT: Duration = Duration::from_millis(500);
+/// Short, so that the failover test sees requests fail fast while the master is gone.
+const FAILOVER_TIMEOUT: Duration = Duration::from_millis(500);
 
-fn sentinel_builder(setup: &SentinelSetup) -> session_redis_store::RedisStoreBuilder {
+fn sentinel_builder(
+    setup: &SentinelSetup,
+    timeout: Duration,
+) -> session_redis_store::RedisStoreBuilder {
     RedisStore::builder()
         .sentinel(setup.sentinel_addresses(), setup.master_name())
-        .connect_timeout(TIMEOUT)
-        .command_timeout(TIMEOUT)
+        .connect_timeout(timeout)
+        .command_timeout(timeout)
 }
 
 fn sentinel_store() -> Hosted<RedisStore> {
     let setup = SentinelSetup::start("sessions");
-    let store = sentinel_builder(&setup).build().expect("valid");
+    // A dial asks a sentinel, checks the master's role and connects: room for all
+    // three on a busy machine.
+    let store = sentinel_builder(&setup, Duration::from_secs(3))
+        .build()
+        .expect("valid");
     Hosted::new(store, setup)
 }
 
@@ -51,7 +59,9 @@ storage_conformance!(in_one_test tls_cluster_storage_conformance, tls_cluster_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_failover_the_store_finds_the_new_master() {
     let mut setup = SentinelSetup::start("sessions");
-    let app = app(sentinel_builder(&setup).build().expect("valid"));
+    let app = app(sentinel_builder(&setup, FAILOVER_TIMEOUT)
+        .build()
+        .expect("valid"));
     let mut cookies = Vec::new();
     for _ in 0..5 {
         let response = send(&app, "/write", None).await;

@@ -184,10 +184,30 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
 fn redis_store(options: &RedisOptions) -> Result<RedisStore, Error> {
     let mut builder = RedisStore::builder().hash_keys(options.hash_keys);
     builder = match (&options.sentinel_master, options.client) {
-        (Some(master), _) => builder.sentinel(options.sentinels.iter().cloned(), master),
+        (Some(master), RedisClient::Own) => {
+            builder.sentinel(options.sentinels.iter().cloned(), master)
+        }
         (None, RedisClient::Own) => builder.url(&options.url),
+        (Some(_), RedisClient::Deadpool) => return Err(demo_config(
+            "--redis-client deadpool takes the URL; it cannot be combined with --redis-sentinel",
+        )),
         (None, RedisClient::Deadpool) => {
-            let pool = deadpool_redis::Config::from_url(&options.url)
+            if options.username.is_some()
+                || options.ca_cert.is_some()
+                || options.client_cert.is_some()
+            {
+                return Err(demo_config(
+                    "--redis-client deadpool takes credentials and TLS from the URL \
+                     (redis[s]://user:password@host…); leave out --redis-username and the \
+                     certificate flags",
+                ));
+            }
+            let url = match &options.password {
+                // The demo's password flag (or REDIS_PASSWORD) goes into the pool's URL.
+                Some(password) => options.url.replacen("://", &format!("://:{password}@"), 1),
+                None => options.url.clone(),
+            };
+            let pool = deadpool_redis::Config::from_url(url)
                 .create_pool(Some(deadpool_redis::Runtime::Tokio1))
                 .map_err(|error| Error::Config {
                     backend: "Redis",
@@ -209,6 +229,13 @@ fn redis_store(options: &RedisOptions) -> Result<RedisStore, Error> {
         builder = builder.client_certificate_files(cert, key);
     }
     builder.build()
+}
+
+fn demo_config(reason: &str) -> Error {
+    Error::Config {
+        backend: "Redis",
+        reason: reason.to_owned(),
+    }
 }
 
 /// A 302 redirect, as Remix's `res.redirect` sends.

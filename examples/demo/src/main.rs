@@ -14,7 +14,8 @@ use session_demo::{app, DemoConfig, RedisClient, RedisOptions, StorageKind, COOK
 use session_middleware::SigningFormat;
 
 /// The Remix session-middleware examples, served by axum with Rust sessions.
-#[derive(Parser, Debug)]
+// No `Debug`: the arguments hold the secrets and the Redis password.
+#[derive(Parser)]
 #[command(name = "session-demo", version)]
 struct Args {
     /// Where sessions live.
@@ -27,7 +28,7 @@ struct Args {
     /// rediss://… for TLS.
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379/")]
     redis_url: String,
-    /// A CA certificate (PEM) to trust for rediss:// besides the system's roots.
+    /// A CA certificate (PEM) to trust for rediss:// instead of the system's roots.
     #[arg(long, value_name = "PATH")]
     redis_ca_cert: Option<PathBuf>,
     /// A client certificate (PEM) for mutual TLS; needs --redis-client-key.

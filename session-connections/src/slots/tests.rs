@@ -174,3 +174,19 @@ async fn forgetting_in_one_slot_leaves_the_others() {
     assert_eq!(slots.lease().await.expect("slot 0, again").number, 2);
     assert_eq!(slots.lease().await.expect("slot 1, live").number, 1);
 }
+
+/// Two requests whose commands failed on the same connection both redial: the slot
+/// dials once more, and neither gets the broken connection back.
+#[tokio::test(start_paused = true)]
+async fn requests_redialling_one_broken_connection_dial_once() {
+    let slots = slots(Behaviour::After(Duration::ZERO), 1);
+    let first = slots.lease().await.expect("dialled");
+    let second = slots.lease().await.expect("live");
+    let broken = first.number;
+    let again_first = slots.redial(first).await.expect("dialled again");
+    let again_second = slots.redial(second).await.expect("the new one");
+    assert_ne!(again_first.number, broken);
+    assert_eq!(again_first.number, again_second.number);
+    assert!(again_first.is_fresh() && !again_second.is_fresh());
+    assert_eq!(dials(&slots), 2, "the first dial and one redial");
+}

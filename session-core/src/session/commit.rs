@@ -12,6 +12,10 @@ use crate::{Error, SessionId, SessionWrite, WriteOutcome};
 /// single collision is already astronomically unlikely; a second means a broken RNG.
 const ID_ATTEMPTS: usize = 3;
 
+/// Rounds of plan-and-write one commit makes at most: one, plus one for each change
+/// another clone makes while a write is in flight, plus the ID retries.
+const MAX_ROUNDS: usize = 6;
+
 /// What the response's session cookie has to do after [`Session::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CookieUpdate {
@@ -31,6 +35,37 @@ pub enum CookieUpdate {
     },
     /// Remove the cookie (the session was destroyed, or ended meanwhile).
     Clear,
+}
+
+impl CookieUpdate {
+    /// What the cookie must do after `self`, then `next`, in one response.
+    fn then(self, next: Self) -> Self {
+        match (self, next) {
+            (earlier, Self::Keep) => earlier,
+            (
+                Self::Set {
+                    same_value: earlier_same,
+                    ..
+                },
+                Self::Set {
+                    value,
+                    expires,
+                    same_value,
+                },
+            ) => Self::Set {
+                value,
+                expires,
+                same_value: earlier_same && same_value,
+            },
+            // The clearing cookie was not sent yet: the browser still holds the old one.
+            (Self::Clear, Self::Set { value, expires, .. }) => Self::Set {
+                value,
+                expires,
+                same_value: false,
+            },
+            (_, later) => later,
+        }
+    }
 }
 
 impl Session {
@@ -57,19 +92,25 @@ impl Session {
         let Some(backend) = &self.inner.backend else {
             return Ok(CookieUpdate::Keep);
         };
-        for _ in 0..ID_ATTEMPTS {
+        let mut update = CookieUpdate::Keep;
+        let mut collisions = 0;
+        // Usually one round. Another clone of the handle may change the session while
+        // a write is in flight (an edit, a destroy, a new session after a destroy):
+        // the next round saves that too, so the commit returns with nothing left.
+        for _ in 0..MAX_ROUNDS {
             let plan = match &*self.lock() {
-                State::Unloaded { .. } => return Ok(CookieUpdate::Keep),
+                State::Unloaded { .. } => return Ok(update),
                 State::Loaded(copy) => copy.plan(&self.inner.policy, SystemTime::now()),
             };
             // The lock is released: the backend is awaited without it.
             let write = match plan {
-                Plan::Nothing => return Ok(CookieUpdate::Keep),
+                Plan::Nothing => return Ok(update),
                 Plan::Clear { delete } => {
                     if let Some(id) = &delete {
                         backend.destroy(id).await?;
                     }
-                    return Ok(self.settle(WorkingCopy::settle_cleared));
+                    update = update.then(self.settle(WorkingCopy::settle_cleared));
+                    continue;
                 }
                 Plan::Write(write) => write,
             };
@@ -82,22 +123,29 @@ impl Session {
                 .await?;
             match outcome {
                 WriteOutcome::Written(value) => {
-                    return Ok(self.settle(|copy| copy.settle_written(write, value)));
+                    update = update.then(self.settle(|copy| copy.settle_written(write, value)));
                 }
                 WriteOutcome::IdTaken => {
+                    collisions += 1;
+                    if collisions == ID_ATTEMPTS {
+                        return Err(Error::Internal(
+                            "freshly generated session IDs collided repeatedly; the OS random source is broken",
+                        ));
+                    }
                     tracing::warn!("new session ID already in use; retrying with another");
                     let fresh = SessionId::generate()?;
                     self.settle(|copy| copy.settle_id_taken(&write, fresh));
                 }
                 WriteOutcome::Gone => {
                     tracing::info!("session ended by another request before this one saved; not writing it back");
-                    return Ok(self.settle(WorkingCopy::settle_gone));
+                    update = update.then(self.settle(|copy| copy.settle_gone(&write)));
                 }
             }
         }
-        Err(Error::Internal(
-            "freshly generated session IDs collided repeatedly; the OS random source is broken",
-        ))
+        tracing::warn!(
+            "the session kept changing while it was being saved; the latest change waits for the next save"
+        );
+        Ok(update)
     }
 
     /// True when [`commit`](Self::commit) has something to do: a change to save, a

@@ -21,9 +21,21 @@ struct CountingStorage {
     deletes: AtomicUsize,
     /// How many upcoming creates to refuse as collisions.
     refuse_creates: AtomicUsize,
+    /// Runs once, as the next create or update begins: what another request (or
+    /// another clone of the handle) does while a save is in flight.
+    during_next_write: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl CountingStorage {
+    fn during_next_write(&self, action: impl FnOnce() + Send + 'static) {
+        *self.during_next_write.lock().expect("lock") = Some(Box::new(action));
+    }
+    fn run_during_write(&self) {
+        let action = self.during_next_write.lock().expect("lock").take();
+        if let Some(action) = action {
+            action();
+        }
+    }
     fn contains(&self, id: &str) -> bool {
         self.records.lock().expect("lock").contains_key(id)
     }
@@ -43,6 +55,7 @@ impl SessionStorage for CountingStorage {
         Ok(self.records.lock().expect("lock").get(id.as_str()).cloned())
     }
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.run_during_write();
         self.updates.fetch_add(1, Ordering::SeqCst);
         if self.refuse_creates.load(Ordering::SeqCst) > 0 {
             // Simulates an ID collision: the ID is "taken".
@@ -57,6 +70,7 @@ impl SessionStorage for CountingStorage {
         Ok(true)
     }
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        self.run_during_write();
         self.updates.fetch_add(1, Ordering::SeqCst);
         match self.records.lock().expect("lock").get_mut(id.as_str()) {
             Some(stored) => *stored = record.clone(),
@@ -560,6 +574,48 @@ async fn a_save_after_a_concurrent_logout_does_not_resurrect_the_session() {
         slow.commit().await.expect("second commit"),
         CookieUpdate::Keep
     );
+    assert!(!storage.contains(&cookie), "the logout was undone");
+}
+
+/// Another clone destroys the session while its save is in flight: the same commit
+/// carries the destroy out, so no live session is left behind.
+#[tokio::test]
+async fn a_destroy_during_the_save_is_carried_out_by_the_same_commit() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let cookie = cookie_of(&update);
+    let session = Session::new(storage.clone(), Some(cookie.clone()));
+    session.load().await.expect("load");
+    increment(&session);
+    let clone = session.clone();
+    storage.during_next_write(move || clone.destroy().expect("destroy"));
+    assert_eq!(session.commit().await.expect("commit"), CookieUpdate::Clear);
+    assert!(!storage.contains(&cookie), "the destroyed session stayed");
+    assert!(!session.needs_commit());
+}
+
+/// A logout by another request ends the session while its save is in flight, and a
+/// clone meanwhile destroyed it and began a new one: the new one is saved under a new
+/// ID, and the logged-out record stays deleted.
+#[tokio::test]
+async fn a_new_session_begun_during_a_save_that_met_a_logout_is_saved() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let cookie = cookie_of(&update);
+    let session = Session::new(storage.clone(), Some(cookie.clone()));
+    session.load().await.expect("load");
+    increment(&session);
+    let (clone, logout) = (session.clone(), storage.clone());
+    let logged_out = cookie.clone();
+    storage.during_next_write(move || {
+        logout.records.lock().expect("lock").remove(&logged_out);
+        clone.destroy().expect("destroy");
+        clone.flash("notice", "logged out").expect("flash");
+    });
+    let update = session.commit().await.expect("commit");
+    let new_id = cookie_of(&update);
+    assert_ne!(new_id, cookie);
+    assert!(storage.contains(&new_id), "the new session was not saved");
     assert!(!storage.contains(&cookie), "the logout was undone");
 }
 

@@ -80,6 +80,9 @@ pub(crate) struct WorkingCopy {
     dirty: bool,
     /// Counts edits, so a save that raced an edit leaves the copy dirty.
     edits: u64,
+    /// Counts start-overs (writes after a destroy), so a save that learns its session
+    /// ended can tell a brand-new session begun meanwhile, which must be kept.
+    epoch: u64,
     /// The cookie was signed with a secret being rotated out: send it again, re-signed,
     /// with the next save.
     reissue: bool,
@@ -106,8 +109,9 @@ pub(crate) struct PlannedWrite {
     pub(crate) reissue: bool,
     /// What to store; `created` is always set.
     pub(crate) stored: StoredSession,
-    /// The edit count when planned.
+    /// The edit count and the epoch when planned.
     edits: u64,
+    epoch: u64,
 }
 
 impl PlannedWrite {
@@ -136,6 +140,7 @@ impl WorkingCopy {
             flash_next: ValueMap::new(),
             dirty: false,
             edits: 0,
+            epoch: 0,
             reissue: false,
         })
     }
@@ -172,6 +177,7 @@ impl WorkingCopy {
             flash_in: found.data.flash,
             flash_next: ValueMap::new(),
             edits: 0,
+            epoch: 0,
             reissue: found.reissue,
         })
     }
@@ -263,6 +269,7 @@ impl WorkingCopy {
     fn start_over(&mut self) -> Result<(), Error> {
         let destroyed = std::mem::replace(self, Self::fresh(self.cookie_in_browser)?);
         self.edits = destroyed.edits;
+        self.epoch = destroyed.epoch + 1;
         self.record = match destroyed.record {
             Record::Current => Record::Earlier(destroyed.id),
             earlier_or_new => earlier_or_new,
@@ -325,6 +332,7 @@ impl WorkingCopy {
                 created: Some(created),
             },
             edits: self.edits,
+            epoch: self.epoch,
         })
     }
 
@@ -386,9 +394,13 @@ impl WorkingCopy {
 
     /// An update found the record gone: a concurrent logout (or expiry) ended the
     /// session. Nothing was written; the session is over, and its cookie is cleared.
-    pub(crate) fn settle_gone(&mut self) -> CookieUpdate {
-        self.phase = Phase::Destroyed;
-        self.dirty = false;
+    /// A brand-new session another clone began meanwhile (a write after `destroy`)
+    /// is kept, to be created by the next save.
+    pub(crate) fn settle_gone(&mut self, write: &PlannedWrite) -> CookieUpdate {
+        if self.epoch == write.epoch {
+            self.phase = Phase::Destroyed;
+            self.dirty = false;
+        }
         self.settle_cleared()
     }
 }

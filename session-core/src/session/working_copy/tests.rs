@@ -131,8 +131,8 @@ fn start(from: Start) -> WorkingCopy {
     }
     match from {
         Start::Gone => {
-            planned_write(&copy);
-            copy.settle_gone();
+            let write = planned_write(&copy);
+            copy.settle_gone(&write);
         }
         Start::Cleared => {
             assert!(matches!(copy.plan(&policy(), now()), Plan::Clear { .. }));
@@ -169,8 +169,8 @@ fn apply(copy: &mut WorkingCopy, event: Event) -> Option<CookieUpdate> {
             copy.settle_id_taken(&write, new_id());
         }
         Event::Gone => {
-            planned_write(copy);
-            return Some(copy.settle_gone());
+            let write = planned_write(copy);
+            return Some(copy.settle_gone(&write));
         }
         Event::Cleared => {
             assert!(matches!(copy.plan(&policy(), now()), Plan::Clear { .. }));
@@ -360,6 +360,26 @@ fn a_destroy_during_the_write_deletes_the_record_just_written() {
     copy.settle_written(write, written.as_str().to_owned());
     assert_eq!(copy.phase(), Phase::Destroyed);
     assert_eq!(next(&copy, Some(&written)), Next::DeleteStored);
+}
+
+#[test]
+fn a_new_session_begun_while_the_save_learnt_of_a_logout_is_kept() {
+    let mut copy = start(S::LoadedDirty);
+    let write = planned_write(&copy);
+    // Another clone logs out and writes again: a brand-new session.
+    copy.destroy();
+    copy.set("after".into(), json!(true)).expect("set");
+    assert_eq!(copy.settle_gone(&write), CookieUpdate::Clear);
+    assert_eq!(copy.phase(), Phase::Live);
+    assert_eq!(copy.lookup("after"), Some(&json!(true)));
+    assert_eq!(next(&copy, None), Next::Create, "created by the next save");
+    // Without a start-over, the logout wins even over a regeneration.
+    let mut regenerated = start(S::LoadedDirty);
+    let write = planned_write(&regenerated);
+    regenerated.regenerate_id(new_id()).expect("regenerate");
+    regenerated.settle_gone(&write);
+    assert_eq!(regenerated.phase(), Phase::Destroyed);
+    assert_eq!(next(&regenerated, None), Next::Nothing);
 }
 
 #[test]
