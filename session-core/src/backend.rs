@@ -58,7 +58,7 @@ pub struct SessionWrite<'a> {
 }
 
 /// What became of a [`SessionWrite`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Stored; the cookie must now carry this value.
     Written(String),
@@ -68,6 +68,17 @@ pub enum WriteOutcome {
     /// An update found the record gone (logged out or expired meanwhile): nothing was
     /// written, and the session is over.
     Gone,
+}
+
+impl std::fmt::Debug for WriteOutcome {
+    /// Never the cookie value: it is an ID, or (cookie storage) the session's data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Written(_) => f.write_str("Written(<redacted>)"),
+            Self::IdTaken => f.write_str("IdTaken"),
+            Self::Gone => f.write_str("Gone"),
+        }
+    }
 }
 
 /// Where sessions live between requests, seen from the cookie's side.

@@ -28,12 +28,23 @@ pub type ValueMap = Map<String, Value>;
 /// assert_eq!(serde_json::to_string(&data)?, r#"[{"count":3},{"notice":"saved"}]"#);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct SessionData {
     /// Ordinary values, kept until removed.
     pub values: ValueMap,
     /// Flash values, visible during the next request only.
     pub flash: ValueMap,
+}
+
+impl std::fmt::Debug for SessionData {
+    /// How many values there are, never what they hold (they may be secrets). Records
+    /// and found sessions that hold one print through this too.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionData")
+            .field("values", &self.values.len())
+            .field("flash", &self.flash.len())
+            .finish()
+    }
 }
 
 impl SessionData {

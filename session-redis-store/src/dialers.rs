@@ -59,6 +59,7 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
+        let timeout = self.timeout;
         let reply = async {
             match request {
                 Request::Cmd(cmd) => self
@@ -71,17 +72,7 @@ where
                 Request::Pipe(pipe) => pipe.query_async(&mut self.connection).await,
             }
         };
-        let Some(timeout) = self.timeout else {
-            return reply.await;
-        };
-        tokio::time::timeout(timeout, reply)
-            .await
-            .unwrap_or_else(|_| {
-                Err(RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "no reply within the command timeout",
-                )))
-            })
+        bounded(timeout, reply).await
     }
 }
 

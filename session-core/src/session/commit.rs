@@ -17,7 +17,7 @@ const ID_ATTEMPTS: usize = 3;
 const MAX_ROUNDS: usize = 6;
 
 /// What the response's session cookie has to do after [`Session::commit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum CookieUpdate {
     /// Leave the browser's cookie as it is: send no `Set-Cookie`.
     Keep,
@@ -35,6 +35,26 @@ pub enum CookieUpdate {
     },
     /// Remove the cookie (the session was destroyed, or ended meanwhile).
     Clear,
+}
+
+impl std::fmt::Debug for CookieUpdate {
+    /// Never the cookie value: it is an ID, or (cookie storage) the session's data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keep => f.write_str("Keep"),
+            Self::Set {
+                expires,
+                same_value,
+                ..
+            } => f
+                .debug_struct("Set")
+                .field("value", &format_args!("<redacted>"))
+                .field("expires", expires)
+                .field("same_value", same_value)
+                .finish(),
+            Self::Clear => f.write_str("Clear"),
+        }
+    }
 }
 
 impl CookieUpdate {

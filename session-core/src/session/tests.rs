@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
-use crate::{SessionPolicy, SessionStorage, StoredSession};
+use crate::{SessionData, SessionPolicy, SessionStorage, StoredSession};
 
 #[derive(Default)]
 struct CountingStorage {
@@ -677,6 +677,56 @@ fn debug_shows_no_id_and_no_data() {
     assert!(!shown.contains("hunter2"));
     assert!(!shown.contains(id.as_str()));
     assert!(shown.contains("dirty: true"));
+}
+
+/// Every public type that can hold a session ID or session data prints neither.
+#[tokio::test]
+async fn no_public_debug_shows_an_id_or_data() {
+    let id = SessionId::generate().expect("id");
+    let mut data = SessionData::default();
+    data.values.insert("secret".into(), json!("hunter2"));
+    data.flash.insert("notice".into(), json!("hunter2 flash"));
+    let stored = StoredSession {
+        data: data.clone(),
+        expires: None,
+        created: None,
+    };
+    let found = crate::FoundSession {
+        id: id.clone(),
+        data: data.clone(),
+        expires: None,
+        created: None,
+        reissue: false,
+    };
+    let write = crate::SessionWrite {
+        id: &id,
+        mode: crate::WriteMode::Replace { old: &id },
+        record: &stored,
+    };
+    let value = format!("{}|hunter2", id.as_str());
+    let session = Session::detached().expect("session");
+    session.set("secret", "hunter2").expect("set");
+    let shown = [
+        format!("{id:?}"),
+        format!("{data:?}"),
+        format!("{stored:?}"),
+        format!("{found:?}"),
+        format!("{write:?}"),
+        format!("{:?}", crate::WriteOutcome::Written(value.clone())),
+        format!(
+            "{:?}",
+            CookieUpdate::Set {
+                value,
+                expires: None,
+                same_value: false
+            }
+        ),
+        format!("{session:?}"),
+    ];
+    for shown in shown {
+        assert!(!shown.contains("hunter2"), "data in {shown}");
+        assert!(!shown.contains(id.as_str()), "the ID in {shown}");
+    }
 }
 
 /// `needs_commit` agrees with what `commit` then does, in every state.

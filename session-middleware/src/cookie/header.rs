@@ -11,8 +11,10 @@ use super::{SessionCookie, MAX_COOKIE_SIZE};
 
 /// Every value the request's `Cookie` headers hold for `name`, in order.
 ///
-/// Other cookies, pairs without `=`, and non-UTF-8 headers are skipped, never an error:
-/// a browser may send anything. Empty values (a cookie that Remix cleared) and values
+/// Other cookies and pairs without `=` are skipped, never an error: a browser may send
+/// anything. The headers are read as bytes, so that another cookie's bytes (a sibling
+/// cookie `theme=José` in UTF-8 or Latin-1, set by the app or a sibling subdomain)
+/// cannot hide ours; only our own value must be text. Empty values (a cookie that Remix cleared) and values
 /// longer than a browser would ever send are skipped too. Duplicates happen when a
 /// sibling subdomain or another path sets the same name; the caller decides which one
 /// to trust by verifying signatures.
@@ -28,14 +30,14 @@ pub(crate) fn cookie_candidates<'h, 'n>(
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|header| header.to_str().ok())
-        .flat_map(|header| header.split(';'))
+        .flat_map(|header| header.as_bytes().split(|&byte| byte == b';'))
         .filter_map(move |pair| {
-            let (pair_name, value) = pair.split_once('=')?;
-            (pair_name.trim() == name).then_some(value)
+            let equals = pair.iter().position(|&byte| byte == b'=')?;
+            let (pair_name, value) = (&pair[..equals], &pair[equals + 1..]);
+            (pair_name.trim_ascii() == name.as_bytes()).then_some(value)
         })
+        .filter_map(|value| std::str::from_utf8(value.trim_ascii()).ok())
         .map(|value| {
-            let value = value.trim();
             // A quoted value (RFC 6265 allows DQUOTE around cookie-octets).
             value
                 .strip_prefix('"')
@@ -148,6 +150,44 @@ mod tests {
             map.append(COOKIE, HeaderValue::from_str(value).expect("header"));
         }
         map
+    }
+
+    fn raw_headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(COOKIE, HeaderValue::from_bytes(value).expect("header"));
+        }
+        map
+    }
+
+    /// A sibling cookie's non-ASCII byte, before or after ours, in our header or in
+    /// another one, never hides our cookie.
+    #[test]
+    fn other_cookies_bytes_do_not_hide_ours() {
+        let utf8 = "theme=José".as_bytes();
+        let latin1: &[u8] = b"theme=Jos\xe9";
+        for other in [utf8, latin1, b"tab=a\tb", b"high=\xff\xfe"] {
+            let before = [other, b"; __session=abc.def"].concat();
+            let after = [b"__session=abc.def; ".as_slice(), other].concat();
+            for map in [
+                raw_headers(&[&before]),
+                raw_headers(&[&after]),
+                raw_headers(&[other, b"__session=abc.def"]),
+                raw_headers(&[b"__session=abc.def", other]),
+            ] {
+                assert_eq!(
+                    cookie_candidates(&map, "__session").collect::<Vec<_>>(),
+                    vec!["abc.def"],
+                    "{map:?}"
+                );
+            }
+        }
+        // Our own cookie with bytes that are not text is skipped, not an error.
+        let map = raw_headers(&[b"__session=ab\xffcd; __session=ok"]);
+        assert_eq!(
+            cookie_candidates(&map, "__session").collect::<Vec<_>>(),
+            vec!["ok"]
+        );
     }
 
     #[test]
