@@ -155,7 +155,7 @@ impl SessionBackend for CookieStore {
         };
         let json = serde_json::to_string(&payload).map_err(|source| Error::Json {
             key: "(whole session)".to_owned(),
-            source,
+            source: source.into(),
         })?;
         Ok(WriteOutcome::Written(json))
     }

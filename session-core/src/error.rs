@@ -5,6 +5,53 @@ use std::error::Error as StdError;
 /// A boxed backend error, kept whole as the [`source`](StdError::source) of an [`Error`].
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+/// Why a value could not be converted to or from JSON, without the value: serde's
+/// own message quotes the offending value ("invalid type: string \"…\""), which may be
+/// a secret the session holds. Only the kind of failure and its position are kept.
+///
+/// ```
+/// use session_core::JsonError;
+///
+/// let serde_error = serde_json::from_str::<u64>(r#""hunter2""#).unwrap_err();
+/// let error = JsonError::from(serde_error);
+/// assert!(!error.to_string().contains("hunter2"));
+/// assert_eq!(error.category(), serde_json::error::Category::Data);
+/// ```
+#[derive(Debug)]
+pub struct JsonError {
+    category: serde_json::error::Category,
+}
+
+impl JsonError {
+    /// The kind of failure: the value has another type or shape (`Data`), or the text
+    /// is not JSON (`Syntax`, `Eof`).
+    pub fn category(&self) -> serde_json::error::Category {
+        self.category
+    }
+}
+
+impl From<serde_json::Error> for JsonError {
+    fn from(error: serde_json::Error) -> Self {
+        Self {
+            category: error.classify(),
+        }
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use serde_json::error::Category;
+        f.write_str(match self.category {
+            Category::Data => "the value has another type or shape than the one asked for",
+            Category::Syntax => "the text is not valid JSON",
+            Category::Eof => "the JSON text ends early",
+            Category::Io => "reading the JSON failed",
+        })
+    }
+}
+
+impl StdError for JsonError {}
+
 /// Everything that can go wrong with a session, in any crate of this workspace.
 ///
 /// Each message says what happened and what to do about it. None of them contains a
@@ -48,9 +95,10 @@ pub enum Error {
     Json {
         /// The session key whose value failed.
         key: String,
-        /// The underlying serde error.
+        /// What kind of failure it was (serde's own message is left out: it can quote
+        /// the value).
         #[source]
-        source: serde_json::Error,
+        source: JsonError,
     },
 
     /// A record in a storage backend is not a valid session.
@@ -58,7 +106,7 @@ pub enum Error {
         "stored session record is not valid session JSON ([values, flash]); \
          it is ignored and a fresh session is started"
     )]
-    CorruptRecord(#[source] serde_json::Error),
+    CorruptRecord(#[source] JsonError),
 
     /// The storage backend failed or could not be reached.
     #[error(
@@ -148,7 +196,7 @@ mod tests {
         let errors = [
             Error::NotLoaded,
             Error::MissingLayer,
-            Error::CorruptRecord(json),
+            Error::CorruptRecord(json.into()),
             Error::storage("read a session", "boom"),
             Error::CookieTooLarge {
                 size: 5000,

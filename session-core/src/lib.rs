@@ -59,7 +59,7 @@ mod axum;
 pub use backend::{FoundSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
 pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
-pub use error::{BoxError, Error};
+pub use error::{BoxError, Error, JsonError};
 pub use id::SessionId;
 pub use policy::SessionPolicy;
 pub use session::{CookieUpdate, Session};

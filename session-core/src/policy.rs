@@ -73,6 +73,16 @@ impl SessionPolicy {
         }
     }
 
+    /// [`idle_refresh`](Self::idle_refresh) as used: clamped to 0..=1, and the default
+    /// for a value that is not a number (which would otherwise make `Duration`
+    /// arithmetic panic on a request).
+    fn refresh_fraction(&self) -> f64 {
+        if self.idle_refresh.is_nan() {
+            return Self::default().idle_refresh;
+        }
+        self.idle_refresh.clamp(0.0, 1.0)
+    }
+
     /// True when a session created at `created` is past its absolute timeout at `now`.
     pub fn is_past_absolute(&self, created: SystemTime, now: SystemTime) -> bool {
         self.absolute_timeout
@@ -100,7 +110,7 @@ impl SessionPolicy {
             return true;
         };
         let gain = next.duration_since(current).unwrap_or(Duration::ZERO);
-        gain > idle.mul_f64(self.idle_refresh.clamp(0.0, 1.0))
+        gain > idle.mul_f64(self.refresh_fraction())
     }
 }
 
@@ -152,6 +162,25 @@ mod tests {
             !policy(None, Some(60)).needs_refresh(t0, None, t0),
             "no idle timeout"
         );
+    }
+
+    #[test]
+    fn a_refresh_fraction_out_of_range_never_panics() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for fraction in [f64::NAN, -1.0, f64::INFINITY, f64::NEG_INFINITY, 7.0] {
+            let p = SessionPolicy {
+                idle_refresh: fraction,
+                ..policy(Some(40), None)
+            };
+            // The answer is some bool; what matters is that there is one.
+            let _ = p.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 11);
+        }
+        let nan = SessionPolicy {
+            idle_refresh: f64::NAN,
+            ..policy(Some(40), None)
+        };
+        assert!(!nan.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 5));
+        assert!(nan.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 11));
     }
 
     #[test]

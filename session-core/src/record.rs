@@ -46,7 +46,7 @@ impl StoredSession {
     pub fn to_json(&self) -> Result<String, Error> {
         serde_json::to_string(self).map_err(|source| Error::Json {
             key: "(whole session)".to_owned(),
-            source,
+            source: source.into(),
         })
     }
 
@@ -57,7 +57,7 @@ impl StoredSession {
     /// [`Error::CorruptRecord`] when the text is not such a record; callers treat that as
     /// "no session" and start a fresh one.
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(Error::CorruptRecord)
+        serde_json::from_str(text).map_err(|error| Error::CorruptRecord(error.into()))
     }
 
     /// What a text backend's raw value means for a read: the record if it is a valid,

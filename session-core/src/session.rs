@@ -219,7 +219,7 @@ impl Session {
                 .map(Some)
                 .map_err(|source| Error::Json {
                     key: key.to_owned(),
-                    source,
+                    source: source.into(),
                 })
         })
     }
@@ -337,7 +337,10 @@ fn to_entry<T: Serialize>(key: impl Into<String>, value: T) -> Result<(String, V
     let key = key.into();
     match serde_json::to_value(value) {
         Ok(value) => Ok((key, value)),
-        Err(source) => Err(Error::Json { key, source }),
+        Err(source) => Err(Error::Json {
+            key,
+            source: source.into(),
+        }),
     }
 }
 

@@ -185,6 +185,12 @@ async fn wrong_type_is_a_json_error_naming_the_key() {
     session.set("count", "three").expect("set");
     let err = session.get::<u64>("count").expect_err("type mismatch");
     assert!(matches!(&err, Error::Json { key, .. } if key == "count"));
+    // The stored value never shows, in the message or in its causes.
+    let mut shown = format!("{err} {err:?}");
+    if let Some(source) = std::error::Error::source(&err) {
+        shown.push_str(&format!(" {source} {source:?}"));
+    }
+    assert!(!shown.contains("three"), "{shown}");
 }
 
 #[tokio::test]
