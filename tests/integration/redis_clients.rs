@@ -63,6 +63,27 @@ async fn cluster_connection_store(prefix: &str) -> RedisStore {
         .expect("valid")
 }
 
+fn hashed_store(prefix: &str) -> RedisStore {
+    RedisStore::builder()
+        .url(redis_url())
+        .key_prefix(prefix)
+        .hash_keys(true)
+        .build()
+        .expect("valid")
+}
+
+mod hashed_keys {
+    use session_tests::{backend_conformance, storage_conformance, Capabilities};
+
+    use super::*;
+
+    storage_conformance!(hashed_store(&unique_prefix("hashed")));
+    backend_conformance!(
+        hashed_store(&unique_prefix("hashed-flows")),
+        Capabilities::SERVER_SIDE
+    );
+}
+
 mod given_multiplexed {
     use session_tests::{backend_conformance, storage_conformance, Capabilities};
 
@@ -143,12 +164,7 @@ fn the_applications_client_carries_its_own_credentials() {
 #[tokio::test]
 async fn hashed_keys_hold_no_raw_id() {
     let prefix = unique_prefix("hashed");
-    let store = RedisStore::builder()
-        .url(redis_url())
-        .key_prefix(&prefix)
-        .hash_keys(true)
-        .build()
-        .expect("valid");
+    let store = hashed_store(&prefix);
     let (id, moved) = (
         SessionId::generate().expect("id"),
         SessionId::generate().expect("id"),
@@ -173,6 +189,48 @@ async fn hashed_keys_hold_no_raw_id() {
     assert_eq!(keys, [store.key(&moved)]);
     for key in &keys {
         assert!(!key.contains(id.as_str()) && !key.contains(moved.as_str()));
+    }
+}
+
+/// A master demoted to a replica refuses writes as read-only, a transaction (a login's
+/// move to a new ID) as well as a single command: both are named as such, so the
+/// connection is dropped and the next dial can find the new master.
+#[tokio::test]
+async fn writes_refused_by_a_demoted_master_are_named_read_only() {
+    let server = RedisServer::start();
+    let store = RedisStore::builder()
+        .url(server.url())
+        .build()
+        .expect("valid");
+    let (old, id) = (
+        SessionId::generate().expect("id"),
+        SessionId::generate().expect("id"),
+    );
+    assert!(store
+        .create(&old, &StoredSession::default())
+        .await
+        .expect("a master"));
+    // Demoted: a replica of a master that does not answer is read-only all the same.
+    let mut admin = multiplexed(&server.url()).await;
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(1)
+        .query_async(&mut admin)
+        .await
+        .expect("REPLICAOF");
+    let create = store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect_err("a replica refuses writes");
+    let replace = store
+        .replace(&old, &id, &StoredSession::default())
+        .await
+        .expect_err("a replica refuses the transaction");
+    for error in [create, replace] {
+        let message = std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(message.contains("read-only replica"), "{error}: {message}");
     }
 }
 

@@ -583,16 +583,23 @@ async fn a_save_after_a_concurrent_logout_does_not_resurrect_the_session() {
     assert!(!storage.contains(&cookie), "the logout was undone");
 }
 
-/// Another clone destroys the session while its save is in flight: the same commit
-/// carries the destroy out, so no live session is left behind.
-#[tokio::test]
-async fn a_destroy_during_the_save_is_carried_out_by_the_same_commit() {
+/// A stored session, loaded again in a second request and changed there (not saved
+/// yet); its cookie value.
+async fn a_changed_stored_session() -> (Arc<CountingStorage>, Session, String) {
     let storage = Arc::new(CountingStorage::default());
     let (_, update) = request(&storage, None, increment).await;
     let cookie = cookie_of(&update);
     let session = Session::new(storage.clone(), Some(cookie.clone()));
     session.load().await.expect("load");
     increment(&session);
+    (storage, session, cookie)
+}
+
+/// Another clone destroys the session while its save is in flight: the same commit
+/// carries the destroy out, so no live session is left behind.
+#[tokio::test]
+async fn a_destroy_during_the_save_is_carried_out_by_the_same_commit() {
+    let (storage, session, cookie) = a_changed_stored_session().await;
     let clone = session.clone();
     storage.during_next_write(move || clone.destroy().expect("destroy"));
     assert_eq!(session.commit().await.expect("commit"), CookieUpdate::Clear);
@@ -605,12 +612,7 @@ async fn a_destroy_during_the_save_is_carried_out_by_the_same_commit() {
 /// ID, and the logged-out record stays deleted.
 #[tokio::test]
 async fn a_new_session_begun_during_a_save_that_met_a_logout_is_saved() {
-    let storage = Arc::new(CountingStorage::default());
-    let (_, update) = request(&storage, None, increment).await;
-    let cookie = cookie_of(&update);
-    let session = Session::new(storage.clone(), Some(cookie.clone()));
-    session.load().await.expect("load");
-    increment(&session);
+    let (storage, session, cookie) = a_changed_stored_session().await;
     let (clone, logout) = (session.clone(), storage.clone());
     let logged_out = cookie.clone();
     storage.during_next_write(move || {
