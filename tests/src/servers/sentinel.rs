@@ -4,16 +4,24 @@ use super::process::{log_tail, redis_server_binary, Process, TempDir};
 use super::resp::{command, info_field, Reply};
 use std::time::{Duration, Instant};
 
-/// How many sentinels watch the master; two of them must agree it is down.
+/// How many sentinels watch the master; a failover needs the votes of two.
 const SENTINELS: usize = 3;
+/// How long the first sentinel waits before it calls an unanswering master down.
+/// The others wait [`SLOW_DOWN_AFTER`]: when all three noticed together, each voted
+/// for itself, no leader was elected, and the retry six seconds later split the same
+/// way (seen on CI). With one sentinel noticing first and a quorum of one, that one
+/// asks for votes alone and the other two, not in a failover of their own, grant them.
+const QUICK_DOWN_AFTER: Duration = Duration::from_millis(500);
+/// How long the other sentinels wait: longer than any test waits for a failover.
+const SLOW_DOWN_AFTER: Duration = Duration::from_secs(120);
 /// How long [`SentinelSetup::start`] waits for replication and for the sentinels to
 /// know each other; it normally takes two or three seconds (sentinels announce
 /// themselves every two).
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One master and one replica (redis-server processes on 127.0.0.1) watched by three
-/// sentinels with a quorum of two, short timeouts (the master is down after 500 ms
-/// without an answer) and their own writable config files in a temporary directory.
+/// sentinels, one of which calls the master down after 500 ms without an answer
+/// (see [`QUICK_DOWN_AFTER`] for why only one), each with its own writable config files in a temporary directory.
 /// Drop kills every process and removes the directory.
 ///
 /// Clients find the master through [`sentinel_addresses`](Self::sentinel_addresses)
@@ -73,7 +81,14 @@ impl SentinelSetup {
             || dir.file(&format!("node-{}.log", replica.port())),
         );
         let sentinels = (0..SENTINELS)
-            .map(|_| sentinel(&dir, master_name, master_port))
+            .map(|i| {
+                let down_after = if i == 0 {
+                    QUICK_DOWN_AFTER
+                } else {
+                    SLOW_DOWN_AFTER
+                };
+                sentinel(&dir, master_name, master_port, down_after)
+            })
             .collect();
         let setup = Self {
             master_name: master_name.to_owned(),
@@ -276,7 +291,7 @@ fn node(dir: &TempDir, extra: &[&str]) -> Process {
 
 /// A sentinel on a free port with its own config file, which it rewrites as it learns
 /// the topology (so it must be writable, and unique to it).
-fn sentinel(dir: &TempDir, name: &str, master_port: u16) -> Process {
+fn sentinel(dir: &TempDir, name: &str, master_port: u16, down_after: Duration) -> Process {
     Process::start(
         redis_server_binary(),
         |port| {
@@ -289,11 +304,12 @@ fn sentinel(dir: &TempDir, name: &str, master_port: u16) -> Process {
                  dir \"{dir}\"\n\
                  logfile \"{log}\"\n\
                  sentinel resolve-hostnames no\n\
-                 sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
-                 sentinel down-after-milliseconds {name} 500\n\
+                 sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
+                 sentinel down-after-milliseconds {name} {down_after}\n\
                  sentinel failover-timeout {name} 3000\n\
                  sentinel parallel-syncs {name} 1\n",
                 dir = dir.path().display(),
+                down_after = down_after.as_millis(),
             );
             std::fs::write(&config, text).expect("a sentinel config file");
             vec![config, "--sentinel".to_owned()]
@@ -361,7 +377,7 @@ mod tests {
         setup.wait_replicated();
 
         setup.kill_master();
-        let failover = setup.wait_for_failover(Duration::from_secs(10));
+        let failover = setup.wait_for_failover(Duration::from_secs(20));
         let second = setup.master_url();
         assert_ne!(first, second);
         assert_eq!(
