@@ -132,6 +132,22 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A session record is larger than the storage accepts. Nothing was written: the
+    /// record stored before, if any, is still there.
+    #[error(
+        "session record would be {size} bytes, over the {limit}-byte limit of {backend}, \
+         so it was not stored and the previous one is kept; store less in the session \
+         or raise the store's maximum record size"
+    )]
+    RecordTooLarge {
+        /// The storage: "memcached", "Redis", "memory".
+        backend: &'static str,
+        /// Bytes the record would have had.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// The session cookie is configured without secrets.
     #[error(
         "session cookie must be signed; give the cookie at least one secret \
@@ -201,6 +217,11 @@ mod tests {
             Error::CookieTooLarge {
                 size: 5000,
                 limit: 4096,
+            },
+            Error::RecordTooLarge {
+                backend: "memcached",
+                size: 2_000_000,
+                limit: 1_048_576,
             },
             Error::UnsignedCookie,
             Error::InvalidCookie("a reason"),
