@@ -31,11 +31,21 @@ pub enum WriteMode<'a> {
     /// A session loaded from storage: store it only if its record still exists, so a
     /// save racing a logout (or an expiry) cannot bring the session back.
     Update,
-    /// A session moving to a new ID ([`Session::regenerate_id`], or reuse after
-    /// [`Session::destroy`]): delete `old`, then create under the new ID. Once the
-    /// write succeeds, `old` must be dead.
+    /// A session loaded from storage moving to a new ID
+    /// ([`Session::regenerate_id`]): only if its record under `from` still exists,
+    /// delete it and create the record under the new ID; otherwise store nothing and
+    /// answer [`WriteOutcome::Gone`], so a login racing a logout cannot bring the
+    /// session back. Once the write succeeds, `from` must be dead.
     ///
     /// [`Session::regenerate_id`]: crate::Session::regenerate_id
+    Move {
+        /// The ID the session's record is stored under.
+        from: &'a SessionId,
+    },
+    /// A brand-new session started after [`Session::destroy`] in the same request:
+    /// delete the destroyed session's record under `old` (it may already be gone), and
+    /// create under the new ID. Once the write succeeds, `old` must be dead.
+    ///
     /// [`Session::destroy`]: crate::Session::destroy
     Replace {
         /// The ID whose record must go.
@@ -65,8 +75,8 @@ pub enum WriteOutcome {
     /// A create found the ID already in use (a collision): nothing was written. The
     /// session retries under a fresh ID.
     IdTaken,
-    /// An update found the record gone (logged out or expired meanwhile): nothing was
-    /// written, and the session is over.
+    /// An update or a move found the record gone (logged out or expired meanwhile):
+    /// nothing was written, and the session is over.
     Gone,
 }
 

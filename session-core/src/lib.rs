@@ -63,7 +63,7 @@ pub use error::{BoxError, Error, JsonError};
 pub use id::SessionId;
 pub use policy::SessionPolicy;
 pub use session::{CookieUpdate, Session};
-pub use storage::{SessionStorage, StoredSession};
+pub use storage::{MoveOutcome, SessionStorage, StoredSession};
 
 /// Re-exported so backends and users implement the traits with the same macro version.
 pub use async_trait::async_trait;

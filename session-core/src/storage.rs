@@ -9,6 +9,19 @@ use crate::{
     WriteOutcome,
 };
 
+/// What became of a [`SessionStorage::move_record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveOutcome {
+    /// The record under the old ID was there and is gone; the new one is stored.
+    Moved,
+    /// No live record was under the old ID (a concurrent logout, or an expiry): nothing
+    /// was stored under the new ID, and the session is over.
+    Gone,
+    /// The old record is gone, but the new ID was taken (a collision): nothing was
+    /// stored under it. The caller creates the record under a fresh ID instead.
+    IdTaken,
+}
+
 /// A session record as a [`SessionStorage`] keeps it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoredSession {
@@ -78,9 +91,8 @@ impl StoredSession {
 ///         }
 ///         Ok(true)
 ///     }
-///     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-///         self.map()?.remove(id.as_str());
-///         Ok(())
+///     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
+///         Ok(self.map()?.remove(id.as_str()).is_some())
 ///     }
 /// }
 ///
@@ -108,6 +120,9 @@ impl StoredSession {
 ///   in the backend (Redis `SET NX`/`SET XX`, memcached's `ME`/`MR` set modes, an entry
 ///   API):
 ///   a check followed by a separate write would let two requests race.
+/// - [`delete`](Self::delete) must say truthfully whether a live record was there:
+///   [`move_record`](Self::move_record) relies on it so that a login racing a logout
+///   cannot bring the logged-out session back under a new ID.
 /// - Errors mean the backend could not do the operation. "Not found" is not an error.
 #[async_trait]
 pub trait SessionStorage: Send + Sync + 'static {
@@ -134,19 +149,55 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// When the backend could not be asked.
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
 
-    /// Deletes the record stored under `id`. Deleting an unknown ID succeeds.
+    /// Deletes the record stored under `id`. Returns whether a live record was there
+    /// (deleting an unknown or expired ID succeeds, with `false`).
     ///
     /// # Errors
     ///
     /// When the backend could not be asked.
-    async fn delete(&self, id: &SessionId) -> Result<(), Error>;
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error>;
 
-    /// Moves a session to a new ID: deletes `old` and [creates](Self::create) `record`
-    /// under `id`. `old` must be dead once this returns, whatever it returns; `false`
-    /// means `id` was taken and nothing was stored under it.
+    /// Moves a session to a new ID ([`Session::regenerate_id`]): only if a live record
+    /// is under `from`, deletes it and [creates](Self::create) `record` under `to`.
+    /// When none is (a concurrent logout deleted it), nothing is stored under `to`:
+    /// [`MoveOutcome::Gone`]. `from` is dead once this returns `Ok`, whatever it
+    /// returns.
+    ///
+    /// The default deletes first and creates only if the delete found the record, so a
+    /// logout that lands first always wins. Override it when the backend can do both
+    /// in one atomic step (the Redis store runs a script).
+    ///
+    /// [`Session::regenerate_id`]: crate::Session::regenerate_id
+    ///
+    /// # Errors
+    ///
+    /// When either step failed.
+    async fn move_record(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+    ) -> Result<MoveOutcome, Error> {
+        if !self.delete(from).await? {
+            return Ok(MoveOutcome::Gone);
+        }
+        Ok(if self.create(to, record).await? {
+            MoveOutcome::Moved
+        } else {
+            MoveOutcome::IdTaken
+        })
+    }
+
+    /// Starts a brand-new session in place of a destroyed one (a write after
+    /// [`Session::destroy`]): deletes `old`, whether or not it was still there, and
+    /// [creates](Self::create) `record` under `id`. `old` must be dead once this
+    /// returns, whatever it returns; `false` means `id` was taken and nothing was
+    /// stored under it.
     ///
     /// The default calls [`delete`](Self::delete) then [`create`](Self::create).
     /// Override it when the backend can do both in one round trip (a pipeline).
+    ///
+    /// [`Session::destroy`]: crate::Session::destroy
     ///
     /// # Errors
     ///
@@ -197,6 +248,11 @@ impl<S: SessionStorage> SessionBackend for S {
                 }
                 true
             }
+            WriteMode::Move { from } => match self.move_record(from, write.id, record).await? {
+                MoveOutcome::Moved => true,
+                MoveOutcome::Gone => return Ok(WriteOutcome::Gone),
+                MoveOutcome::IdTaken => false,
+            },
             WriteMode::Replace { old } => self.replace(old, write.id, record).await?,
         };
         Ok(if written {
@@ -207,6 +263,6 @@ impl<S: SessionStorage> SessionBackend for S {
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
-        self.delete(id).await
+        self.delete(id).await.map(drop)
     }
 }

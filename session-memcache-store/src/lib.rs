@@ -139,11 +139,16 @@ impl Inner {
         &self.servers[self.ring.server_for(key)]
     }
 
-    async fn delete_key(&self, key: &str) -> Result<(), Error> {
-        self.server(key)
+    /// Deletes `key`; true when memcached had it (`HD`, not `NF`).
+    async fn delete_key(&self, key: &str) -> Result<bool, Error> {
+        match self
+            .server(key)
             .run("delete a session", Command::Delete(key))
-            .await
-            .map(drop)
+            .await?
+        {
+            Outcome::Deleted(existed) => Ok(existed),
+            _ => unreachable!("`Command::outcome` answers a delete with `Deleted` only"),
+        }
     }
 
     /// Stores `record` under `key` if `mode`'s condition holds.
@@ -207,7 +212,7 @@ impl SessionStorage for MemcacheStore {
             .await
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         self.inner.delete_key(&self.key(id)).await
     }
 

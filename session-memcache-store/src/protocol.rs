@@ -90,7 +90,8 @@ impl Command<'_> {
             (Self::Set { .. }, Reply::Done) => Some(Outcome::Stored(true)),
             (Self::Set { .. }, Reply::NotStored) => Some(Outcome::Stored(false)),
             // Deleting what is not there is success: the record is gone either way.
-            (Self::Delete(_), Reply::Done | Reply::NotFound) => Some(Outcome::Deleted),
+            (Self::Delete(_), Reply::Done) => Some(Outcome::Deleted(true)),
+            (Self::Delete(_), Reply::NotFound) => Some(Outcome::Deleted(false)),
             (_, Reply::ServerError(message)) => Some(Outcome::ServerError(message)),
             _ => None,
         }
@@ -114,8 +115,9 @@ pub(crate) enum Outcome {
     Value(Option<Vec<u8>>),
     /// `Set`: whether it was stored (`false`: the mode's condition did not hold).
     Stored(bool),
-    /// `Delete`: done (deleting a missing key counts as done).
-    Deleted,
+    /// `Delete`: done; whether the key was there (`HD`) or not (`NF`), which a move
+    /// to a new ID needs to know.
+    Deleted(bool),
     /// The server refused this one command (say, a value over its item size limit);
     /// the connection is fine.
     ServerError(String),
@@ -293,7 +295,10 @@ mod tests {
         assert_eq!(get.outcome(Reply::Miss), Some(Outcome::Value(None)));
         assert_eq!(get.outcome(Reply::Done), None);
         let delete = Command::Delete("k");
-        assert_eq!(delete.outcome(Reply::NotFound), Some(Outcome::Deleted));
+        assert_eq!(
+            delete.outcome(Reply::NotFound),
+            Some(Outcome::Deleted(false))
+        );
         assert_eq!(delete.outcome(Reply::Value(Vec::new())), None);
         let create = Command::Set {
             key: "k",

@@ -199,9 +199,9 @@ impl SessionStorage for MemoryStore {
         Ok(updated)
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-        self.inner.records.remove(id);
-        Ok(())
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
+        let removed = self.inner.records.remove(id);
+        Ok(removed.is_some_and(|(_, record)| !record.is_expired()))
     }
 }
 

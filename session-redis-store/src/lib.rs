@@ -32,9 +32,14 @@
 //! A read is one `GET` (one `GETEX … PX` with a [sliding TTL](RedisStoreBuilder::sliding_ttl),
 //! which slides the key's TTL without a write); a write is one `SET … NX PX` (new session: never overwrites) or
 //! `SET … XX PX` (existing session: never resurrects one deleted meanwhile); a logout is
-//! one `DEL`; moving a session to a new ID is `DEL old` + `SET new NX` in one atomic
-//! `MULTI` pipeline (two concurrent commands on a cluster, where the keys live in
-//! different slots). Requests share a few multiplexed connections instead of a pool (the
+//! one `DEL`. Moving a session to a new ID (`regenerate_id`, at login) is one `EVAL` of a
+//! short script that deletes the old key and creates the new one only if the delete found
+//! it, so a login racing a logout cannot bring the session back (on a cluster, where the
+//! keys live in different slots: `DEL old`, then `SET new NX` only if it counted one). A
+//! new session started after a logout in the same request is `DEL old` + `SET new NX` in
+//! one `MULTI` pipeline (two concurrent commands on a cluster). An ACL user therefore
+//! needs `+get +getex +set +del +eval +multi +exec` (or `+@read +@write +@scripting
+//! +@transaction`). Requests share a few multiplexed connections instead of a pool (the
 //! `session-connections` crate says why), and on one node concurrent commands travel
 //! together as one pipeline (`batch.rs`).
 //!
@@ -101,7 +106,7 @@ pub use deadpool_redis;
 /// The redis crate this store is built on, so that an application hands over clients
 /// (a `MultiplexedConnection`, a `ConnectionManager`) of the very same version.
 pub use redis;
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "session:";
@@ -226,16 +231,64 @@ impl Inner {
             .await
     }
 
-    async fn delete_key(&self, key: &str) -> Result<(), Error> {
-        self.connections
+    /// Deletes `key`; true when Redis had it (`DEL` counted one).
+    async fn delete_key(&self, key: &str) -> Result<bool, Error> {
+        let deleted: u64 = self
+            .connections
             .query("delete a session", Repeat::Safe, || {
                 let mut cmd = redis::cmd("DEL");
                 cmd.arg(key);
                 Request::Cmd(cmd)
             })
-            .await
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    /// [`move_record`](SessionStorage::move_record) on one node: the check, the delete
+    /// and the create in one script, so nothing can land in between.
+    async fn move_atomically(
+        &self,
+        from: &str,
+        to: &str,
+        json: &str,
+        ttl: Option<Duration>,
+    ) -> Result<MoveOutcome, Error> {
+        let ttl = ttl.map_or(0, millis);
+        let outcome: u8 = self
+            .connections
+            .query("move a session to a new id", Repeat::Never, || {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(MOVE_SCRIPT)
+                    .arg(2)
+                    .arg(from)
+                    .arg(to)
+                    .arg(json)
+                    .arg(ttl);
+                Request::Cmd(cmd)
+            })
+            .await?;
+        Ok(match outcome {
+            0 => MoveOutcome::Gone,
+            1 => MoveOutcome::Moved,
+            _ => MoveOutcome::IdTaken,
+        })
     }
 }
+
+/// Moves a record: `KEYS[1]` to `KEYS[2]` with the new value `ARGV[1]` and a TTL of
+/// `ARGV[2]` milliseconds (0: none). Answers 0 when `KEYS[1]` was gone (nothing is
+/// written), 1 when moved, 2 when `KEYS[2]` was taken (`KEYS[1]` is deleted all the
+/// same, as [`SessionStorage::move_record`] says).
+const MOVE_SCRIPT: &str = "\
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+local stored
+if ARGV[2] == '0' then
+  stored = redis.call('SET', KEYS[2], ARGV[1], 'NX')
+else
+  stored = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+end
+if stored then return 1 end
+return 2";
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
@@ -278,8 +331,43 @@ impl SessionStorage for RedisStore {
         self.inner.write(&self.key(id), record, "XX").await
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         self.inner.delete_key(&self.key(id)).await
+    }
+
+    async fn move_record(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+    ) -> Result<MoveOutcome, Error> {
+        let inner = &*self.inner;
+        let (from_key, to_key) = (self.key(from), self.key(to));
+        let Lifetime::Ttl(ttl) = inner.lifetime(record.expires) else {
+            // Past its deadline: nothing to store under the new ID.
+            return Ok(if inner.delete_key(&from_key).await? {
+                MoveOutcome::Moved
+            } else {
+                MoveOutcome::Gone
+            });
+        };
+        let json = record.to_json()?;
+        if !inner.connections.is_cluster() {
+            return inner.move_atomically(&from_key, &to_key, &json, ttl).await;
+        }
+        // Two keys in two slots: no script can touch both. Delete first, and create
+        // only if the delete found the record, so a logout that lands first wins.
+        if !inner.delete_key(&from_key).await? {
+            return Ok(MoveOutcome::Gone);
+        }
+        let created = inner
+            .conditional_set("NX", || inner.set_command(&to_key, &json, "NX", ttl))
+            .await?;
+        Ok(if created {
+            MoveOutcome::Moved
+        } else {
+            MoveOutcome::IdTaken
+        })
     }
 
     async fn replace(

@@ -135,7 +135,7 @@ impl SessionStorage for Down {
     async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
         Err(refused("write a session"))
     }
-    async fn delete(&self, _: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
         Err(refused("delete a session"))
     }
 }

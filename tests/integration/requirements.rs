@@ -261,7 +261,7 @@ impl SessionStorage for DeletesFail {
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.0.update(id, record).await
     }
-    async fn delete(&self, _: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
         Err(Error::storage("delete a session", "connection refused"))
     }
 }

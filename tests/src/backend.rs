@@ -312,3 +312,40 @@ pub async fn a_concurrent_logout_is_never_undone(
         .await;
     assert_eq!(count(&after), 0);
 }
+
+/// A login (`regenerate_id`) on a session that another request logs out meanwhile:
+/// the move must find the old record gone and store nothing under the new ID, and a
+/// second commit in the same request must not create it either.
+pub async fn a_login_racing_a_logout_is_never_undone(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.revocable {
+        return;
+    }
+    let mut browser = Browser::new(backend);
+    browser.request(increment).await;
+    let mut slow = browser.replaying(browser.cookie.clone());
+    let logging_in = slow.open().await;
+    let (_, logout) = browser.request(|s| s.destroy().expect("destroy")).await;
+    assert_eq!(logout, CookieUpdate::Clear);
+    logging_in.set("user", "ada").expect("set");
+    logging_in.regenerate_id().expect("regenerate");
+    let new_id = logging_in.id().expect("id");
+    assert_eq!(
+        slow.close(&logging_in).await,
+        CookieUpdate::Clear,
+        "the login resurrected a logged-out session under a new ID"
+    );
+    assert_eq!(
+        logging_in.commit().await.expect("second commit"),
+        CookieUpdate::Keep,
+        "a second commit after the logout wrote again"
+    );
+    let (after, _) = browser
+        .replaying(Some(new_id.as_str().to_owned()))
+        .request(|_| {})
+        .await;
+    assert_eq!(after.get::<String>("user").expect("get"), None);
+    assert_eq!(count(&after), 0);
+}

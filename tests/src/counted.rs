@@ -4,16 +4,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
 
 /// Calls made so far, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallCounts {
     /// `read` calls.
     pub reads: usize,
-    /// `create`, `update` and `replace` calls (each one write).
+    /// `create`, `update`, `move_record` and `replace` calls (each one write).
     pub writes: usize,
-    /// `delete` calls.
+    /// `delete` calls, and the delete inside each `move_record` and `replace`.
     pub deletes: usize,
 }
 
@@ -70,9 +70,20 @@ impl<S: SessionStorage> SessionStorage for Counted<S> {
         self.inner.update(id, record).await
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         self.bump(2);
         self.inner.delete(id).await
+    }
+
+    async fn move_record(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+    ) -> Result<MoveOutcome, Error> {
+        self.bump(1);
+        self.bump(2);
+        self.inner.move_record(from, to, record).await
     }
 
     async fn replace(

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
 
 /// `storage`, with `servers` (any fixtures: a TLS server and its PKI, a Sentinel
 /// topology) kept alive beside it and dropped with it. Every call goes to `storage`.
@@ -42,8 +42,16 @@ impl<S: SessionStorage> SessionStorage for Hosted<S> {
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.storage.update(id, record).await
     }
-    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         self.storage.delete(id).await
+    }
+    async fn move_record(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+    ) -> Result<MoveOutcome, Error> {
+        self.storage.move_record(from, to, record).await
     }
     async fn replace(
         &self,

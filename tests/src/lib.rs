@@ -86,6 +86,7 @@ macro_rules! storage_conformance {
             replace_moves_the_session_and_never_overwrites,
             delete_removes_the_record,
             delete_of_an_unknown_id_succeeds,
+            move_record_moves_only_a_live_record,
             expired_records_are_not_returned,
             future_expiry_is_kept,
             records_without_expiry_persist,
@@ -141,6 +142,7 @@ macro_rules! backend_conformance {
             sessions_within_their_lifetime_load,
             destroy_then_reuse_starts_a_new_session,
             a_concurrent_logout_is_never_undone,
+            a_login_racing_a_logout_is_never_undone,
         );
     };
     (@cases $make:expr, $capabilities:expr; $($case:ident),+ $(,)?) => {

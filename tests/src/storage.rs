@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use session_core::{SessionId, SessionStorage, StoredSession};
+use session_core::{MoveOutcome, SessionId, SessionStorage, StoredSession};
 
 fn new_id() -> SessionId {
     SessionId::generate().expect("the OS supplies random bytes")
@@ -149,20 +149,105 @@ pub async fn replace_moves_the_session_and_never_overwrites<S: SessionStorage>(s
     assert_eq!(read(&**storage, &older).await, None);
 }
 
-/// After `delete`, the record is gone.
+/// After `delete`, the record is gone, and `delete` said it was there.
 pub async fn delete_removes_the_record<S: SessionStorage>(storage: &Arc<S>) {
     let id = new_id();
     create(&**storage, &id, &record(json!({"a": 1}), json!({}), soon())).await;
-    storage.delete(&id).await.expect("delete");
+    assert!(storage.delete(&id).await.expect("delete"), "it was there");
     assert_eq!(read(&**storage, &id).await, None);
+    assert!(!storage.delete(&id).await.expect("delete"), "already gone");
 }
 
-/// Deleting what is not there succeeds (logout twice, or after expiry).
+/// Deleting what is not there succeeds (logout twice, or after expiry), saying so.
 pub async fn delete_of_an_unknown_id_succeeds<S: SessionStorage>(storage: &Arc<S>) {
-    storage
+    let existed = storage
         .delete(&new_id())
         .await
         .expect("delete of an unknown id");
+    assert!(!existed, "an unknown id was reported deleted");
+}
+
+/// `move_record` moves a live record; from an ID whose record is gone (a logout landed
+/// first) it stores nothing under the new ID; onto a taken ID it stores nothing there,
+/// and the old record is deleted all the same.
+pub async fn move_record_moves_only_a_live_record<S: SessionStorage>(storage: &Arc<S>) {
+    let (from, to) = (new_id(), new_id());
+    create(
+        &**storage,
+        &from,
+        &record(json!({"a": 1}), json!({}), soon()),
+    )
+    .await;
+    let moved = record(json!({"a": 2}), json!({}), soon());
+    assert_eq!(
+        storage.move_record(&from, &to, &moved).await.expect("move"),
+        MoveOutcome::Moved
+    );
+    assert_eq!(
+        read(&**storage, &from).await,
+        None,
+        "the old ID still loads"
+    );
+    assert_eq!(read(&**storage, &to).await.expect("moved").data, moved.data);
+
+    let (logged_out, next) = (new_id(), new_id());
+    create(
+        &**storage,
+        &logged_out,
+        &record(json!({"a": 3}), json!({}), soon()),
+    )
+    .await;
+    storage.delete(&logged_out).await.expect("logout");
+    assert_eq!(
+        storage
+            .move_record(&logged_out, &next, &moved)
+            .await
+            .expect("move"),
+        MoveOutcome::Gone
+    );
+    assert_eq!(
+        read(&**storage, &next).await,
+        None,
+        "a logged-out session came back under a new ID"
+    );
+
+    let expired = new_id();
+    let past = SystemTime::now() - Duration::from_secs(1);
+    storage
+        .create(&expired, &record(json!({"a": 4}), json!({}), Some(past)))
+        .await
+        .expect("create");
+    assert_eq!(
+        storage
+            .move_record(&expired, &next, &moved)
+            .await
+            .expect("move"),
+        MoveOutcome::Gone,
+        "an expired session moved"
+    );
+    assert_eq!(read(&**storage, &next).await, None);
+
+    let older = new_id();
+    create(
+        &**storage,
+        &older,
+        &record(json!({"a": 5}), json!({}), soon()),
+    )
+    .await;
+    let clash = record(json!({"a": 6}), json!({}), soon());
+    assert_eq!(
+        storage
+            .move_record(&older, &to, &clash)
+            .await
+            .expect("move"),
+        MoveOutcome::IdTaken
+    );
+    assert_eq!(read(&**storage, &to).await.expect("kept").data, moved.data);
+    assert_eq!(
+        read(&**storage, &older).await,
+        None,
+        "the old ID still loads"
+    );
 }
 
 /// A record whose deadline has passed is never returned, even if the backend's own

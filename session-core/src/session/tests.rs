@@ -78,10 +78,14 @@ impl SessionStorage for CountingStorage {
         }
         Ok(true)
     }
-    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+    async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
-        self.records.lock().expect("lock").remove(id.as_str());
-        Ok(())
+        Ok(self
+            .records
+            .lock()
+            .expect("lock")
+            .remove(id.as_str())
+            .is_some())
     }
 }
 
@@ -641,7 +645,7 @@ async fn fail_open_gives_a_fresh_session_when_storage_is_down() {
         async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
             Err(Error::storage("write a session", "connection refused"))
         }
-        async fn delete(&self, _: &SessionId) -> Result<(), Error> {
+        async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
             Err(Error::storage("delete a session", "connection refused"))
         }
     }

@@ -53,9 +53,13 @@ pub(crate) enum Record {
     New,
     /// Stored under the current ID: the next save updates it (only if it still exists).
     Current,
-    /// Stored under an earlier ID (after `regenerate_id`, or a write after `destroy`):
-    /// the next save deletes that record and creates one under the current ID.
+    /// Stored under an earlier ID this session moved from (`regenerate_id`): the next
+    /// save moves the record, only if it still exists (else the session is over).
     Earlier(SessionId),
+    /// A destroyed session's record, still to delete; the session now is a brand-new
+    /// one (a write after `destroy`): the next save deletes it, whether or not it is
+    /// still there, and creates the new record.
+    Discarded(SessionId),
 }
 
 /// One request's working copy of a session.
@@ -120,7 +124,8 @@ impl PlannedWrite {
         match &self.record_before {
             Record::New => WriteMode::Create,
             Record::Current => WriteMode::Update,
-            Record::Earlier(old) => WriteMode::Replace { old },
+            Record::Earlier(from) => WriteMode::Move { from },
+            Record::Discarded(old) => WriteMode::Replace { old },
         }
     }
 }
@@ -270,15 +275,18 @@ impl WorkingCopy {
         let destroyed = std::mem::replace(self, Self::fresh(self.cookie_in_browser)?);
         self.edits = destroyed.edits;
         self.epoch = destroyed.epoch + 1;
+        // The new session continues none of the destroyed one's data: whatever record
+        // it had is only to be deleted.
         self.record = match destroyed.record {
-            Record::Current => Record::Earlier(destroyed.id),
-            earlier_or_new => earlier_or_new,
+            Record::New => Record::New,
+            Record::Current => Record::Discarded(destroyed.id),
+            Record::Earlier(id) | Record::Discarded(id) => Record::Discarded(id),
         };
         Ok(())
     }
 
     /// The record transition of an ID change: a record under the current ID is now
-    /// under an earlier one; an earlier or no record stays as it is.
+    /// under an earlier one; an earlier, discarded or no record stays as it is.
     fn move_to(&mut self, new_id: SessionId) {
         let old_id = std::mem::replace(&mut self.id, new_id);
         if self.record == Record::Current {
@@ -341,7 +349,7 @@ impl WorkingCopy {
         match &self.record {
             Record::New => None,
             Record::Current => Some(&self.id),
-            Record::Earlier(id) => Some(id),
+            Record::Earlier(id) | Record::Discarded(id) => Some(id),
         }
     }
 
@@ -362,11 +370,14 @@ impl WorkingCopy {
         let same_value =
             write.record_before == Record::Current && !write.reissue && value == write.id.as_str();
         // If another clone regenerated the ID meanwhile, the record just written is the
-        // one its next save must replace.
+        // one its next save must move; if it destroyed the session and started a new
+        // one, the one to delete.
         self.record = if self.id == write.id {
             Record::Current
-        } else {
+        } else if self.epoch == write.epoch {
             Record::Earlier(write.id)
+        } else {
+            Record::Discarded(write.id)
         };
         self.created = write.stored.created;
         self.expires = write.stored.expires;
@@ -382,9 +393,9 @@ impl WorkingCopy {
         }
     }
 
-    /// A create found `write`'s ID taken (a collision): nothing was written, and a
-    /// replace had deleted its old record first. The retry is a plain create under
-    /// `fresh`.
+    /// A create found `write`'s ID taken (a collision): nothing was written, and a move
+    /// or a replace had deleted its old record first. The retry is a plain create
+    /// under `fresh`.
     pub(crate) fn settle_id_taken(&mut self, write: &PlannedWrite, fresh: SessionId) {
         self.record = Record::New;
         if self.id == write.id {
@@ -392,8 +403,8 @@ impl WorkingCopy {
         }
     }
 
-    /// An update found the record gone: a concurrent logout (or expiry) ended the
-    /// session. Nothing was written; the session is over, and its cookie is cleared.
+    /// An update or a move found the record gone: a concurrent logout (or expiry)
+    /// ended the session. Nothing was written; the session is over, and its cookie is cleared.
     /// A brand-new session another clone began meanwhile (a write after `destroy`)
     /// is kept, to be created by the next save.
     pub(crate) fn settle_gone(&mut self, write: &PlannedWrite) -> CookieUpdate {
@@ -412,6 +423,7 @@ impl fmt::Debug for WorkingCopy {
             Record::New => "new",
             Record::Current => "current",
             Record::Earlier(_) => "earlier",
+            Record::Discarded(_) => "discarded",
         };
         f.debug_struct("WorkingCopy")
             .field("phase", &self.phase)

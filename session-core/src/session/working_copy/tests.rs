@@ -30,6 +30,8 @@ enum Start {
     LoadedDirty,
     /// Found, then `regenerate_id`.
     Regenerated,
+    /// Found, `regenerate_id`, then `destroy`.
+    RegeneratedDestroyed,
     /// Found, then `destroy`.
     Destroyed,
     /// No cookie, then `destroy`.
@@ -66,6 +68,7 @@ enum Stands {
     New,
     Current,
     EarlierStored,
+    DiscardedStored,
     EarlierOther,
 }
 
@@ -85,6 +88,7 @@ enum Next {
     DeleteStored,
     Create,
     Update,
+    MoveStored,
     ReplaceStored,
     Other,
 }
@@ -122,6 +126,10 @@ fn start(from: Start) -> WorkingCopy {
     match from {
         Start::LoadedDirty | Start::Gone => copy.set("b".into(), json!(2)).expect("set"),
         Start::Regenerated => copy.regenerate_id(new_id()).expect("regenerate"),
+        Start::RegeneratedDestroyed => {
+            copy.regenerate_id(new_id()).expect("regenerate");
+            copy.destroy();
+        }
         Start::Destroyed | Start::DestroyedFresh | Start::Cleared => copy.destroy(),
         Start::Reused => {
             copy.destroy();
@@ -185,7 +193,8 @@ fn stands(copy: &WorkingCopy, stored: Option<&SessionId>) -> Stands {
         Record::New => Stands::New,
         Record::Current => Stands::Current,
         Record::Earlier(id) if Some(id) == stored => Stands::EarlierStored,
-        Record::Earlier(_) => Stands::EarlierOther,
+        Record::Discarded(id) if Some(id) == stored => Stands::DiscardedStored,
+        Record::Earlier(_) | Record::Discarded(_) => Stands::EarlierOther,
     }
 }
 
@@ -197,8 +206,9 @@ fn next(copy: &WorkingCopy, stored: Option<&SessionId>) -> Next {
         Plan::Write(write) => match write.mode() {
             WriteMode::Create => Next::Create,
             WriteMode::Update => Next::Update,
+            WriteMode::Move { from } if Some(from) == stored => Next::MoveStored,
             WriteMode::Replace { old } if Some(old) == stored => Next::ReplaceStored,
-            WriteMode::Replace { .. } => Next::Other,
+            WriteMode::Move { .. } | WriteMode::Replace { .. } => Next::Other,
         },
         Plan::Clear { .. } => Next::Other,
     }
@@ -223,27 +233,31 @@ const TABLE: &[(Start, Event, Phase, Stands, bool, Id, Next)] = &[
     (S::Loaded,          E::Set,        Live, Stands::Current,         true,  Id::Same, Next::Update),
     (S::Loaded,          E::Remove,     Live, Stands::Current,         true,  Id::Same, Next::Update),
     (S::Loaded,          E::Flash,      Live, Stands::Current,         true,  Id::Same, Next::Update),
-    (S::Loaded,          E::Regenerate, Live, Stands::EarlierStored, true,  Id::New,  Next::ReplaceStored),
+    (S::Loaded,          E::Regenerate, Live, Stands::EarlierStored, true,  Id::New,  Next::MoveStored),
     (S::Loaded,          E::Destroy,    Dead, Stands::Current,         false, Id::Same, Next::DeleteStored),
     (S::LoadedDirty,     E::Written,    Live, Stands::Current,         false, Id::Same, Next::Nothing),
     (S::LoadedDirty,     E::Gone,       Dead, Stands::New,             false, Id::Same, Next::Nothing),
     (S::LoadedDirty,     E::Destroy,    Dead, Stands::Current,         true,  Id::Same, Next::DeleteStored),
     (S::Regenerated,     E::Written,    Live, Stands::Current,         false, Id::Same, Next::Nothing),
     (S::Regenerated,     E::IdTaken,    Live, Stands::New,             true,  Id::New,  Next::Create),
-    (S::Regenerated,     E::Regenerate, Live, Stands::EarlierStored, true,  Id::New,  Next::ReplaceStored),
+    (S::Regenerated,     E::Regenerate, Live, Stands::EarlierStored, true,  Id::New,  Next::MoveStored),
     (S::Regenerated,     E::Destroy,    Dead, Stands::EarlierStored, true,  Id::Same, Next::DeleteStored),
+    // A login racing a logout: the move found the old record gone. The session is over
+    // and nothing is left to write under the new ID.
+    (S::Regenerated,     E::Gone,       Dead, Stands::New,             false, Id::Same, Next::Nothing),
+    (S::RegeneratedDestroyed, E::Set,   Live, Stands::DiscardedStored, true, Id::New, Next::ReplaceStored),
     (S::Destroyed,       E::Read,       Dead, Stands::Current,         false, Id::Same, Next::DeleteStored),
-    (S::Destroyed,       E::Set,        Live, Stands::EarlierStored, true,  Id::New,  Next::ReplaceStored),
-    (S::Destroyed,       E::Remove,     Live, Stands::EarlierStored, true,  Id::New,  Next::ReplaceStored),
-    (S::Destroyed,       E::Flash,      Live, Stands::EarlierStored, true,  Id::New,  Next::ReplaceStored),
-    (S::Destroyed,       E::Regenerate, Live, Stands::EarlierStored, true,  Id::New,  Next::ReplaceStored),
+    (S::Destroyed,       E::Set,        Live, Stands::DiscardedStored, true, Id::New, Next::ReplaceStored),
+    (S::Destroyed,       E::Remove,     Live, Stands::DiscardedStored, true, Id::New, Next::ReplaceStored),
+    (S::Destroyed,       E::Flash,      Live, Stands::DiscardedStored, true, Id::New, Next::ReplaceStored),
+    (S::Destroyed,       E::Regenerate, Live, Stands::DiscardedStored, true, Id::New, Next::ReplaceStored),
     (S::Destroyed,       E::Destroy,    Dead, Stands::Current,         false, Id::Same, Next::DeleteStored),
     (S::Destroyed,       E::Cleared,    Dead, Stands::New,             false, Id::Same, Next::Nothing),
     (S::DestroyedFresh,  E::Read,       Dead, Stands::New,             false, Id::Same, Next::Nothing),
     (S::DestroyedFresh,  E::Set,        Live, Stands::New,             true,  Id::New,  Next::Create),
     (S::Reused,          E::Written,    Live, Stands::Current,         false, Id::Same, Next::Nothing),
     (S::Reused,          E::IdTaken,    Live, Stands::New,             true,  Id::New,  Next::Create),
-    (S::Reused,          E::Destroy,    Dead, Stands::EarlierStored, true,  Id::Same, Next::DeleteStored),
+    (S::Reused,          E::Destroy,    Dead, Stands::DiscardedStored, true, Id::Same, Next::DeleteStored),
     // The bug this module fixes by construction: a second commit after `Gone` used to
     // create the deleted session again under its old ID.
     (S::Gone,            E::Read,       Dead, Stands::New,             false, Id::Same, Next::Nothing),
@@ -340,13 +354,27 @@ fn an_edit_during_the_write_keeps_the_copy_dirty() {
 }
 
 #[test]
-fn a_regeneration_during_the_write_replaces_the_record_just_written() {
+fn a_regeneration_during_the_write_moves_the_record_just_written() {
     let mut copy = start(S::LoadedDirty);
     let write = planned_write(&copy);
     let written = write.id.clone();
     copy.regenerate_id(new_id()).expect("regenerate");
     copy.settle_written(write, written.as_str().to_owned());
     assert_eq!(copy.record, Record::Earlier(written.clone()));
+    assert_eq!(next(&copy, Some(&written)), Next::MoveStored);
+}
+
+#[test]
+fn a_new_session_begun_during_the_write_discards_the_record_just_written() {
+    let mut copy = start(S::LoadedDirty);
+    let write = planned_write(&copy);
+    let written = write.id.clone();
+    copy.destroy();
+    copy.set("fresh".into(), json!(true)).expect("set");
+    copy.settle_written(write, written.as_str().to_owned());
+    // The brand-new session must not depend on the old record surviving: a replace,
+    // not a move that a concurrent logout could turn into `Gone`.
+    assert_eq!(copy.record, Record::Discarded(written.clone()));
     assert_eq!(next(&copy, Some(&written)), Next::ReplaceStored);
 }
 
