@@ -47,12 +47,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use session_core::{
-    async_trait, Error, FoundSession, SessionBackend, SessionData, SessionId, SessionWrite,
-    WriteOutcome,
+    async_trait, time_from_unix_millis, unix_millis, Error, FoundSession, SessionBackend,
+    SessionData, SessionId, SessionWrite, WriteOutcome,
 };
 
 /// Keeps each session inside its cookie. Stateless, so cheap to create and to clone.
@@ -96,15 +96,6 @@ struct PayloadIn {
     c: Option<u64>,
 }
 
-fn from_unix_millis(millis: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(millis)
-}
-
-fn to_unix_millis(time: SystemTime) -> u64 {
-    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
-}
-
 #[async_trait]
 impl SessionBackend for CookieStore {
     async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
@@ -119,10 +110,21 @@ impl SessionBackend for CookieStore {
         };
         if payload
             .e
-            .is_some_and(|expires| expires <= to_unix_millis(SystemTime::now()))
+            .is_some_and(|expires| expires <= unix_millis(SystemTime::now()))
         {
             return Ok(None);
         }
+        let time = |millis: Option<u64>| {
+            millis
+                .map(|ms| time_from_unix_millis(ms).ok_or(()))
+                .transpose()
+        };
+        let (Ok(expires), Ok(created)) = (time(payload.e), time(payload.c)) else {
+            tracing::warn!(
+                "signed session cookie holds a timestamp out of range; starting a fresh session"
+            );
+            return Ok(None);
+        };
         let Some(id) = SessionId::parse(&payload.i) else {
             tracing::warn!(
                 "signed session cookie holds a malformed session id; starting a fresh session"
@@ -132,8 +134,8 @@ impl SessionBackend for CookieStore {
         Ok(Some(FoundSession {
             id,
             data: payload.d,
-            expires: payload.e.map(from_unix_millis),
-            created: payload.c.map(from_unix_millis),
+            expires,
+            created,
             reissue: false,
         }))
     }
@@ -146,12 +148,12 @@ impl SessionBackend for CookieStore {
         let payload = PayloadOut {
             i: write.id.as_str(),
             d: &write.record.data,
-            e: write.record.expires.map(to_unix_millis),
+            e: write.record.expires.map(unix_millis),
             c: write
                 .record
                 .expires
                 .and(write.record.created)
-                .map(to_unix_millis),
+                .map(unix_millis),
         };
         let json = serde_json::to_string(&payload).map_err(|source| Error::Json {
             key: "(whole session)".to_owned(),
@@ -169,6 +171,7 @@ impl SessionBackend for CookieStore {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use session_core::{CookieUpdate, Session};
 

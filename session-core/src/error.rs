@@ -155,6 +155,10 @@ pub enum Error {
     )]
     UnsignedCookie,
 
+    /// A [`SessionPolicy`](crate::SessionPolicy) setting is out of range.
+    #[error("invalid session policy: {0}")]
+    InvalidPolicy(&'static str),
+
     /// The cookie configuration breaks a rule browsers enforce.
     #[error("invalid session cookie configuration: {0}")]
     InvalidCookie(&'static str),
@@ -225,6 +229,7 @@ mod tests {
             },
             Error::UnsignedCookie,
             Error::InvalidCookie("a reason"),
+            Error::InvalidPolicy("a reason"),
             Error::Config {
                 backend: "Redis",
                 reason: "a reason".into(),

@@ -61,7 +61,8 @@ pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error, JsonError};
 pub use id::SessionId;
-pub use policy::SessionPolicy;
+pub use policy::{IdleRefresh, SessionPolicy};
+pub use record::{time_from_unix_millis, unix_millis};
 pub use session::{CookieUpdate, Session};
 pub use storage::{MoveOutcome, SessionStorage, StoredSession};
 

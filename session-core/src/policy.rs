@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::Error;
+
 /// The session layer's rules for expiry and storage failures.
 ///
 /// Both timeouts are enforced on the server, for every storage (the cookie storage keeps
@@ -17,6 +19,9 @@ use std::time::{Duration, SystemTime};
 /// request that only reads re-saves the session once at least
 /// [`idle_refresh`](Self::idle_refresh) of the idle window has passed since the last
 /// save (by default a quarter: at most four extra writes per idle window).
+///
+/// Deadlines far beyond what `SystemTime` can hold (a `Duration::MAX` timeout) mean
+/// "no deadline", never an overflow.
 ///
 /// # Example
 ///
@@ -39,9 +44,9 @@ pub struct SessionPolicy {
     pub idle_timeout: Option<Duration>,
     /// End a session this long after it was created (`None`: no absolute timeout).
     pub absolute_timeout: Option<Duration>,
-    /// The fraction of the idle window (0 to 1) that must pass before a read-only
-    /// request re-saves the session to push its idle deadline. Default 0.25.
-    pub idle_refresh: f64,
+    /// How much of the idle window must pass before a read-only request re-saves the
+    /// session to push its idle deadline. Default a quarter.
+    pub idle_refresh: IdleRefresh,
     /// When loading fails because the storage is down: `false` (the default) fails the
     /// request with a 503 and leaves the cookie alone; `true` starts a fresh session
     /// instead (logged), which logs the user out.
@@ -53,7 +58,7 @@ impl Default for SessionPolicy {
         Self {
             idle_timeout: None,
             absolute_timeout: None,
-            idle_refresh: 0.25,
+            idle_refresh: IdleRefresh::DEFAULT,
             fail_open: false,
         }
     }
@@ -71,16 +76,6 @@ impl SessionPolicy {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    /// [`idle_refresh`](Self::idle_refresh) as used: clamped to 0..=1, and the default
-    /// for a value that is not a number (which would otherwise make `Duration`
-    /// arithmetic panic on a request).
-    fn refresh_fraction(&self) -> f64 {
-        if self.idle_refresh.is_nan() {
-            return Self::default().idle_refresh;
-        }
-        self.idle_refresh.clamp(0.0, 1.0)
     }
 
     /// True when a session created at `created` is past its absolute timeout at `now`.
@@ -110,7 +105,58 @@ impl SessionPolicy {
             return true;
         };
         let gain = next.duration_since(current).unwrap_or(Duration::ZERO);
-        gain > idle.mul_f64(self.refresh_fraction())
+        gain > idle.mul_f64(self.idle_refresh.fraction())
+    }
+}
+
+/// A fraction of the idle window, from 0 to 1: [`SessionPolicy::idle_refresh`].
+///
+/// Checked when it is made, so that a bad value (NaN, negative, over 1) is refused
+/// where it is configured rather than found out on a request, where `Duration`
+/// arithmetic would panic on it.
+///
+/// ```
+/// use session_core::IdleRefresh;
+///
+/// assert_eq!(IdleRefresh::new(0.5)?.fraction(), 0.5);
+/// assert!(IdleRefresh::new(f64::NAN).is_err());
+/// assert!(IdleRefresh::new(-0.1).is_err());
+/// assert!(IdleRefresh::new(1.5).is_err());
+/// # Ok::<(), session_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IdleRefresh(f64);
+
+impl IdleRefresh {
+    /// A quarter of the idle window: at most four extra writes per idle window.
+    pub const DEFAULT: Self = Self(0.25);
+    /// Re-save on every read-only request (the deadline always slides).
+    pub const ALWAYS: Self = Self(0.0);
+
+    /// The fraction `fraction` of the idle window.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPolicy`] unless `fraction` is a number from 0 to 1.
+    pub fn new(fraction: f64) -> Result<Self, Error> {
+        if (0.0..=1.0).contains(&fraction) {
+            Ok(Self(fraction))
+        } else {
+            Err(Error::InvalidPolicy(
+                "idle_refresh must be a fraction of the idle window from 0 to 1 (0.25 by default)",
+            ))
+        }
+    }
+
+    /// The fraction, from 0 to 1.
+    pub fn fraction(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for IdleRefresh {
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 
@@ -165,22 +211,43 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_fraction_out_of_range_never_panics() {
+    fn only_fractions_from_zero_to_one_are_accepted() {
+        for bad in [
+            f64::NAN,
+            -1.0,
+            -0.0001,
+            1.0001,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let err = IdleRefresh::new(bad).expect_err("refused");
+            assert!(matches!(err, Error::InvalidPolicy(_)), "{bad}");
+        }
+        for good in [0.0, 0.25, 1.0] {
+            assert_eq!(IdleRefresh::new(good).expect("accepted").fraction(), good);
+        }
+        // Every accepted value, at its extremes, gives an answer without panicking.
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        for fraction in [f64::NAN, -1.0, f64::INFINITY, f64::NEG_INFINITY, 7.0] {
+        for refresh in [IdleRefresh::ALWAYS, IdleRefresh::new(1.0).expect("valid")] {
             let p = SessionPolicy {
-                idle_refresh: fraction,
+                idle_refresh: refresh,
                 ..policy(Some(40), None)
             };
-            // The answer is some bool; what matters is that there is one.
-            let _ = p.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 11);
+            assert!(p.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 41));
         }
-        let nan = SessionPolicy {
-            idle_refresh: f64::NAN,
-            ..policy(Some(40), None)
+    }
+
+    #[test]
+    fn far_future_timeouts_mean_no_deadline_instead_of_overflowing() {
+        let t0 = SystemTime::now();
+        let forever = SessionPolicy {
+            idle_timeout: Some(Duration::MAX),
+            absolute_timeout: Some(Duration::MAX),
+            ..SessionPolicy::default()
         };
-        assert!(!nan.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 5));
-        assert!(nan.needs_refresh(t0, Some(t0 + MINUTE * 40), t0 + MINUTE * 11));
+        assert_eq!(forever.deadline(t0, t0), None);
+        assert!(!forever.is_past_absolute(t0, t0));
+        assert!(!forever.needs_refresh(t0, None, t0));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::de::{IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Error as _, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -91,9 +91,26 @@ impl StoredSession {
     }
 }
 
-fn to_unix_millis(time: SystemTime) -> u64 {
+/// `time` as milliseconds since the Unix epoch, the unit every stored timestamp uses
+/// (Remix's, and JavaScript's `Date.now()`): 0 before the epoch, `u64::MAX` past it.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use session_core::{time_from_unix_millis, unix_millis};
+///
+/// let time = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+/// assert_eq!(unix_millis(time), 1_700_000_000_123);
+/// assert_eq!(time_from_unix_millis(1_700_000_000_123), Some(time));
+/// ```
+pub fn unix_millis(time: SystemTime) -> u64 {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The time `millis` milliseconds after the Unix epoch, or `None` when this platform's
+/// `SystemTime` cannot hold it (a corrupt or forged timestamp: adding it would panic).
+pub fn time_from_unix_millis(millis: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
 impl Serialize for StoredSession {
@@ -104,8 +121,8 @@ impl Serialize for StoredSession {
         seq.serialize_element(&self.data.flash)?;
         if stamped {
             seq.serialize_element(&Stamp {
-                expires: self.expires.map(to_unix_millis),
-                created: self.created.map(to_unix_millis),
+                expires: self.expires.map(unix_millis),
+                created: self.created.map(unix_millis),
             })?;
         }
         seq.end()
@@ -131,12 +148,17 @@ impl<'de> Visitor<'de> for RecordVisitor {
         let values = seq.next_element::<ValueMap>()?.unwrap_or_default();
         let flash = seq.next_element::<ValueMap>()?.unwrap_or_default();
         let stamp = seq.next_element::<Stamp>()?;
-        let time = |millis: Option<u64>| millis.map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        let time = |millis: Option<u64>| match millis {
+            None => Ok(None),
+            Some(ms) => time_from_unix_millis(ms)
+                .map(Some)
+                .ok_or_else(|| A::Error::custom("a timestamp out of range")),
+        };
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(StoredSession {
             data: SessionData { values, flash },
-            expires: stamp.as_ref().and_then(|s| time(s.expires)),
-            created: stamp.as_ref().and_then(|s| time(s.created)),
+            expires: time(stamp.as_ref().and_then(|s| s.expires))?,
+            created: time(stamp.as_ref().and_then(|s| s.created))?,
         })
     }
 }

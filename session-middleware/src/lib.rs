@@ -85,9 +85,9 @@ pub use cookie::{SameSite, SessionCookie, SessionCookieBuilder, SigningFormat, M
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use manager::SessionManager;
 pub use session_core::{
-    async_trait, CookieUpdate, Error, FoundSession, Session, SessionBackend, SessionData,
-    SessionId, SessionPolicy, SessionStorage, SessionWrite, StoredSession, ValueMap, WriteMode,
-    WriteOutcome,
+    async_trait, CookieUpdate, Error, FoundSession, IdleRefresh, MoveOutcome, Session,
+    SessionBackend, SessionData, SessionId, SessionPolicy, SessionStorage, SessionWrite,
+    StoredSession, ValueMap, WriteMode, WriteOutcome,
 };
 
 #[cfg(feature = "cookie-store")]

@@ -7,7 +7,7 @@ mod properties;
 mod signing;
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use ::cookie::SameSite;
 pub use signing::SigningFormat;
@@ -358,8 +358,19 @@ fn validate(cookie: &SessionCookie) -> Result<(), Error> {
             return invalid("the domain must be non-empty, at most 1024 bytes and contain no `;` or control characters");
         }
     }
+    if let Some(expires) = cookie.expires {
+        // A cookie date has a four-digit year; formatting a later one would panic.
+        let since_epoch = expires.duration_since(UNIX_EPOCH).ok();
+        if since_epoch.is_none_or(|since| since.as_secs() > LAST_COOKIE_DATE) {
+            return invalid("the fixed Expires must fall between 1970 and the end of the year 9999; for a lifetime, use max_age");
+        }
+    }
     Ok(())
 }
+
+/// 9999-12-31T23:59:59Z in seconds since the Unix epoch: the last date a cookie's
+/// `Expires` can spell.
+const LAST_COOKIE_DATE: u64 = 253_402_300_799;
 
 /// An RFC 6265 cookie-name: an RFC 7230 token.
 fn is_token(name: &str) -> bool {
@@ -406,6 +417,21 @@ mod tests {
             SessionCookie::builder("__HOST-id").domain("example.com"),
         ] {
             assert!(matches!(build(bad), Err(Error::InvalidCookie(_))));
+        }
+    }
+
+    #[test]
+    fn a_fixed_expires_must_be_a_date_a_cookie_can_spell() {
+        let year_9999_end = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+        assert!(build(SessionCookie::builder("id").expires(year_9999_end)).is_ok());
+        for bad in [
+            year_9999_end + Duration::from_secs(1),
+            UNIX_EPOCH + Duration::from_secs(u64::MAX / 4),
+            UNIX_EPOCH - Duration::from_secs(1),
+        ] {
+            // Used to panic in the `time` crate's conversion instead.
+            let err = build(SessionCookie::builder("id").expires(bad)).expect_err("refused");
+            assert!(err.to_string().contains("Expires"), "{err}");
         }
     }
 
