@@ -64,7 +64,7 @@ pub use id::SessionId;
 pub use policy::{IdleRefresh, SessionPolicy};
 pub use record::{time_from_unix_millis, unix_millis};
 pub use session::{CookieUpdate, Session};
-pub use storage::{MoveOutcome, SessionStorage, StoredSession};
+pub use storage::{MoveOutcome, SessionStorage, StoredSession, DEFAULT_TTL};
 
 /// Re-exported so backends and users implement the traits with the same macro version.
 pub use async_trait::async_trait;

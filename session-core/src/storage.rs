@@ -1,6 +1,6 @@
 //! The by-ID storage trait that server-side backends implement.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -8,6 +8,15 @@ use crate::{
     Error, FoundSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteMode,
     WriteOutcome,
 };
+
+/// How long a server-side store keeps a record saved without a deadline (no idle or
+/// absolute timeout in the policy, no cookie `Max-Age`): two weeks, Django's default
+/// session age. Without it, every anonymous visitor whose request writes a session
+/// (a flash on a redirect to the login page) would leave a record forever.
+///
+/// Every store's `ttl` setting replaces it; a record with a deadline gets a TTL
+/// matching that deadline instead.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
 /// What became of a [`SessionStorage::move_record`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,8 +23,9 @@ pub struct MemcacheStoreBuilder {
 
 impl MemcacheStore {
     /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, one
-    /// connection per server, 1 s to connect, 1 s per command, no TTL beyond the
-    /// session's own deadline.
+    /// connection per server, 1 s to connect, 1 s per command, a TTL of
+    /// [`DEFAULT_TTL`](session_core::DEFAULT_TTL) (two weeks) for sessions saved
+    /// without a deadline.
     pub fn builder() -> MemcacheStoreBuilder {
         MemcacheStoreBuilder {
             servers: vec!["127.0.0.1:11211".to_owned()],
@@ -34,7 +35,7 @@ impl MemcacheStore {
                 connect_timeout: Duration::from_secs(1),
                 command_timeout: Duration::from_secs(1),
             },
-            ttl: None,
+            ttl: Some(session_core::DEFAULT_TTL),
         }
     }
 }
@@ -76,7 +77,9 @@ impl MemcacheStoreBuilder {
         self
     }
 
-    /// A TTL for sessions saved without a deadline (Remix's `ttlSeconds`).
+    /// The TTL of sessions saved without a deadline (Remix's `ttlSeconds`), so that no
+    /// item lives forever. Default [`DEFAULT_TTL`](session_core::DEFAULT_TTL), two weeks
+    /// (Remix sets none). Sessions with a deadline get a TTL matching it.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self

@@ -118,9 +118,12 @@ impl MemcacheStore {
 }
 
 /// The `exptime` memcached needs for a TTL: seconds (rounded up, at least 1) up to 30
-/// days, the absolute Unix time beyond.
+/// days, the absolute Unix time beyond, at most what memcached's 32-bit `T` flag
+/// holds (it refuses a larger one as a bad token).
 fn exptime(ttl: Duration, now: SystemTime) -> i64 {
-    let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    let seconds = ttl
+        .as_secs()
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0));
     let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
     if seconds <= MAX_RELATIVE_EXPIRATION.as_secs() as i64 {
         return seconds;
@@ -132,6 +135,7 @@ fn exptime(ttl: Duration, now: SystemTime) -> i64 {
     i64::try_from(unix_now)
         .unwrap_or(i64::MAX)
         .saturating_add(seconds)
+        .min(i64::from(i32::MAX))
 }
 
 impl Inner {
@@ -267,5 +271,6 @@ mod tests {
         assert_eq!(exptime(MAX_RELATIVE_EXPIRATION, now), 2_592_000);
         let longer = MAX_RELATIVE_EXPIRATION + Duration::from_secs(1);
         assert_eq!(exptime(longer, now), 1_800_000_000 + 2_592_001);
+        assert_eq!(exptime(Duration::MAX, now), i64::from(i32::MAX));
     }
 }

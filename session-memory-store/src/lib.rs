@@ -1,5 +1,5 @@
-//! In-memory session storage for one process: a sharded [`DashMap`] with expiry and a
-//! background sweeper.
+//! In-memory session storage for one process: a sharded [`DashMap`] with expiry, a cap
+//! on how many sessions it holds, and a background sweeper.
 //!
 //! Good for development, tests and single-instance services. Sessions are lost when the
 //! process exits and are not shared between instances: use Redis or memcached storage
@@ -16,34 +16,54 @@
 //! let id = SessionId::generate()?;
 //! assert!(store.create(&id, &StoredSession::default()).await?);
 //! assert!(store.read(&id).await?.is_some());
-//! store.delete(&id).await?;
+//! assert!(store.delete(&id).await?);
 //! assert!(store.read(&id).await?.is_none());
 //! # Ok::<(), session_core::Error>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Expiry
+//! # Bounded by default
 //!
-//! A record written with an expiry is never returned after it, whether or not the
-//! sweeper has run yet. The sweeper removes expired records every
-//! [`DEFAULT_SWEEP_INTERVAL`] (or the interval you choose), so memory does not grow
-//! without bound. It is a small thread of its own, so it works whatever runtime (or
-//! none) the store lives in, and it stops as soon as the last clone of the store is
-//! dropped.
+//! Memory must not grow with the number of visitors, however many arrive:
+//!
+//! - A record written with a deadline is never returned after it, whether or not the
+//!   sweeper has run yet; one written without (no timeout configured) lives for the
+//!   store's [`ttl`](MemoryStoreBuilder::ttl), [`DEFAULT_TTL`] (two weeks) unless set.
+//! - The sweeper removes expired records every [`DEFAULT_SWEEP_INTERVAL`] (or the
+//!   interval you choose). It is a small thread of its own, so it works whatever
+//!   runtime (or none) the store lives in, and it stops as soon as the last clone of the
+//!   store is dropped.
+//! - At most [`max_sessions`](MemoryStoreBuilder::max_sessions) records
+//!   ([`DEFAULT_MAX_SESSIONS`] unless set) are held. A create past the cap still
+//!   succeeds, and then the sessions closest to their deadline are evicted (see
+//!   `eviction.rs`), logged at `debug!` with the eviction rate. A request never fails
+//!   because the store is full; an evicted user gets a fresh session.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Weak};
+mod builder;
+mod eviction;
+mod sweeper;
+
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
+pub use builder::MemoryStoreBuilder;
+pub use session_core::DEFAULT_TTL;
+
+use eviction::Evictor;
+
 /// How often expired sessions are swept by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How many sessions a store holds by default before it evicts: at a few hundred bytes
+/// per session, some tens of megabytes.
+pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 
 /// Session storage in this process's memory. Cloning it is cheap and shares the data.
 #[derive(Clone, Debug)]
@@ -53,9 +73,32 @@ pub struct MemoryStore {
 
 #[derive(Debug)]
 struct Inner {
-    records: DashMap<SessionId, StoredSession>,
+    records: DashMap<SessionId, Held>,
+    /// The lifetime of a record written without a deadline (`None`: until deleted).
+    ttl: Option<Duration>,
+    evictor: Evictor,
     /// Dropping this (with the store) wakes the sweeper thread and ends it.
-    _stop_sweeper: Sender<()>,
+    _stop_sweeper: std::sync::mpsc::Sender<()>,
+}
+
+/// A record as held: the deadline it was given, or the store's TTL from when it was
+/// written, is kept beside it so that the record itself comes back as it was written.
+#[derive(Debug)]
+struct Held {
+    record: StoredSession,
+    /// When the record stops being valid (`None`: never).
+    until: Option<SystemTime>,
+}
+
+impl Held {
+    fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.until.is_some_and(|until| until <= now)
+    }
+
+    fn is_expired(&self) -> bool {
+        // The clock is read only for records that can expire.
+        self.until.is_some_and(|until| until <= SystemTime::now())
+    }
 }
 
 impl Default for MemoryStore {
@@ -65,12 +108,31 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store that sweeps expired sessions every [`DEFAULT_SWEEP_INTERVAL`].
+    /// An empty store with the defaults: records without a deadline live for
+    /// [`DEFAULT_TTL`], at most [`DEFAULT_MAX_SESSIONS`] are held, expired ones are
+    /// swept every [`DEFAULT_SWEEP_INTERVAL`].
     pub fn new() -> Self {
-        Self::with_sweep_interval(DEFAULT_SWEEP_INTERVAL)
+        Self::builder().build()
     }
 
-    /// An empty store that sweeps expired sessions every `interval`.
+    /// Starts a store with settings of its own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_memory_store::MemoryStore;
+    ///
+    /// let store = MemoryStore::builder()
+    ///     .max_sessions(10_000)
+    ///     .ttl(Duration::from_secs(24 * 3600))
+    ///     .build();
+    /// assert!(store.is_empty());
+    /// ```
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder::default()
+    }
+
+    /// An empty store that sweeps expired sessions every `interval`, with the other
+    /// defaults.
     ///
     /// ```
     /// use std::time::Duration;
@@ -80,24 +142,7 @@ impl MemoryStore {
     /// assert!(store.is_empty());
     /// ```
     pub fn with_sweep_interval(interval: Duration) -> Self {
-        // A zero interval would make the sweeper spin.
-        let interval = interval.max(Duration::from_millis(1));
-        let (stop, stopped) = mpsc::channel();
-        let inner = Arc::new(Inner {
-            records: DashMap::new(),
-            _stop_sweeper: stop,
-        });
-        let store = Arc::downgrade(&inner);
-        // A thread rather than an async task: the store then works in any runtime,
-        // including tokio runtimes built without a timer, and outside of one.
-        let spawned = std::thread::Builder::new()
-            .name("session-memory-sweeper".into())
-            .spawn(move || sweep_periodically(&store, interval, &stopped));
-        if let Err(error) = spawned {
-            // Reads still never return expired records; only the memory is not reclaimed.
-            tracing::error!(%error, "could not start the memory store's sweeper thread; expired sessions stay in memory until overwritten");
-        }
-        Self { inner }
+        Self::builder().sweep_interval(interval).build()
     }
 
     /// Records held, including expired ones the sweeper has not removed yet.
@@ -108,6 +153,12 @@ impl MemoryStore {
     /// True when no records are held.
     pub fn is_empty(&self) -> bool {
         self.inner.records.is_empty()
+    }
+
+    /// How many live sessions were evicted to keep within
+    /// [`max_sessions`](MemoryStoreBuilder::max_sessions) since the store was made.
+    pub fn evicted(&self) -> u64 {
+        self.inner.evictor.evicted()
     }
 
     /// Removes every expired record now and returns how many there were.
@@ -137,23 +188,20 @@ impl Inner {
         let now = SystemTime::now();
         let before = self.records.len();
         // `retain` locks one shard at a time, so requests on other shards go on meanwhile.
-        self.records.retain(|_, record| !record.is_expired_at(now));
+        self.records.retain(|_, held| !held.is_expired_at(now));
         before.saturating_sub(self.records.len())
     }
-}
 
-/// The background sweeper. It holds only a weak reference, so it never keeps a dropped
-/// store alive, and the store's drop closes `stopped`, which wakes it to exit at once.
-fn sweep_periodically(store: &Weak<Inner>, interval: Duration, stopped: &mpsc::Receiver<()>) {
-    loop {
-        match stopped.recv_timeout(interval) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-        }
-        let Some(store) = store.upgrade() else {
-            return;
+    fn hold(&self, record: &StoredSession) -> Held {
+        let until = match record.expires {
+            Some(expires) => Some(expires),
+            // A TTL too long for the clock means no deadline at all.
+            None => self.ttl.and_then(|ttl| SystemTime::now().checked_add(ttl)),
         };
-        store.purge_expired();
+        Held {
+            record: record.clone(),
+            until,
+        }
     }
 }
 
@@ -165,8 +213,8 @@ impl SessionStorage for MemoryStore {
             .inner
             .records
             .get(id)
-            .filter(|entry| !entry.is_expired())
-            .map(|entry| entry.value().clone());
+            .filter(|held| !held.is_expired())
+            .map(|held| held.record.clone());
         Ok(record)
     }
 
@@ -175,22 +223,27 @@ impl SessionStorage for MemoryStore {
         // requests cannot both create the same ID.
         let created = match self.inner.records.entry(id.clone()) {
             Entry::Occupied(mut taken) if taken.get().is_expired() => {
-                taken.insert(record.clone());
+                taken.insert(self.inner.hold(record));
                 true
             }
             Entry::Occupied(_) => false,
             Entry::Vacant(free) => {
-                free.insert(record.clone());
+                free.insert(self.inner.hold(record));
                 true
             }
         };
+        // Only a create adds a record, so only a create can go past the cap. The shard
+        // lock is released by now: eviction takes the shards one at a time.
+        if created {
+            self.inner.evictor.keep_within(&self.inner.records);
+        }
         Ok(created)
     }
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         let updated = match self.inner.records.get_mut(id) {
-            Some(mut stored) if !stored.is_expired() => {
-                *stored = record.clone();
+            Some(mut held) if !held.is_expired() => {
+                *held = self.inner.hold(record);
                 true
             }
             // Deleted or expired meanwhile: a save must not bring it back.
@@ -201,123 +254,9 @@ impl SessionStorage for MemoryStore {
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         let removed = self.inner.records.remove(id);
-        Ok(removed.is_some_and(|(_, record)| !record.is_expired()))
+        Ok(removed.is_some_and(|(_, held)| !held.is_expired()))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn record(count: u64, expires: Option<SystemTime>) -> StoredSession {
-        let mut record = StoredSession {
-            expires,
-            ..StoredSession::default()
-        };
-        record.data.values.insert("count".into(), json!(count));
-        record
-    }
-
-    fn id() -> SessionId {
-        SessionId::generate().expect("os randomness")
-    }
-
-    #[tokio::test]
-    async fn expired_records_are_never_returned_even_before_a_sweep() {
-        let store = MemoryStore::new();
-        let (past, future) = (id(), id());
-        let now = SystemTime::now();
-        store
-            .create(&past, &record(1, Some(now - Duration::from_millis(1))))
-            .await
-            .expect("update");
-        store
-            .create(&future, &record(2, Some(now + Duration::from_secs(60))))
-            .await
-            .expect("update");
-        assert_eq!(store.len(), 2, "nothing swept yet");
-        assert_eq!(store.read(&past).await.expect("read"), None);
-        let live = store.read(&future).await.expect("read").expect("live");
-        assert_eq!(live.data, record(2, None).data);
-    }
-
-    /// Waits (really: the sweeper is a thread) until `done` holds, for at most 5 s.
-    fn eventually(done: impl Fn() -> bool) -> bool {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while std::time::Instant::now() < deadline {
-            if done() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        done()
-    }
-
-    #[test]
-    fn the_background_sweeper_removes_expired_records_without_any_runtime() {
-        let store = MemoryStore::with_sweep_interval(Duration::from_millis(20));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime without a timer");
-        let keep = id();
-        runtime.block_on(async {
-            let expired = SystemTime::now() - Duration::from_secs(1);
-            for _ in 0..3 {
-                store
-                    .create(&id(), &record(1, Some(expired)))
-                    .await
-                    .expect("create");
-            }
-            store.create(&keep, &record(1, None)).await.expect("create");
-        });
-        assert!(eventually(|| store.len() == 1), "the sweeper did not run");
-        assert!(runtime.block_on(store.read(&keep)).expect("read").is_some());
-    }
-
-    #[test]
-    fn the_sweeper_stops_with_the_store() {
-        let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
-        let weak = Arc::downgrade(&store.inner);
-        drop(store);
-        assert!(weak.upgrade().is_none(), "the sweeper kept the store alive");
-    }
-
-    #[tokio::test]
-    async fn create_never_overwrites_and_update_never_creates() {
-        let store = MemoryStore::new();
-        let key = id();
-        assert!(!store.update(&key, &record(0, None)).await.expect("update"));
-        assert!(store.is_empty(), "an update created a record");
-        assert!(store.create(&key, &record(1, None)).await.expect("create"));
-        assert!(!store.create(&key, &record(2, None)).await.expect("create"));
-        assert!(store.update(&key, &record(3, None)).await.expect("update"));
-        let stored = store.read(&key).await.expect("read").expect("present");
-        assert_eq!(stored.data, record(3, None).data);
-        store.delete(&key).await.expect("delete");
-        store.delete(&key).await.expect("delete again");
-        assert!(!store.update(&key, &record(4, None)).await.expect("update"));
-        assert!(store.is_empty());
-    }
-
-    #[tokio::test]
-    async fn an_expired_record_counts_as_absent() {
-        let store = MemoryStore::new();
-        let key = id();
-        let past = SystemTime::now() - Duration::from_secs(1);
-        store
-            .create(&key, &record(1, Some(past)))
-            .await
-            .expect("create");
-        assert!(!store.update(&key, &record(2, None)).await.expect("update"));
-        assert!(store.create(&key, &record(3, None)).await.expect("create"));
-    }
-
-    #[tokio::test]
-    async fn reads_never_create_records() {
-        let store = MemoryStore::new();
-        assert_eq!(store.read(&id()).await.expect("read"), None);
-        assert!(store.is_empty());
-    }
-}
+mod tests;

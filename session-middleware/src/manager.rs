@@ -208,7 +208,10 @@ impl SessionManager {
                     let left = expires
                         .duration_since(SystemTime::now())
                         .unwrap_or_default();
-                    Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+                    Duration::from_secs(
+                        left.as_secs()
+                            .saturating_add(u64::from(left.subsec_nanos() > 0)),
+                    )
                 });
                 if same_value && max_age.is_none() && self.cookie.max_age().is_none() {
                     // The browser already holds this very cookie and it has no lifetime

@@ -61,8 +61,9 @@ pub struct RedisStoreBuilder {
 
 impl RedisStore {
     /// A builder with the defaults: `redis://127.0.0.1:6379/`, prefix `session:`, one
-    /// multiplexed connection, 2 s to connect, 1 s per command,
-    /// no TTL beyond the session's own deadline, no sliding TTL.
+    /// multiplexed connection, 2 s to connect, 1 s per command, a TTL of
+    /// [`DEFAULT_TTL`](session_core::DEFAULT_TTL) (two weeks) for sessions saved
+    /// without a deadline, no sliding TTL.
     pub fn builder() -> RedisStoreBuilder {
         RedisStoreBuilder {
             target: Target::Url("redis://127.0.0.1:6379/".to_owned()),
@@ -73,7 +74,7 @@ impl RedisStore {
                 connect_timeout: Duration::from_secs(2),
                 command_timeout: Duration::from_secs(1),
             },
-            ttl: None,
+            ttl: Some(session_core::DEFAULT_TTL),
             sliding_ttl: None,
             credentials: Credentials::default(),
             #[cfg(feature = "sentinel")]
@@ -277,8 +278,10 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// A TTL for sessions saved without a deadline (Remix's `ttl`), so that no key lives
-    /// forever. Sessions with a deadline get a TTL matching it.
+    /// The TTL of sessions saved without a deadline (Remix's `ttl`), so that no key
+    /// lives forever. Default [`DEFAULT_TTL`](session_core::DEFAULT_TTL), two weeks
+    /// (Remix sets none). Sessions with a deadline get a TTL matching it. Capped at a
+    /// century: Redis refuses an expiry past what its clock can count.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self

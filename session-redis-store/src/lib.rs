@@ -290,8 +290,14 @@ end
 if stored then return 1 end
 return 2";
 
+/// The longest TTL sent: Redis answers "invalid expire time" when now plus the TTL
+/// overflows its millisecond clock, which would fail every write of a store built
+/// with `ttl(Duration::MAX)`.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// A TTL in milliseconds as Redis takes it: at least 1, at most [`MAX_TTL`].
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
+    u64::try_from(duration.min(MAX_TTL).as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
 }

@@ -147,6 +147,19 @@ async fn a_lifetime_over_thirty_days_does_not_expire_at_once() {
         .expect("update");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(fallback.read(&id).await.expect("read").is_some());
+
+    // Past memcached's 32-bit clock: it used to answer "bad token" to every write.
+    let longest = MemcacheStore::builder()
+        .servers(memcache_servers())
+        .key_prefix(unique_prefix("longest-ttl"))
+        .ttl(Duration::MAX)
+        .build()
+        .expect("valid");
+    longest
+        .create(&id, &record(json!({"a": 2}), None))
+        .await
+        .expect("a TTL of Duration::MAX is capped, not refused");
+    assert!(longest.read(&id).await.expect("read").is_some());
 }
 
 #[tokio::test]

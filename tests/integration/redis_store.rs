@@ -148,17 +148,28 @@ async fn records_use_remixs_key_and_value_layout() {
 async fn every_key_with_a_deadline_or_ttl_carries_a_ttl() {
     let prefix = unique_prefix("ttl");
     let store = store(&prefix);
-    let fallback = RedisStore::builder()
-        .url(redis_url())
-        .key_prefix(&prefix)
-        .ttl(Duration::from_secs(300))
-        .build()
-        .expect("valid");
+    let with_ttl = |ttl| {
+        RedisStore::builder()
+            .url(redis_url())
+            .key_prefix(&prefix)
+            .ttl(ttl)
+            .build()
+            .expect("valid")
+    };
+    let fallback = with_ttl(Duration::from_secs(300));
     let mut conn = raw(&redis_url()).await;
-    let (with_deadline, with_fallback) = (
-        SessionId::generate().expect("id"),
-        SessionId::generate().expect("id"),
-    );
+    let [with_deadline, with_fallback, with_default, with_longest] =
+        [(); 4].map(|()| SessionId::generate().expect("id"));
+    // Under the defaults, a record without a deadline still gets one: two weeks.
+    store
+        .create(&with_default, &record(json!({"a": 1}), None))
+        .await
+        .expect("create");
+    // A TTL past Redis's clock used to fail the write ("invalid expire time").
+    with_ttl(Duration::MAX)
+        .create(&with_longest, &record(json!({"a": 1}), None))
+        .await
+        .expect("a TTL of Duration::MAX is capped, not refused");
     let deadline = SystemTime::now() + Duration::from_secs(60);
     store
         .create(&with_deadline, &record(json!({"a": 1}), Some(deadline)))
@@ -168,7 +179,14 @@ async fn every_key_with_a_deadline_or_ttl_carries_a_ttl() {
         .create(&with_fallback, &record(json!({"a": 1}), None))
         .await
         .expect("update");
-    for (id, most) in [(&with_deadline, 60_000), (&with_fallback, 300_000)] {
+    let two_weeks = i64::try_from(session_core::DEFAULT_TTL.as_millis()).expect("fits");
+    let century = 100 * 365 * 24 * 3600 * 1000;
+    for (id, most) in [
+        (&with_deadline, 60_000),
+        (&with_fallback, 300_000),
+        (&with_default, two_weeks),
+        (&with_longest, century),
+    ] {
         let pttl: i64 = redis::cmd("PTTL")
             .arg(store.key(id))
             .query_async(&mut conn)

@@ -1,0 +1,209 @@
+//! The store's own cases; the shared contract runs in the `tests` crate's conformance
+//! suite.
+
+use serde_json::json;
+
+use super::*;
+
+fn record(count: u64, expires: Option<SystemTime>) -> StoredSession {
+    let mut record = StoredSession {
+        expires,
+        ..StoredSession::default()
+    };
+    record.data.values.insert("count".into(), json!(count));
+    record
+}
+
+fn id() -> SessionId {
+    SessionId::generate().expect("os randomness")
+}
+
+#[tokio::test]
+async fn expired_records_are_never_returned_even_before_a_sweep() {
+    let store = MemoryStore::new();
+    let (past, future) = (id(), id());
+    let now = SystemTime::now();
+    store
+        .create(&past, &record(1, Some(now - Duration::from_millis(1))))
+        .await
+        .expect("update");
+    store
+        .create(&future, &record(2, Some(now + Duration::from_secs(60))))
+        .await
+        .expect("update");
+    assert_eq!(store.len(), 2, "nothing swept yet");
+    assert_eq!(store.read(&past).await.expect("read"), None);
+    let live = store.read(&future).await.expect("read").expect("live");
+    assert_eq!(live.data, record(2, None).data);
+}
+
+/// Waits (really: the sweeper is a thread) until `done` holds, for at most 5 s.
+fn eventually(done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done()
+}
+
+#[test]
+fn the_background_sweeper_removes_expired_records_without_any_runtime() {
+    let store = MemoryStore::with_sweep_interval(Duration::from_millis(20));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime without a timer");
+    let keep = id();
+    runtime.block_on(async {
+        let expired = SystemTime::now() - Duration::from_secs(1);
+        for _ in 0..3 {
+            store
+                .create(&id(), &record(1, Some(expired)))
+                .await
+                .expect("create");
+        }
+        store.create(&keep, &record(1, None)).await.expect("create");
+    });
+    assert!(eventually(|| store.len() == 1), "the sweeper did not run");
+    assert!(runtime.block_on(store.read(&keep)).expect("read").is_some());
+}
+
+#[test]
+fn the_sweeper_stops_with_the_store() {
+    let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
+    let weak = Arc::downgrade(&store.inner);
+    drop(store);
+    assert!(weak.upgrade().is_none(), "the sweeper kept the store alive");
+}
+
+#[tokio::test]
+async fn create_never_overwrites_and_update_never_creates() {
+    let store = MemoryStore::new();
+    let key = id();
+    assert!(!store.update(&key, &record(0, None)).await.expect("update"));
+    assert!(store.is_empty(), "an update created a record");
+    assert!(store.create(&key, &record(1, None)).await.expect("create"));
+    assert!(!store.create(&key, &record(2, None)).await.expect("create"));
+    assert!(store.update(&key, &record(3, None)).await.expect("update"));
+    let stored = store.read(&key).await.expect("read").expect("present");
+    assert_eq!(stored.data, record(3, None).data);
+    assert!(store.delete(&key).await.expect("delete"));
+    assert!(!store.delete(&key).await.expect("delete again"));
+    assert!(!store.update(&key, &record(4, None)).await.expect("update"));
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_record_counts_as_absent() {
+    let store = MemoryStore::new();
+    let key = id();
+    let past = SystemTime::now() - Duration::from_secs(1);
+    store
+        .create(&key, &record(1, Some(past)))
+        .await
+        .expect("create");
+    assert!(!store.update(&key, &record(2, None)).await.expect("update"));
+    assert!(
+        !store.delete(&key).await.expect("delete"),
+        "expired is absent"
+    );
+    assert!(store.create(&key, &record(3, None)).await.expect("create"));
+}
+
+#[tokio::test]
+async fn reads_never_create_records() {
+    let store = MemoryStore::new();
+    assert_eq!(store.read(&id()).await.expect("read"), None);
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn a_record_without_a_deadline_lives_for_the_ttl_and_comes_back_as_written() {
+    let store = MemoryStore::builder().ttl(Duration::from_millis(1)).build();
+    let key = id();
+    store.create(&key, &record(1, None)).await.expect("create");
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(
+        store.read(&key).await.expect("read"),
+        None,
+        "outlived the TTL"
+    );
+    assert_eq!(store.purge_expired(), 1);
+
+    let defaults = MemoryStore::new();
+    defaults
+        .create(&key, &record(2, None))
+        .await
+        .expect("create");
+    let read = defaults.read(&key).await.expect("read").expect("present");
+    assert_eq!(
+        read,
+        record(2, None),
+        "the TTL is the store's, not the record's"
+    );
+    let until = defaults.inner.records.get(&key).expect("held").until;
+    let two_weeks = until
+        .expect("a deadline under the defaults")
+        .duration_since(SystemTime::now())
+        .expect("in the future");
+    assert!(two_weeks <= DEFAULT_TTL && two_weeks > DEFAULT_TTL - Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn creates_past_the_cap_succeed_and_the_store_stays_within_it() {
+    let store = MemoryStore::builder().max_sessions(100).build();
+    for n in 0..1_000 {
+        assert!(store.create(&id(), &record(n, None)).await.expect("create"));
+        assert!(
+            store.len() <= 100,
+            "{} records after {n} creates",
+            store.len()
+        );
+    }
+    assert_eq!(store.evicted(), 1_000 - store.len() as u64);
+}
+
+#[tokio::test]
+async fn the_sessions_closest_to_their_deadline_are_evicted_first() {
+    let store = MemoryStore::builder().max_sessions(10).build();
+    let now = SystemTime::now();
+    let hours = |h: u64| Some(now + Duration::from_secs(3600 * h));
+    let mut ids = Vec::new();
+    for h in 1..=10 {
+        let key = id();
+        store
+            .create(&key, &record(h, hours(h)))
+            .await
+            .expect("create");
+        ids.push(key);
+    }
+    let forever = id();
+    // The eleventh goes past the cap: down to nine, the two soonest deadlines go.
+    store
+        .create(&forever, &record(0, None))
+        .await
+        .expect("create");
+    assert_eq!(store.len(), 9);
+    assert_eq!(store.evicted(), 2);
+    for (h, key) in (1..=10).zip(&ids) {
+        let present = store.read(key).await.expect("read").is_some();
+        assert_eq!(present, h > 2, "the session ending in {h} h");
+    }
+    assert!(store.read(&forever).await.expect("read").is_some());
+}
+
+#[tokio::test]
+async fn expired_records_go_before_any_live_one_is_evicted() {
+    let store = MemoryStore::builder().max_sessions(10).build();
+    let past = Some(SystemTime::now() - Duration::from_secs(1));
+    for n in 0..5 {
+        store.create(&id(), &record(n, past)).await.expect("create");
+    }
+    for n in 0..6 {
+        store.create(&id(), &record(n, None)).await.expect("create");
+    }
+    assert_eq!(store.len(), 6, "only the expired ones went");
+    assert_eq!(store.evicted(), 0);
+}
