@@ -12,9 +12,10 @@
 //! its first command fails although Redis is back. Such a command is sent once more,
 //! on a freshly dialled connection in the same slot, when sending it twice cannot apply
 //! a write twice: reads, deletes and updates (`SET … XX` with the same value). Creates
-//! (`SET … NX`) and transactions are not repeated, since the first attempt may have
-//! been applied and a second would then report the ID as taken: after a restart, a new
-//! visitor's first save or a login can still fail once per stale connection. A command
+//! (`SET … NX`), the move script and transactions are not repeated, since the first
+//! attempt may have been applied and a second would then report the ID as taken or
+//! the session as gone: after a restart, a new visitor's first save or a login can
+//! still fail once per stale connection. A command
 //! Redis refused as read-only (a demoted master after a failover, also inside a
 //! transaction) was not applied, and is always sent again.
 //!

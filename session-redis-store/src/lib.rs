@@ -4,8 +4,9 @@
 //!
 //! Each session is one key, `prefix + id` (prefix `session:` by default, as in Remix),
 //! holding the JSON `[values, flash]`, so a Node Remix app and a Rust service can share
-//! one Redis. When a session has a deadline, a third element `{"expires": ms}` records
-//! it (Remix ignores it) and the key carries a matching TTL.
+//! one Redis. A third element `{"expires": ms, "created": ms}` records the deadline and
+//! the creation time (Remix ignores it); the key's TTL matches the deadline, or is the
+//! store's [`ttl`](RedisStoreBuilder::ttl) (two weeks by default) without one.
 //!
 //! # Example
 //!
@@ -68,8 +69,9 @@
 //! missing client certificate. Broken connections are forgotten and dialled again, and
 //! a read, a delete or an update that meets a connection broken by a restart is sent
 //! once more on a fresh one, so that those requests do not fail once Redis is back; a
-//! create or a login (a transaction) may still fail once per stale connection, since
-//! repeating it could apply it twice (`connections.rs`). A given `MultiplexedConnection`
+//! create, a login (the move script) or a new session after a logout (a transaction)
+//! may still fail once per stale connection, since repeating it could apply it twice
+//! (`connections.rs`). A given `MultiplexedConnection`
 //! is never redialled. A record that is not valid session JSON is logged as a warning
 //! and treated as no session.
 //!
@@ -407,7 +409,7 @@ impl SessionStorage for RedisStore {
             .add_command(create());
         let (created,): (Option<String>,) = inner
             .connections
-            .query("move a session to a new id", Repeat::Never, || {
+            .query("start a new session after a logout", Repeat::Never, || {
                 Request::Pipe(&pipe)
             })
             .await?;

@@ -92,6 +92,7 @@ macro_rules! storage_conformance {
             records_without_expiry_persist,
             records_are_independent,
             large_records_round_trip,
+            an_update_too_large_keeps_the_previous_record,
             concurrent_writers_do_not_interfere,
             concurrent_creates_of_one_id_have_one_winner,
         );

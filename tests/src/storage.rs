@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use session_core::{MoveOutcome, SessionId, SessionStorage, StoredSession};
+use session_core::{Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
 
 fn new_id() -> SessionId {
     SessionId::generate().expect("the OS supplies random bytes")
@@ -326,6 +326,33 @@ pub async fn large_records_round_trip<S: SessionStorage>(storage: &Arc<S>) {
     assert_eq!(
         read(&**storage, &id).await.expect("present").data,
         written.data
+    );
+}
+
+/// An update the storage cannot take (2 MiB: over memcached's default item size) is
+/// either stored whole or refused with [`Error::RecordTooLarge`], and then the previous
+/// record is still there: a session that grew too big must not log its user out.
+pub async fn an_update_too_large_keeps_the_previous_record<S: SessionStorage>(storage: &Arc<S>) {
+    let id = new_id();
+    let small = record(json!({"user": "ada"}), json!({}), soon());
+    create(&**storage, &id, &small).await;
+    let huge = record(json!({"big": "x".repeat(2 << 20)}), json!({}), soon());
+    let kept = match storage.update(&id, &huge).await {
+        Ok(stored) => {
+            assert!(stored, "the record vanished");
+            huge
+        }
+        Err(error @ Error::RecordTooLarge { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("previous one is kept"), "{message}");
+            small
+        }
+        Err(other) => panic!("an oversized update must be stored or refused as too large: {other}"),
+    };
+    assert_eq!(
+        read(&**storage, &id).await.expect("still there").data,
+        kept.data,
+        "after an oversized update"
     );
 }
 

@@ -51,7 +51,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_bytes();
     let kept: Box<dyn std::any::Any> = match mode.as_str() {
         "store" => {
-            let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
+            // Room for all n: the default cap (100 000) would evict most of them.
+            let store = MemoryStore::builder()
+                .sweep_interval(Duration::from_secs(3600))
+                .max_sessions(n)
+                .build();
             for id in &ids {
                 store.create(id, &template).await?;
             }
