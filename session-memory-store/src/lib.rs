@@ -71,7 +71,6 @@ pub struct MemoryStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     records: DashMap<SessionId, Held>,
     /// The lifetime of a record written without a deadline (`None`: until deleted).
@@ -79,6 +78,17 @@ struct Inner {
     evictor: Evictor,
     /// Dropping this (with the store) wakes the sweeper thread and ends it.
     _stop_sweeper: std::sync::mpsc::Sender<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    /// Counts and settings only: the map holds session IDs and data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("sessions", &self.records.len())
+            .field("ttl", &self.ttl)
+            .field("evictor", &self.evictor)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A record as held: the deadline it was given, or the store's TTL from when it was

@@ -113,6 +113,24 @@ async fn an_expired_record_counts_as_absent() {
 }
 
 #[tokio::test]
+async fn debug_shows_no_id_and_no_data() {
+    let store = MemoryStore::new();
+    let key = id();
+    let mut secret = record(1, None);
+    secret
+        .data
+        .values
+        .insert("password".into(), json!("hunter2"));
+    store.create(&key, &secret).await.expect("create");
+    let shown = format!("{store:?}");
+    assert!(shown.contains("sessions: 1"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains(key.as_str()),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
 async fn reads_never_create_records() {
     let store = MemoryStore::new();
     assert_eq!(store.read(&id()).await.expect("read"), None);

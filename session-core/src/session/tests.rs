@@ -715,6 +715,11 @@ async fn no_public_debug_shows_an_id_or_data() {
         mode: crate::WriteMode::Replace { old: &id },
         record: &stored,
     };
+    let moving = crate::SessionWrite {
+        id: &id,
+        mode: crate::WriteMode::Move { from: &id },
+        record: &stored,
+    };
     let value = format!("{}|hunter2", id.as_str());
     let session = Session::detached().expect("session");
     session.set("secret", "hunter2").expect("set");
@@ -724,6 +729,7 @@ async fn no_public_debug_shows_an_id_or_data() {
         format!("{stored:?}"),
         format!("{found:?}"),
         format!("{write:?}"),
+        format!("{moving:?}"),
         format!("{:?}", crate::WriteOutcome::Written(value.clone())),
         format!(
             "{:?}",
