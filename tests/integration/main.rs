@@ -6,6 +6,7 @@ mod demo_flows;
 mod fuzz_corpora;
 mod memcache_store;
 mod middleware;
+mod numbers;
 mod redis_clients;
 mod redis_secured;
 mod redis_store;
