@@ -8,7 +8,7 @@
 //! use session_middleware::{session, MemoryStore, Session, SessionCookie};
 //! use tower::{service_fn, Layer, ServiceExt};
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! let cookie = SessionCookie::builder("__session")
 //!     .secret("replace me with 32+ random bytes from your secret store")
 //!     .build()?;
