@@ -3,6 +3,7 @@
 
 mod conformance;
 mod demo_flows;
+mod failed_writes;
 mod fuzz_corpora;
 mod memcache_store;
 mod middleware;

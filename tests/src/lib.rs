@@ -30,12 +30,14 @@
 
 pub mod backend;
 mod counted;
+mod failing;
 pub mod fuzz;
 mod hosted;
 pub mod servers;
 pub mod storage;
 
 pub use counted::{CallCounts, Counted};
+pub use failing::{Failing, Operation};
 pub use hosted::Hosted;
 pub use session_core::{SessionBackend, SessionStorage};
 
