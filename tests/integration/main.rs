@@ -3,6 +3,7 @@
 
 mod conformance;
 mod demo_flows;
+mod expired_on_the_server;
 mod failed_writes;
 mod fuzz_corpora;
 mod memcache_store;
