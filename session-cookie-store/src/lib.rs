@@ -103,8 +103,10 @@ impl SessionBackend for CookieStore {
             Ok(payload) => payload,
             Err(error) => {
                 // The signature was valid, so this came from us or from an app holding our
-                // secret: worth a warning, but the user just gets a fresh session.
-                tracing::warn!(%error, "signed session cookie holds no valid session payload; starting a fresh session");
+                // secret: worth a warning, but the user just gets a fresh session. The
+                // kind of failure only: serde's message quotes the session's values.
+                let problem = session_core::JsonError::from(error);
+                tracing::warn!(%problem, "signed session cookie holds no valid session payload; starting a fresh session");
                 return Ok(None);
             }
         };

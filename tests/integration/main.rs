@@ -6,6 +6,7 @@ mod demo_flows;
 mod expired_on_the_server;
 mod failed_writes;
 mod fuzz_corpora;
+mod logs;
 mod memcache_store;
 mod middleware;
 mod numbers;

@@ -1,0 +1,173 @@
+//! What the library logs, looked at: the start-up warnings for weak configuration are
+//! there, and no log line on any failure path carries a session ID, a secret or a
+//! session value (security.md: logs are read by more people than the data is).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+use session_cookie_store::CookieStore;
+use session_core::{Session, SessionBackend, StoredSession};
+use session_memory_store::MemoryStore;
+use session_middleware::{session, SessionCookie, SessionManager};
+use session_tests::{Failing, Operation};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::support::{app_on, cookie, send, session_cookie, session_id, SECRET};
+
+/// A value no log line may ever contain.
+const SECRET_VALUE: &str = "hunter2-session-value";
+
+/// Every event, at every level, as text.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+/// Captures what this thread logs until the guard drops.
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    (
+        captured.clone(),
+        tracing::subscriber::set_default(subscriber),
+    )
+}
+
+fn assert_nothing_secret(logs: &str, ids: &[String]) {
+    assert!(
+        !logs.contains(SECRET_VALUE),
+        "a session value in the logs:\n{logs}"
+    );
+    assert!(
+        !logs.contains(SECRET),
+        "the cookie secret in the logs:\n{logs}"
+    );
+    for id in ids {
+        assert!(
+            !logs.contains(id.as_str()),
+            "a session ID in the logs:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn weak_configuration_is_warned_about_without_the_secret() {
+    let (captured, _guard) = capture();
+    let weak = "short-secret-value";
+    let cookie = SessionCookie::builder("sid")
+        .secret(weak)
+        .http_only(false)
+        .build()
+        .expect("valid, if weak");
+    SessionManager::new(cookie, MemoryStore::new()).expect("signed");
+    let logs = captured.text();
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(logs.contains("shorter than 32 bytes"), "{logs}");
+    assert!(logs.contains("without HttpOnly"), "{logs}");
+    assert!(!logs.contains(weak), "the secret in the logs:\n{logs}");
+}
+
+#[test]
+fn a_corrupt_record_is_warned_about_without_its_content() {
+    let (captured, _guard) = capture();
+    let corrupt = format!(r#"[{{"user": "{SECRET_VALUE}"}}, "not a map"]"#);
+    assert!(StoredSession::decode_live(corrupt.as_bytes(), "Redis").is_none());
+    let logs = captured.text();
+    assert!(logs.contains("corrupt session record"), "{logs}");
+    assert_nothing_secret(&logs, &[]);
+}
+
+#[tokio::test]
+async fn a_signed_cookie_with_a_bad_payload_is_warned_about_without_its_content() {
+    let (captured, _guard) = capture();
+    // Validly signed (it came from an app holding our secret), but not a payload: the
+    // JSON parser's message would quote the value.
+    let payload = format!(r#"{{"i": "an-id", "d": "{SECRET_VALUE}"}}"#);
+    let backend: Arc<dyn SessionBackend> = Arc::new(CookieStore::new());
+    let session = Session::new(backend, Some(payload));
+    session.load().await.expect("a fresh session, not an error");
+    let logs = captured.text();
+    assert!(logs.contains("no valid session payload"), "{logs}");
+    assert_nothing_secret(&logs, &[]);
+}
+
+#[tokio::test]
+async fn failure_paths_log_no_id_and_no_data() {
+    let (captured, _guard) = capture();
+    let storage = Failing::new(MemoryStore::new());
+    let app = app_on(session(cookie(), storage.clone()).expect("layer"));
+    let fail_open = app_on(
+        session(cookie(), storage.clone())
+            .expect("layer")
+            .fail_open(true),
+    );
+    let live = session_cookie(&send(&app, "/write", None).await).expect("a session");
+    let id = session_id(&live).as_str().to_owned();
+
+    for (operation, path, app, status) in [
+        (
+            Operation::Read,
+            "/read",
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (Operation::Read, "/read", &fail_open, StatusCode::OK),
+        (
+            Operation::Update,
+            "/write",
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            Operation::Move,
+            "/regenerate",
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            Operation::Delete,
+            "/destroy",
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ] {
+        storage.fail(operation);
+        let response = send(app, path, Some(&live)).await;
+        storage.heal();
+        assert_eq!(
+            response.status(),
+            status,
+            "{path} while {operation:?} fails"
+        );
+    }
+    let logs = captured.text();
+    assert!(logs.contains("failing open"), "{logs}");
+    assert!(logs.contains("session could not be saved"), "{logs}");
+    assert_nothing_secret(&logs, &[id, live]);
+}
