@@ -58,7 +58,8 @@ impl Capabilities {
 }
 
 /// Expands to one `#[tokio::test]` per [`storage`] case, each with a fresh storage made
-/// by the given expression.
+/// by the given expression, on a multi-thread runtime (four workers), so that the
+/// concurrent cases really overlap.
 ///
 /// `storage_conformance!(in_one_test NAME, make)` runs every case in turn in one test
 /// named NAME, on one storage: for storages whose servers are too heavy to start once
@@ -72,7 +73,7 @@ macro_rules! storage_conformance {
         $crate::storage_conformance!(@list @cases $make);
     };
     (@sequence $name:ident, $make:expr; $($case:ident),+ $(,)?) => {
-        #[tokio::test]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $name() {
             let storage = ::std::sync::Arc::new($make);
             $( $crate::storage::$case(&storage).await; )+
@@ -101,7 +102,7 @@ macro_rules! storage_conformance {
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 let storage = ::std::sync::Arc::new($make);
                 $crate::storage::$case(&storage).await;

@@ -356,14 +356,20 @@ pub async fn an_update_too_large_keeps_the_previous_record<S: SessionStorage>(st
     );
 }
 
-/// Many tasks writing their own sessions at once all find their own data.
+/// Many tasks writing their own sessions at once all find their own data. The tasks
+/// start together (a barrier) on the multi-thread runtime the suite runs on, so their
+/// operations really overlap.
 pub async fn concurrent_writers_do_not_interfere<S: SessionStorage>(storage: &Arc<S>) {
+    const TASKS: usize = 32;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
     let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..32u32 {
-        let storage = storage.clone();
+    for n in 0..TASKS {
+        let (storage, start) = (storage.clone(), start.clone());
         tasks.spawn(async move {
             let id = new_id();
-            create(&*storage, &id, &record(json!({"n": n}), json!({}), soon())).await;
+            let written = record(json!({"n": n}), json!({}), soon());
+            start.wait().await;
+            create(&*storage, &id, &written).await;
             let read = read(&*storage, &id).await.expect("record present");
             assert_eq!(read.data.values["n"], n);
         });
@@ -373,20 +379,28 @@ pub async fn concurrent_writers_do_not_interfere<S: SessionStorage>(storage: &Ar
     }
 }
 
-/// Many tasks racing to create the same ID: exactly one wins.
+/// Tasks racing to create the same ID: exactly one wins, round after round. They start
+/// together (a barrier) on the multi-thread runtime, so a check-then-insert store
+/// loses some round.
 pub async fn concurrent_creates_of_one_id_have_one_winner<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..16u32 {
-        let (storage, id) = (storage.clone(), id.clone());
-        tasks.spawn(async move {
-            let record = record(json!({"n": n}), json!({}), soon());
-            storage.create(&id, &record).await.expect("create")
-        });
+    const TASKS: usize = 8;
+    const ROUNDS: usize = 100;
+    for round in 0..ROUNDS {
+        let id = new_id();
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..TASKS {
+            let (storage, id, start) = (storage.clone(), id.clone(), start.clone());
+            tasks.spawn(async move {
+                let record = record(json!({"n": n}), json!({}), soon());
+                start.wait().await;
+                storage.create(&id, &record).await.expect("create")
+            });
+        }
+        let mut winners = 0;
+        while let Some(done) = tasks.join_next().await {
+            winners += usize::from(done.expect("task finished"));
+        }
+        assert_eq!(winners, 1, "round {round}");
     }
-    let mut winners = 0;
-    while let Some(done) = tasks.join_next().await {
-        winners += usize::from(done.expect("task finished"));
-    }
-    assert_eq!(winners, 1);
 }
