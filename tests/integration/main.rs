@@ -4,6 +4,9 @@
 mod conformance;
 mod demo_flows;
 mod fuzz_corpora;
+mod memcache_faults;
+mod memcache_frozen;
+mod memcache_limits;
 mod memcache_store;
 mod middleware;
 mod redis_clients;
