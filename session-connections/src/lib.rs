@@ -25,7 +25,9 @@
 //!   cold slot dials once, the rest wait for that dial.
 //! - [`ConnectSettings::connect_timeout`] bounds the whole slow path, waiting behind
 //!   someone else's dial included, so requests queued behind a dial to an unreachable
-//!   host fail in time ([`DialError::TimedOut`]).
+//!   host fail in time ([`DialError::TimedOut`]). When that dial runs out of time, the
+//!   requests that waited behind it fail with it instead of each dialling again in
+//!   turn: a host that does not answer gets one dial per slot per connect timeout.
 //! - A request whose command failed at the connection level calls [`Lease::forget`]:
 //!   that connection, and only it (never a fresh one dialled meanwhile), leaves its
 //!   slot, and the next request dials again. That is how service resumes by itself

@@ -229,13 +229,23 @@ impl<D: Dial> Slots<D> {
         // Slow path, bounded as a whole: requests queued behind a dial to an
         // unreachable host fail in time too.
         let dial = async {
+            let abandoned = slot.abandoned.load(Ordering::SeqCst);
             let _dialing = slot.dialing.lock().await;
             // Whoever held the lock before us may have dialled already.
             if let Some(lease) = slot.lease(D::is_usable, index) {
                 return Ok(lease);
             }
-            let connection = self.dialer.dial().await.map_err(DialError::Failed)?;
-            Ok(slot.install(connection, index))
+            // The dial we waited behind ran out of time: ours, with less of it left,
+            // would not do better. Failing with it keeps a host that does not answer
+            // (a frozen server still completes TCP handshakes) at one dial per slot
+            // per connect timeout, whatever the request rate.
+            if slot.abandoned.load(Ordering::SeqCst) != abandoned {
+                return Err(DialError::TimedOut(self.connect_timeout));
+            }
+            let abandon = Abandon(&slot.abandoned);
+            let dialled = self.dialer.dial().await;
+            std::mem::forget(abandon);
+            Ok(slot.install(dialled.map_err(DialError::Failed)?, index))
         };
         tokio::time::timeout(self.connect_timeout, dial)
             .await
@@ -248,6 +258,18 @@ struct Slot<C> {
     state: Mutex<State<C>>,
     /// Held while dialling, so a burst of requests opens one connection, not one each.
     dialing: tokio::sync::Mutex<()>,
+    /// How many dials were dropped unfinished (their request's connect timeout).
+    abandoned: AtomicUsize,
+}
+
+/// Counts a dial as abandoned when dropped before it finished (`mem::forget` once it
+/// has).
+struct Abandon<'a>(&'a AtomicUsize);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 struct State<C> {
@@ -266,6 +288,7 @@ impl<C> Default for Slot<C> {
                 dialled: 0,
             }),
             dialing: tokio::sync::Mutex::new(()),
+            abandoned: AtomicUsize::new(0),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Configuring a memcached store: the servers, checked and normalized, the key prefix,
-//! the connections and the TTL.
+//! the connections, the record size limit and the TTL.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +18,20 @@ pub struct MemcacheStoreBuilder {
     servers: Vec<String>,
     key_prefix: String,
     settings: ConnectSettings,
+    max_record_size: usize,
     ttl: Option<Duration>,
 }
 
+/// Memcached's default item size limit (its `-I`), the default maximum record size.
+pub const DEFAULT_MAX_RECORD_SIZE: usize = 1 << 20;
+
+/// Memcached's smallest `-I`.
+const MIN_RECORD_SIZE: usize = 1024;
+
 impl MemcacheStore {
     /// A builder with the defaults: `127.0.0.1:11211`, prefix `remix:session:`, one
-    /// connection per server, 1 s to connect, 1 s per command, a TTL of
+    /// connection per server, 1 s to connect, 1 s per command, records up to
+    /// memcached's default item size (1 MiB), a TTL of
     /// [`DEFAULT_TTL`](session_core::DEFAULT_TTL) (two weeks) for sessions saved
     /// without a deadline.
     pub fn builder() -> MemcacheStoreBuilder {
@@ -35,6 +43,7 @@ impl MemcacheStore {
                 connect_timeout: Duration::from_secs(1),
                 command_timeout: Duration::from_secs(1),
             },
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
             ttl: Some(session_core::DEFAULT_TTL),
         }
     }
@@ -60,6 +69,10 @@ impl MemcacheStoreBuilder {
 
     /// How many multiplexed connections to each server requests are spread over,
     /// round robin (default 1). Each carries any number of concurrent commands.
+    ///
+    /// It is also a cap: a server never has more sockets open than this, whatever
+    /// fails. A connection that breaks (a timeout included) is closed before the one
+    /// that replaces it is dialled, so a frozen server cannot pile them up.
     pub fn connections(mut self, count: usize) -> Self {
         self.settings.connections = count;
         self
@@ -71,9 +84,29 @@ impl MemcacheStoreBuilder {
         self
     }
 
-    /// How long a command may take once sent (default 1 s).
+    /// How long a command may take once sent (default 1 s), and one write on a
+    /// connection too.
+    ///
+    /// A command that times out closes its connection: every request on it fails, and
+    /// nothing still queued on it is sent later. A command already written cannot be
+    /// recalled: if the server was only stalled, it may still apply when it resumes.
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.settings.command_timeout = timeout;
+        self
+    }
+
+    /// The largest item the servers store: set it to memcached's `-I` (default 1 MiB,
+    /// memcached's own default; at least 1024, memcached's smallest).
+    ///
+    /// A record whose item would be larger (the record, its key, and memcached's
+    /// 59-byte item header) is refused before anything is sent, with
+    /// [`Error::RecordTooLarge`], and the record stored before stays. Memcached itself
+    /// deletes the stored item when it refuses a set as too large, so keep this no
+    /// larger than the server's `-I`: a server limit below it gives an [`Error::Config`]
+    /// saying so (and a warning), and that user's session is gone. A reply with a
+    /// value over this size is treated as a broken connection, never read.
+    pub fn max_record_size(mut self, bytes: usize) -> Self {
+        self.max_record_size = bytes;
         self
     }
 
@@ -89,9 +122,17 @@ impl MemcacheStoreBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a bad server address or key prefix, or no servers.
+    /// [`Error::Config`] for a bad server address or key prefix, no servers, or a
+    /// maximum record size under 1024 bytes.
     pub fn build(self) -> Result<MemcacheStore, Error> {
         validate_prefix(&self.key_prefix)?;
+        if self.max_record_size < MIN_RECORD_SIZE {
+            return Err(config(format!(
+                "max_record_size is {} bytes; give memcached's item size limit (-I), at \
+                 least {MIN_RECORD_SIZE} bytes",
+                self.max_record_size
+            )));
+        }
         if self.servers.is_empty() {
             return Err(config("give at least one server as host:port".to_owned()));
         }
@@ -103,7 +144,7 @@ impl MemcacheStoreBuilder {
         let ring = Ring::new(&addresses);
         let servers = addresses
             .into_iter()
-            .map(|address| Server::new(address, self.settings))
+            .map(|address| Server::new(address, self.settings, self.max_record_size))
             .collect();
         Ok(MemcacheStore {
             inner: Arc::new(Inner {
@@ -226,5 +267,18 @@ mod tests {
             .servers(Vec::<String>::new())
             .build()
             .is_err());
+    }
+
+    #[test]
+    fn record_sizes_under_memcacheds_smallest_limit_are_refused() {
+        let error = MemcacheStore::builder()
+            .max_record_size(1023)
+            .build()
+            .expect_err("too small");
+        assert!(error.to_string().contains("-I"), "{error}");
+        assert!(MemcacheStore::builder()
+            .max_record_size(1024)
+            .build()
+            .is_ok());
     }
 }

@@ -29,13 +29,30 @@
 //!
 //! - **Round trips**: a read is one `mg`; a write is one `ms` that only creates (new
 //!   session: never overwrites) or only updates (existing session: never resurrects one
-//!   deleted meanwhile); a logout is one `md`; moving a session to a new ID sends
-//!   `md old` and `ms new` at once (usually to two different servers). These are
+//!   deleted meanwhile); a logout is one `md`; moving a session to a new ID
+//!   (`regenerate_id`) is `md old`, then `ms new` only if the delete found the old
+//!   record (a login racing a logout stays logged out); a new session after a logout
+//!   sends `md old` and `ms new` at once (usually to two different servers). These are
 //!   memcached's meta commands (1.6 and later).
 //! - **Multiplexed connections**: concurrent requests share one connection per server
 //!   (more with [`connections`](MemcacheStoreBuilder::connections)) instead of a pool
 //!   (the `session-connections` crate says why); their commands are written together
 //!   and the replies matched in order.
+//! - **Never another request's reply**: every command carries an opaque token (`O…`)
+//!   that memcached echoes, and a reply is taken only with its command's token. A
+//!   mismatch, a reply to no command, a reply that is not memcached's, or a value over
+//!   [`max_record_size`](MemcacheStoreBuilder::max_record_size) closes the connection:
+//!   every request on it fails with [`Error::Storage`] and the next one dials afresh.
+//! - **Frozen servers** (SIGSTOP, a network black hole): writes have the command
+//!   timeout as their deadline; a command that times out closes its connection, so
+//!   nothing queued behind it is ever sent after its caller was told it failed; a new
+//!   connection must answer a no-op (`mn`) before it carries anything; and a server
+//!   never has more sockets open than `connections`. A command already written cannot
+//!   be recalled: if its caller timed out, it may still apply when the server resumes.
+//! - **Records too large**: a record memcached could not store is refused before
+//!   anything is sent, with [`Error::RecordTooLarge`], and the stored one stays
+//!   (memcached itself would delete it). Set
+//!   [`max_record_size`](MemcacheStoreBuilder::max_record_size) to the servers' `-I`.
 //! - **Several servers**: keys are placed by consistent hashing, so adding or removing
 //!   one of N servers moves about 1/N of the sessions. A server that is down fails only
 //!   its own share, with [`Error::Storage`]: the middleware answers 503, or starts a
@@ -61,7 +78,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use builder::MemcacheStoreBuilder;
+pub use builder::{MemcacheStoreBuilder, DEFAULT_MAX_RECORD_SIZE};
 use protocol::{Command, Outcome, SetMode};
 use ring::Ring;
 use server::Server;

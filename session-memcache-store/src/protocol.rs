@@ -1,15 +1,21 @@
-//! The four memcached meta commands sessions need, and their replies.
+//! The four memcached meta commands sessions need, their replies, and the opaque tokens
+//! that tie each reply to its command.
 //!
 //! The meta protocol (memcached 1.6+) answers every command with exactly one reply, in
 //! order, which is what lets one connection carry many requests at once (see
-//! `connection.rs`): replies are matched to commands by position.
+//! `connection.rs`). Position alone would let a misbehaving server or proxy hand one
+//! request another's value, so every command carries an opaque token (`O<n>`, a
+//! per-connection counter) that memcached echoes, and a reply is taken only when it
+//! carries its command's token. `SERVER_ERROR` lines carry no token (and no data): they
+//! are matched by position.
 //!
 //! | operation | command | replies |
 //! |---|---|---|
-//! | read | `mg <key> v` | `VA <len>` + data, or `EN` (miss) |
-//! | create | `ms <key> <len> T<exptime> ME` + data ([`SetMode::Create`]) | `HD`, or `NS` (exists) |
-//! | update | `ms <key> <len> T<exptime> MR` + data ([`SetMode::Update`]) | `HD`, or `NS` (absent) |
-//! | delete | `md <key>` | `HD`, or `NF` (absent) |
+//! | read | `mg <key> v O<n>` | `VA <len> O<n>` + data, or `EN O<n>` (miss) |
+//! | create | `ms <key> <len> T<exptime> ME O<n>` + data ([`SetMode::Create`]) | `HD O<n>`, or `NS O<n>` (exists) |
+//! | update | `ms <key> <len> T<exptime> MR O<n>` + data ([`SetMode::Update`]) | `HD O<n>`, or `NS O<n>` (absent) |
+//! | delete | `md <key> O<n>` | `HD O<n>`, or `NF O<n>` (absent) |
+//! | no-op, ending each dial | `mn` | `MN` |
 
 use std::fmt;
 
@@ -34,50 +40,53 @@ pub(crate) enum SetMode {
     /// "add" mode, `ME`).
     Create,
     /// Only if the key is present: saving never resurrects a session deleted meanwhile
-    /// (the mode memcached calls "replace", `MR`; our "replace" is moving a session
-    /// to a new ID).
+    /// (the mode memcached calls "replace", `MR`; our "replace" is a brand-new session
+    /// taking a destroyed one's place).
     Update,
 }
 
 impl SetMode {
     /// The `M` flag's value on the wire.
-    fn flag(self) -> u8 {
+    fn flag(self) -> char {
         match self {
-            Self::Create => b'E',
-            Self::Update => b'R',
+            Self::Create => 'E',
+            Self::Update => 'R',
         }
     }
 }
 
 impl Command<'_> {
-    /// The command's bytes on the wire.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// The command's bytes on the wire, tagged with the opaque token `token`.
+    pub(crate) fn encode(&self, token: u64) -> Vec<u8> {
+        use std::io::Write as _;
         let mut out = Vec::with_capacity(self.encoded_len_hint());
-        match *self {
-            Self::Get(key) => {
-                out.extend_from_slice(b"mg ");
-                out.extend_from_slice(key.as_bytes());
-                out.extend_from_slice(b" v\r\n");
-            }
+        // Writing into a Vec cannot fail.
+        let _ = match *self {
+            Self::Get(key) => write!(out, "mg {key} v O{token}\r\n"),
             Self::Set {
                 key,
                 value,
                 exptime,
                 mode,
-            } => encode_set(&mut out, key, value, exptime, mode.flag()),
-            Self::Delete(key) => {
-                out.extend_from_slice(b"md ");
-                out.extend_from_slice(key.as_bytes());
-                out.extend_from_slice(b"\r\n");
+            } => {
+                let mode = mode.flag();
+                let _ = write!(
+                    out,
+                    "ms {key} {} T{exptime} M{mode} O{token}\r\n",
+                    value.len()
+                );
+                out.extend_from_slice(value.as_bytes());
+                out.write_all(b"\r\n")
             }
-        }
+            Self::Delete(key) => write!(out, "md {key} O{token}\r\n"),
+        };
         out
     }
 
     fn encoded_len_hint(&self) -> usize {
         match self {
-            Self::Get(key) | Self::Delete(key) => key.len() + 8,
-            Self::Set { key, value, .. } => key.len() + value.len() + 48,
+            Self::Get(key) | Self::Delete(key) => key.len() + 32,
+            Self::Set { key, value, .. } => key.len() + value.len() + 72,
         }
     }
 
@@ -98,14 +107,23 @@ impl Command<'_> {
     }
 }
 
-fn encode_set(out: &mut Vec<u8>, key: &str, value: &str, exptime: i64, mode: u8) {
-    use std::io::Write as _;
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "ms {key} {} T{exptime} M", value.len());
-    out.push(mode);
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
+/// What memcached adds to every item besides its key and value, in bytes: the item
+/// header (48 on 64-bit builds), the CAS value (8), the key's terminating NUL and the
+/// value's CRLF. An item of `key + value + ITEM_OVERHEAD` bytes must fit in the
+/// server's `-I` (measured on 1.6: with `-I 1k` and a 78-byte key, 887 value bytes
+/// fit and 888 do not).
+pub(crate) const ITEM_OVERHEAD: usize = 59;
+
+/// The longest value memcached stores under `key` when its item size limit is
+/// `max_item` bytes.
+pub(crate) fn largest_value(max_item: usize, key: &str) -> usize {
+    max_item.saturating_sub(key.len() + ITEM_OVERHEAD)
+}
+
+/// True for the `SERVER_ERROR` memcached answers to a value over its item size limit
+/// (after it has deleted the item stored under that key).
+pub(crate) fn is_too_large(message: &str) -> bool {
+    message.contains("object too large")
 }
 
 /// What a command came to.
@@ -136,12 +154,33 @@ pub(crate) enum Reply {
     NotStored,
     /// `NF`: not found.
     NotFound,
+    /// `MN`: the answer to the no-op.
+    NoOp,
     /// `SERVER_ERROR …`: this command failed on the server.
     ServerError(String),
 }
 
-/// The stream holds something that is not a meta reply: the connection must go.
+/// A reply and the opaque token it echoed, if any.
 #[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Tagged {
+    pub(crate) reply: Reply,
+    pub(crate) opaque: Option<u64>,
+}
+
+impl Tagged {
+    /// True when this is the reply to the command tagged `token`.
+    pub(crate) fn answers(&self, token: u64) -> bool {
+        match self.opaque {
+            Some(opaque) => opaque == token,
+            // Memcached tags every meta reply but its errors.
+            None => matches!(self.reply, Reply::ServerError(_)),
+        }
+    }
+}
+
+/// The stream holds something that is not a meta reply we can take: the connection
+/// must go. The message says what, and never quotes a key or data.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ProtocolError(pub(crate) String);
 
 impl fmt::Display for ProtocolError {
@@ -156,9 +195,14 @@ impl std::error::Error for ProtocolError {}
 const MAX_LINE: usize = 1024;
 
 /// Parses the first complete reply in `buffer`: the reply and how many bytes it took,
-/// or `None` when more bytes are needed.
-pub(crate) fn parse(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolError> {
-    let Some(end) = buffer.windows(2).position(|pair| pair == b"\r\n") else {
+/// or `None` when more bytes are needed. A value longer than `max_value` is an error
+/// as soon as its header is read: it is never buffered.
+pub(crate) fn parse(
+    buffer: &[u8],
+    max_value: usize,
+) -> Result<Option<(Tagged, usize)>, ProtocolError> {
+    let window = &buffer[..buffer.len().min(MAX_LINE + 2)];
+    let Some(end) = window.windows(2).position(|pair| pair == b"\r\n") else {
         if buffer.len() > MAX_LINE {
             return Err(ProtocolError("a reply line that never ends".to_owned()));
         }
@@ -166,40 +210,79 @@ pub(crate) fn parse(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolErr
     };
     let line = &buffer[..end];
     let after_line = end + 2;
-    let reply = match line {
+    let mut words = line.split(|&b| b == b' ').filter(|word| !word.is_empty());
+    let code = words.next().unwrap_or_default();
+    let reply = match code {
         b"EN" => Reply::Miss,
         b"HD" => Reply::Done,
         b"NS" => Reply::NotStored,
         b"NF" => Reply::NotFound,
-        _ if line.starts_with(b"VA ") => {
-            let length = line[3..]
-                .split(|&b| b == b' ')
+        b"MN" => Reply::NoOp,
+        b"VA" => {
+            let length = words
                 .next()
                 .and_then(|digits| std::str::from_utf8(digits).ok())
-                .and_then(|digits| digits.parse::<usize>().ok())
+                .and_then(|digits| digits.parse::<u64>().ok())
                 .ok_or_else(|| ProtocolError("a value reply without a length".to_owned()))?;
-            let data_end = after_line + length;
-            if buffer.len() < data_end + 2 {
+            let length = usize::try_from(length)
+                .ok()
+                .filter(|length| *length <= max_value)
+                .ok_or_else(|| {
+                    ProtocolError(format!(
+                        "a value of {length} bytes, over the maximum record size \
+                         ({max_value} bytes); raise `max_record_size` if the server holds \
+                         records that large"
+                    ))
+                })?;
+            let opaque = opaque(words)?;
+            // `length <= max_value`, which is at most memory we agreed to hold.
+            let data_end = after_line.saturating_add(length);
+            if buffer.len() < data_end.saturating_add(2) {
                 return Ok(None);
             }
             if &buffer[data_end..data_end + 2] != b"\r\n" {
                 return Err(ProtocolError("a value not followed by CRLF".to_owned()));
             }
-            let value = buffer[after_line..data_end].to_vec();
-            return Ok(Some((Reply::Value(value), data_end + 2)));
+            let reply = Reply::Value(buffer[after_line..data_end].to_vec());
+            return Ok(Some((Tagged { reply, opaque }, data_end + 2)));
         }
-        _ if line.starts_with(b"SERVER_ERROR") => Reply::ServerError(printable(line)),
+        b"SERVER_ERROR" => {
+            let reply = Reply::ServerError(printable(line));
+            return Ok(Some((
+                Tagged {
+                    reply,
+                    opaque: None,
+                },
+                after_line,
+            )));
+        }
         // CLIENT_ERROR, ERROR, or anything else: we sent something the server did not
         // understand, or this is not memcached. Either way the stream cannot be trusted.
-        _ => return Err(ProtocolError(format!("a {:?} line", code(line)))),
+        _ => return Err(ProtocolError(format!("a {:?} line", first_word(code)))),
     };
-    Ok(Some((reply, after_line)))
+    let opaque = opaque(words)?;
+    Ok(Some((Tagged { reply, opaque }, after_line)))
 }
 
-/// A line's first word: enough to tell what it is, without quoting what follows (out
-/// of step, that may be a key or a session's data).
-fn code(line: &[u8]) -> String {
-    let word = line.split(|&b| b == b' ').next().unwrap_or_default();
+/// The opaque token among a reply's flags, if there is one.
+fn opaque<'a>(flags: impl Iterator<Item = &'a [u8]>) -> Result<Option<u64>, ProtocolError> {
+    let mut tokens = flags.filter_map(|flag| flag.strip_prefix(b"O"));
+    let Some(token) = tokens.next() else {
+        return Ok(None);
+    };
+    let token = std::str::from_utf8(token)
+        .ok()
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| ProtocolError("an opaque token we never send".to_owned()))?;
+    if tokens.next().is_some() {
+        return Err(ProtocolError("a reply with two opaque tokens".to_owned()));
+    }
+    Ok(Some(token))
+}
+
+/// A line's first word, cut short: enough to tell what it is, without quoting what
+/// follows (out of step, that may be a key or a session's data).
+fn first_word(word: &[u8]) -> String {
     printable(&word[..word.len().min(32)])
 }
 
@@ -208,107 +291,4 @@ fn printable(line: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_encode_as_meta_commands() {
-        assert_eq!(Command::Get("k").encode(), b"mg k v\r\n");
-        assert_eq!(Command::Delete("k").encode(), b"md k\r\n");
-        let create = Command::Set {
-            key: "k",
-            value: "[{},{}]",
-            exptime: 60,
-            mode: SetMode::Create,
-        };
-        assert_eq!(create.encode(), b"ms k 7 T60 ME\r\n[{},{}]\r\n");
-        let update = Command::Set {
-            key: "k",
-            value: "ab",
-            exptime: 0,
-            mode: SetMode::Update,
-        };
-        assert_eq!(update.encode(), b"ms k 2 T0 MR\r\nab\r\n");
-    }
-
-    #[test]
-    fn replies_parse_whole_or_wait_for_more() {
-        let stream = b"VA 5\r\nhello\r\nEN\r\nHD\r\nNS\r\nNF\r\n";
-        let mut rest: &[u8] = stream;
-        let mut replies = Vec::new();
-        while let Some((reply, used)) = parse(rest).expect("valid") {
-            replies.push(reply);
-            rest = &rest[used..];
-        }
-        assert!(rest.is_empty());
-        assert_eq!(
-            replies,
-            [
-                Reply::Value(b"hello".to_vec()),
-                Reply::Miss,
-                Reply::Done,
-                Reply::NotStored,
-                Reply::NotFound
-            ]
-        );
-        // Every proper prefix of a value reply asks for more bytes.
-        for cut in 0..13 {
-            assert_eq!(parse(&stream[..cut]).expect("valid"), None, "cut at {cut}");
-        }
-        // Data may contain CRLF: the length, not the delimiter, ends it.
-        assert_eq!(
-            parse(b"VA 4 f1\r\na\r\nb\r\n").expect("valid"),
-            Some((Reply::Value(b"a\r\nb".to_vec()), 15))
-        );
-    }
-
-    #[test]
-    fn errors_are_told_apart() {
-        assert_eq!(
-            parse(b"SERVER_ERROR object too large for cache\r\n").expect("a reply"),
-            Some((
-                Reply::ServerError("SERVER_ERROR object too large for cache".to_owned()),
-                41
-            ))
-        );
-        for garbage in [
-            &b"CLIENT_ERROR bad data chunk\r\n"[..],
-            b"ERROR\r\n",
-            b"VALUE k 0 1\r\n",
-            b"VA x\r\n",
-            b"VA 1\r\nab\r\n",
-        ] {
-            assert!(parse(garbage).is_err(), "{:?}", printable(garbage));
-        }
-        assert!(parse(&[b'x'; MAX_LINE + 1]).is_err());
-        // Out of step, a line may be a key or data: only its first word is quoted.
-        let error = parse(b"VALUE remix:session:abc 0 1\r\n").expect_err("not meta");
-        assert_eq!(
-            error.to_string(),
-            r#"unexpected reply from memcached: a "VALUE" line"#
-        );
-    }
-
-    #[test]
-    fn replies_only_fit_their_command() {
-        let get = Command::Get("k");
-        assert_eq!(get.outcome(Reply::Miss), Some(Outcome::Value(None)));
-        assert_eq!(get.outcome(Reply::Done), None);
-        let delete = Command::Delete("k");
-        assert_eq!(
-            delete.outcome(Reply::NotFound),
-            Some(Outcome::Deleted(false))
-        );
-        assert_eq!(delete.outcome(Reply::Value(Vec::new())), None);
-        let create = Command::Set {
-            key: "k",
-            value: "v",
-            exptime: 0,
-            mode: SetMode::Create,
-        };
-        assert_eq!(
-            create.outcome(Reply::NotStored),
-            Some(Outcome::Stored(false))
-        );
-    }
-}
+mod tests;

@@ -10,6 +10,9 @@
 //! user), [`SentinelSetup`] (a master, a replica and three sentinels, with failover)
 //! and [`TlsRedisCluster`] (three masters, TLS everywhere).
 //!
+//! For faults no real server produces on demand, [`ScriptedMemcached`] speaks just
+//! enough of memcached's meta protocol to misbehave on purpose.
+//!
 //! Every fixture runs on free loopback ports, is ready when its constructor returns
 //! (bounded waits that panic with the reason), and kills its processes and removes its
 //! files on drop.
@@ -20,12 +23,14 @@ mod pki;
 mod process;
 mod redis_server;
 mod resp;
+mod scripted_memcached;
 mod sentinel;
 
 pub use cluster::TlsRedisCluster;
 pub use memcached::MemcachedServer;
 pub use pki::TestPki;
 pub use redis_server::{ClientCerts, RedisServer};
+pub use scripted_memcached::{MemcachedBehaviour, ScriptedMemcached};
 pub use sentinel::SentinelSetup;
 
 fn required_env(name: &str) -> String {

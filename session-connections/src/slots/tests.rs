@@ -141,6 +141,26 @@ async fn waiters_behind_a_hung_dial_time_out_together() {
     }
 }
 
+/// Requests that arrive while a dial hangs fail with it when it is abandoned, rather
+/// than each dialling again; a request that comes after dials afresh.
+#[tokio::test(start_paused = true)]
+async fn waiters_behind_an_abandoned_dial_fail_with_it() {
+    let slots = slots(Behaviour::Hang, 1);
+    let first = tokio::spawn({
+        let slots = slots.clone();
+        async move { slots.lease().await.map(|lease| lease.number) }
+    });
+    tokio::time::sleep(CONNECT_TIMEOUT / 2).await;
+    let late = burst(&slots, 10).await;
+    assert!(matches!(first.await, Ok(Err(DialError::TimedOut(_)))));
+    for result in late {
+        assert!(matches!(result, Err(DialError::TimedOut(_))), "{result:?}");
+    }
+    assert_eq!(dials(&slots), 1, "the waiters dialled again");
+    assert!(slots.lease().await.is_err());
+    assert_eq!(dials(&slots), 2);
+}
+
 #[tokio::test]
 async fn a_failed_dial_is_not_remembered() {
     let slots = slots(Behaviour::Refuse, 1);

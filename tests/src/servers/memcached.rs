@@ -16,12 +16,23 @@ impl MemcachedServer {
     /// When memcached cannot be started (`MEMCACHED_BIN` or `memcached` on the `PATH`;
     /// scripts/test installs it).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// As [`start`](Self::start), with more command-line arguments (`-I 1k` for a
+    /// small item size limit, say).
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start), or when memcached refuses the arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
         let binary = std::env::var("MEMCACHED_BIN").unwrap_or_else(|_| "memcached".into());
         let process = Process::start(
             binary,
             |port| {
                 let mut args: Vec<String> = ["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0"]
                     .into_iter()
+                    .chain(extra.iter().copied())
                     .map(str::to_owned)
                     .collect();
                 // memcached refuses to run as root unless told which user to be.
@@ -39,6 +50,11 @@ impl MemcachedServer {
     /// `127.0.0.1:PORT`.
     pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.process.port())
+    }
+
+    /// The port it listens on (127.0.0.1 only).
+    pub fn port(&self) -> u16 {
+        self.process.port()
     }
 
     /// Freezes the process (SIGSTOP): connections are accepted by the kernel but
