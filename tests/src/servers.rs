@@ -10,6 +10,9 @@
 //! user), [`SentinelSetup`] (a master, a replica and three sentinels, with failover)
 //! and [`TlsRedisCluster`] (three masters, TLS everywhere).
 //!
+//! For the protocol anomalies no real server produces on demand (garbage, truncated
+//! or swapped replies, a reply to a command never sent): [`ScriptedRedis`].
+//!
 //! Every fixture runs on free loopback ports, is ready when its constructor returns
 //! (bounded waits that panic with the reason), and kills its processes and removes its
 //! files on drop.
@@ -20,12 +23,14 @@ mod pki;
 mod process;
 mod redis_server;
 mod resp;
+mod scripted_redis;
 mod sentinel;
 
 pub use cluster::TlsRedisCluster;
 pub use memcached::MemcachedServer;
 pub use pki::TestPki;
 pub use redis_server::{ClientCerts, RedisServer};
+pub use scripted_redis::{bulk, Anomaly, Fault, ScriptedRedis};
 pub use sentinel::SentinelSetup;
 
 fn required_env(name: &str) -> String {
