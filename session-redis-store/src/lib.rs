@@ -87,6 +87,7 @@ mod connections;
 mod dialers;
 mod error;
 mod open;
+mod replies;
 mod tls;
 
 use std::fmt;
@@ -101,6 +102,7 @@ pub use deadpool_redis;
 /// The redis crate this store is built on, so that an application hands over clients
 /// (a `MultiplexedConnection`, a `ConnectionManager`) of the very same version.
 pub use redis;
+use replies::{Deleted, Moved, Record, Written};
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
@@ -202,11 +204,11 @@ impl Inner {
         } else {
             Repeat::Never
         };
-        let reply: Option<String> = self
+        let Written(stored) = self
             .connections
             .query("write a session", repeat, || Request::Cmd(cmd()))
             .await?;
-        Ok(reply.is_some())
+        Ok(stored)
     }
 
     /// Writes `record` under `key` if `condition` (`NX`/`XX`) holds.
@@ -227,14 +229,20 @@ impl Inner {
     }
 
     async fn delete_key(&self, key: &str) -> Result<(), Error> {
-        self.connections
+        let Deleted = self
+            .connections
             .query("delete a session", Repeat::Safe, || {
-                let mut cmd = redis::cmd("DEL");
-                cmd.arg(key);
-                Request::Cmd(cmd)
+                Request::Cmd(delete_command(key))
             })
-            .await
+            .await?;
+        Ok(())
     }
+}
+
+fn delete_command(key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("DEL");
+    cmd.arg(key);
+    cmd
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -263,7 +271,7 @@ impl SessionStorage for RedisStore {
             };
             Request::Cmd(cmd)
         };
-        let raw: Option<Vec<u8>> = inner
+        let Record(raw) = inner
             .connections
             .query("read a session", Repeat::Safe, cmd)
             .await?;
@@ -305,19 +313,13 @@ impl SessionStorage for RedisStore {
             deleted?;
             return created;
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("DEL")
-            .arg(&old_key)
-            .ignore()
-            .add_command(create());
-        let (created,): (Option<String>,) = inner
+        let Moved(created) = inner
             .connections
             .query("move a session to a new id", Repeat::Never, || {
-                Request::Pipe(&pipe)
+                Request::Transaction(vec![delete_command(&old_key), create()])
             })
             .await?;
-        Ok(created.is_some())
+        Ok(created)
     }
 }
 

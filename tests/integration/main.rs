@@ -7,6 +7,7 @@ mod fuzz_corpora;
 mod memcache_store;
 mod middleware;
 mod redis_clients;
+mod redis_faults;
 mod redis_secured;
 mod redis_store;
 mod redis_topologies;
