@@ -10,7 +10,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 use redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError, RedisResult};
 use session_connections::Dial;
 
@@ -165,7 +165,7 @@ impl Dial for PoolDialer {
         let checkout = self.pool.get().await.map_err(pool_error)?;
         // The multiplexed connection is a cheap handle; the checkout rides along so the
         // pool does not hand the same connection out as free.
-        let connection = MultiplexedConnection::clone(&checkout);
+        let connection = redis::aio::MultiplexedConnection::clone(&checkout);
         Ok(Node::start(
             connection,
             Some(Arc::new(checkout)),
