@@ -34,10 +34,11 @@ use session_core::Error;
 
 use crate::error::CommandError;
 
-/// A command or a pipeline to send.
-pub(crate) enum Request<'a> {
+/// A command, or the commands of a transaction (`MULTI` and `EXEC` around them), to
+/// send. The reply is the command's, or `EXEC`'s.
+pub(crate) enum Request {
     Cmd(redis::Cmd),
-    Pipe(&'a redis::Pipeline),
+    Transaction(Vec<redis::Cmd>),
 }
 
 /// Whether a request may be sent a second time.
@@ -53,7 +54,7 @@ pub(crate) enum Repeat {
 pub(crate) trait Query {
     fn query<T: FromRedisValue + Send>(
         &mut self,
-        request: Request<'_>,
+        request: Request,
     ) -> impl Future<Output = RedisResult<T>> + Send;
 }
 
@@ -87,11 +88,11 @@ impl Connections {
     /// Runs the request `build` makes, once or (see the module docs) twice. Bounded by
     /// the connect timeout (only when a connection must be dialled) and the driver's
     /// response timeout.
-    pub(crate) async fn query<'a, T: FromRedisValue + Send>(
+    pub(crate) async fn query<T: FromRedisValue + Send>(
         &self,
         operation: &'static str,
         repeat: Repeat,
-        build: impl Fn() -> Request<'a>,
+        build: impl Fn() -> Request,
     ) -> Result<T, Error> {
         let result = match self {
             Self::Url(slots) => run(slots, repeat, &build).await,
@@ -113,10 +114,10 @@ impl Connections {
 
 /// Runs a request on a connection from `slots`, forgetting the connection when the
 /// failure broke it, and sending it once more where the module docs allow.
-async fn run<'a, D, T>(
+async fn run<D, T>(
     slots: &Slots<D>,
     repeat: Repeat,
-    build: &impl Fn() -> Request<'a>,
+    build: &impl Fn() -> Request,
 ) -> Result<T, CommandError>
 where
     D: Dial<Error = redis::RedisError>,

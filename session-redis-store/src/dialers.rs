@@ -10,17 +10,16 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 use redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError, RedisResult};
 use session_connections::Dial;
 
-use crate::batch::Batcher;
+use crate::batch::{Batcher, Unit};
 use crate::connections::{Query, Request};
 
-/// A single-node connection and the task that batches its commands.
+/// A single-node connection, seen through the task that batches its commands.
 #[derive(Clone)]
-pub(crate) struct Node<C> {
-    connection: C,
+pub(crate) struct Node {
     batcher: Batcher,
     /// What must live as long as this connection: the pool checkout it came from, so
     /// that the pool counts it as in use until the slot forgets it.
@@ -30,18 +29,17 @@ pub(crate) struct Node<C> {
     timeout: Option<Duration>,
 }
 
-impl<C> Node<C>
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
-    fn start(
+impl Node {
+    fn start<C>(
         connection: C,
         checkout: Option<Arc<dyn Any + Send + Sync>>,
         timeout: Option<Duration>,
-    ) -> Self {
+    ) -> Self
+    where
+        C: ConnectionLike + Clone + Send + Sync + 'static,
+    {
         Self {
-            batcher: Batcher::start(connection.clone()),
-            connection,
+            batcher: Batcher::start(connection),
             _checkout: checkout,
             timeout,
         }
@@ -54,25 +52,15 @@ where
     }
 }
 
-impl<C> Query for Node<C>
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
-    async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
-        let timeout = self.timeout;
-        let reply = async {
-            match request {
-                Request::Cmd(cmd) => self
-                    .batcher
-                    .query(cmd)
-                    .await
-                    .and_then(|value| T::from_redis_value(value).map_err(RedisError::from)),
-                // A transaction goes as it is: batching must not mix it with other
-                // commands.
-                Request::Pipe(pipe) => pipe.query_async(&mut self.connection).await,
-            }
+impl Query for Node {
+    async fn query<T: FromRedisValue + Send>(&mut self, request: Request) -> RedisResult<T> {
+        let unit = match request {
+            Request::Cmd(cmd) => Unit::Cmd(cmd),
+            Request::Transaction(commands) => Unit::Transaction(commands),
         };
-        bounded(timeout, reply).await
+        let reply = self.batcher.query(unit);
+        let value = bounded(self.timeout, reply).await?;
+        T::from_redis_value(value).map_err(RedisError::from)
     }
 }
 
@@ -83,7 +71,7 @@ pub(crate) struct UrlDialer {
 }
 
 impl Dial for UrlDialer {
-    type Connection = Node<MultiplexedConnection>;
+    type Connection = Node;
     type Error = RedisError;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
@@ -112,7 +100,7 @@ pub(crate) struct SentinelDialer {
 
 #[cfg(feature = "sentinel")]
 impl Dial for SentinelDialer {
-    type Connection = Node<MultiplexedConnection>;
+    type Connection = Node;
     type Error = RedisError;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
@@ -143,7 +131,7 @@ impl<C> Dial for GivenNode<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    type Connection = Node<C>;
+    type Connection = Node;
     type Error = RedisError;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
@@ -170,14 +158,14 @@ pub(crate) struct PoolDialer {
 
 #[cfg(feature = "deadpool")]
 impl Dial for PoolDialer {
-    type Connection = Node<MultiplexedConnection>;
+    type Connection = Node;
     type Error = RedisError;
 
     async fn dial(&self) -> Result<Self::Connection, RedisError> {
         let checkout = self.pool.get().await.map_err(pool_error)?;
         // The multiplexed connection is a cheap handle; the checkout rides along so the
         // pool does not hand the same connection out as free.
-        let connection = MultiplexedConnection::clone(&checkout);
+        let connection = redis::aio::MultiplexedConnection::clone(&checkout);
         Ok(Node::start(
             connection,
             Some(Arc::new(checkout)),
@@ -214,12 +202,19 @@ pub(crate) struct ClusterNode {
 
 #[cfg(feature = "cluster")]
 impl Query for ClusterNode {
-    async fn query<T: FromRedisValue + Send>(&mut self, request: Request<'_>) -> RedisResult<T> {
+    async fn query<T: FromRedisValue + Send>(&mut self, request: Request) -> RedisResult<T> {
         let connection = &mut self.connection;
         bounded(Some(self.timeout), async move {
             match request {
                 Request::Cmd(cmd) => cmd.query_async(connection).await,
-                Request::Pipe(pipe) => pipe.query_async(connection).await,
+                Request::Transaction(commands) => {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    for command in commands {
+                        pipe.add_command(command);
+                    }
+                    pipe.query_async(connection).await
+                }
             }
         })
         .await

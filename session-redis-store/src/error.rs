@@ -17,8 +17,9 @@ pub(crate) enum CommandError {
     Lost(RedisError),
     /// No reply within the command timeout.
     TimedOut(RedisError),
-    /// A reply that does not fit the command. Redis's own message is left out: it may
-    /// quote the reply, which may be a session's data.
+    /// A reply that does not fit the command, not RESP, or replies that do not line up
+    /// with the commands sent (`batch.rs`, "The nonce"). Redis's own message is left
+    /// out: it may quote the reply, which may be a session's data.
     OutOfStep,
     /// The node is a replica now (a master demoted after a Sentinel failover): the
     /// command was not applied, and the connection must go.
@@ -42,7 +43,10 @@ impl From<RedisError> for CommandError {
     fn from(error: RedisError) -> Self {
         if error.is_timeout() {
             Self::TimedOut(error)
-        } else if error.kind() == ErrorKind::Parse {
+        } else if matches!(
+            error.kind(),
+            ErrorKind::Parse | ErrorKind::UnexpectedReturnType
+        ) {
             Self::OutOfStep
         } else if error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
             || queued_on_a_replica(&error)
@@ -95,8 +99,10 @@ impl fmt::Display for CommandError {
                  server's load and latency, or raise the command timeout"
             ),
             Self::OutOfStep => f.write_str(
-                "Redis answered with a reply that does not fit the command; the next request \
-                 dials a new connection; check that the URL points at a Redis server",
+                "Redis answered out of step with the commands sent (a reply of the wrong kind, \
+                 out of place, or not RESP); the requests on that connection failed and the \
+                 next request dials a new one; check that the URL points at a Redis server \
+                 and that no proxy in between reorders or drops replies",
             ),
             Self::ReadOnly(_) => f.write_str(
                 "the Redis node is a read-only replica now (a failover demoted it); the next \
@@ -134,7 +140,8 @@ fn advice(error: &RedisError) -> Option<&'static str> {
         Some("NOPERM") => {
             return Some(
                 "the ACL user may not run this command on these keys; grant it GET, GETEX, \
-                 SET, DEL, MULTI and EXEC on the key prefix (and ROLE and INFO with Sentinel)",
+                 SET, DEL, MULTI and EXEC on the key prefix, and PING (and ROLE and INFO \
+                 with Sentinel)",
             )
         }
         _ => {}
@@ -171,7 +178,10 @@ mod tests {
         assert!(matches!(lost, CommandError::Lost(_)));
         let parse = CommandError::from(RedisError::from((ErrorKind::Parse, "a reply")));
         assert!(matches!(parse, CommandError::OutOfStep));
-        assert!([timed_out, lost, parse]
+        let mistyped = RedisError::from((ErrorKind::UnexpectedReturnType, "a reply"));
+        let mistyped = CommandError::from(mistyped);
+        assert!(matches!(mistyped, CommandError::OutOfStep));
+        assert!([timed_out, lost, parse, mistyped]
             .iter()
             .all(CommandError::breaks_connection));
         let refused = CommandError::from(RedisError::from((ErrorKind::Client, "refused")));

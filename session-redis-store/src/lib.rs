@@ -39,10 +39,11 @@
 //! keys live in different slots: `DEL old`, then `SET new NX` only if it counted one). A
 //! new session started after a logout in the same request is `DEL old` + `SET new NX` in
 //! one `MULTI` pipeline (two concurrent commands on a cluster). An ACL user therefore
-//! needs `+get +getex +set +del +eval +multi +exec` (or `+@read +@write +@scripting
-//! +@transaction`). Requests share a few multiplexed connections instead of a pool (the
+//! needs `+get +getex +set +del +eval +multi +exec +ping` (or `+@read +@write
+//! +@scripting +@transaction +ping`). Requests share a few multiplexed connections instead of a pool (the
 //! `session-connections` crate says why), and on one node concurrent commands travel
-//! together as one pipeline (`batch.rs`).
+//! together as one pipeline (`batch.rs`), which ends in a `PING` whose echo proves the
+//! replies line up with the commands (one per batch, not per command).
 //!
 //! # Where connections come from
 //!
@@ -75,6 +76,17 @@
 //! is never redialled. A record that is not valid session JSON is logged as a warning
 //! and treated as no session.
 //!
+//! A reply that does not fit its command (the wrong type, garbage, one reply too many
+//! or too few, replies out of order across batches) fails the requests on that
+//! connection as out of step and the connection is dropped: no request is ever
+//! answered with a reply meant for another. What RESP cannot show is two replies of the
+//! same type swapped inside one batch; Redis never does that (`batch.rs`). An absurd
+//! length (`$9223372036854775807`) allocates nothing and ends at the command timeout.
+//! The application's own `MultiplexedConnection` or `ConnectionManager` cannot be
+//! dropped by the store: out of step, it fails the batches it carries (clearly) until
+//! redis-rs drops the stray reply, which it does for one arriving while nothing waits
+//! (a deadpool pool discards such a connection on recycle, by the same `PING` check).
+//!
 //! # Features
 //!
 //! | feature | what it adds |
@@ -94,6 +106,7 @@ mod connections;
 mod dialers;
 mod error;
 mod open;
+mod replies;
 mod tls;
 
 use std::fmt;
@@ -108,6 +121,7 @@ pub use deadpool_redis;
 /// The redis crate this store is built on, so that an application hands over clients
 /// (a `MultiplexedConnection`, a `ConnectionManager`) of the very same version.
 pub use redis;
+use replies::{Deleted, MoveReply, Record, Replaced, Written};
 use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for Redis sessions.
@@ -209,11 +223,11 @@ impl Inner {
         } else {
             Repeat::Never
         };
-        let reply: Option<String> = self
+        let Written(stored) = self
             .connections
             .query("write a session", repeat, || Request::Cmd(cmd()))
             .await?;
-        Ok(reply.is_some())
+        Ok(stored)
     }
 
     /// Writes `record` under `key` if `condition` (`NX`/`XX`) holds.
@@ -235,15 +249,13 @@ impl Inner {
 
     /// Deletes `key`; true when Redis had it (`DEL` counted one).
     async fn delete_key(&self, key: &str) -> Result<bool, Error> {
-        let deleted: u64 = self
+        let Deleted(count) = self
             .connections
             .query("delete a session", Repeat::Safe, || {
-                let mut cmd = redis::cmd("DEL");
-                cmd.arg(key);
-                Request::Cmd(cmd)
+                Request::Cmd(delete_command(key))
             })
             .await?;
-        Ok(deleted > 0)
+        Ok(count > 0)
     }
 
     /// [`move_record`](SessionStorage::move_record) on one node: the check, the delete
@@ -256,7 +268,7 @@ impl Inner {
         ttl: Option<Duration>,
     ) -> Result<MoveOutcome, Error> {
         let ttl = ttl.map_or(0, millis);
-        let outcome: u8 = self
+        let MoveReply(outcome) = self
             .connections
             .query("move a session to a new id", Repeat::Never, || {
                 let mut cmd = redis::cmd("EVAL");
@@ -269,18 +281,14 @@ impl Inner {
                 Request::Cmd(cmd)
             })
             .await?;
-        Ok(match outcome {
-            0 => MoveOutcome::Gone,
-            1 => MoveOutcome::Moved,
-            _ => MoveOutcome::IdTaken,
-        })
+        Ok(outcome)
     }
 }
 
 /// Moves a record: `KEYS[1]` to `KEYS[2]` with the new value `ARGV[1]` and a TTL of
 /// `ARGV[2]` milliseconds (0: none). Answers 0 when `KEYS[1]` was gone (nothing is
 /// written), 1 when moved, 2 when `KEYS[2]` was taken (`KEYS[1]` is deleted all the
-/// same, as [`SessionStorage::move_record`] says).
+/// same, as [`SessionStorage::move_record`] says): see [`MoveReply`].
 const MOVE_SCRIPT: &str = "\
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 local stored
@@ -296,6 +304,12 @@ return 2";
 /// overflows its millisecond clock, which would fail every write of a store built
 /// with `ttl(Duration::MAX)`.
 const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+fn delete_command(key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("DEL");
+    cmd.arg(key);
+    cmd
+}
 
 /// A TTL in milliseconds as Redis takes it: at least 1, at most [`MAX_TTL`].
 fn millis(duration: Duration) -> u64 {
@@ -324,7 +338,7 @@ impl SessionStorage for RedisStore {
             };
             Request::Cmd(cmd)
         };
-        let raw: Option<Vec<u8>> = inner
+        let Record(raw) = inner
             .connections
             .query("read a session", Repeat::Safe, cmd)
             .await?;
@@ -401,19 +415,13 @@ impl SessionStorage for RedisStore {
             deleted?;
             return created;
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("DEL")
-            .arg(&old_key)
-            .ignore()
-            .add_command(create());
-        let (created,): (Option<String>,) = inner
+        let Replaced(created) = inner
             .connections
             .query("start a new session after a logout", Repeat::Never, || {
-                Request::Pipe(&pipe)
+                Request::Transaction(vec![delete_command(&old_key), create()])
             })
             .await?;
-        Ok(created.is_some())
+        Ok(created)
     }
 }
 
@@ -430,97 +438,4 @@ impl fmt::Debug for RedisStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalid_urls_are_config_errors() {
-        let err = RedisStore::builder()
-            .url("http://not-redis")
-            .build()
-            .expect_err("not a redis URL");
-        assert!(
-            matches!(
-                err,
-                Error::Config {
-                    backend: "Redis",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn keys_use_the_prefix() {
-        let store = RedisStore::builder()
-            .key_prefix("app:")
-            .build()
-            .expect("valid");
-        let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("uuid");
-        assert_eq!(store.key(&id), "app:f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
-        let default = create_redis_session_storage("localhost", 6379).expect("valid");
-        assert_eq!(
-            default.key(&id),
-            "session:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"
-        );
-    }
-
-    #[test]
-    fn debug_leaves_out_the_url() {
-        let builder = RedisStore::builder().url("redis://:hunter2@localhost/");
-        assert!(!format!("{builder:?}").contains("hunter2"));
-    }
-
-    #[cfg(feature = "tls")]
-    #[test]
-    fn an_insecure_url_fragment_needs_the_explicit_opt_in() {
-        let url = "rediss://localhost:6380/#insecure";
-        let refused = RedisStore::builder()
-            .url(url)
-            .build()
-            .expect_err("silent opt-out");
-        assert!(refused.to_string().contains("#insecure"), "{refused}");
-        RedisStore::builder()
-            .url(url)
-            .danger_accept_invalid_certificates(true)
-            .build()
-            .expect("explicitly insecure");
-    }
-
-    #[cfg(all(feature = "tls", feature = "sentinel"))]
-    #[test]
-    fn tls_sentinels_are_accepted() {
-        RedisStore::builder()
-            .sentinel(
-                ["rediss://127.0.0.1:26379", "rediss://127.0.0.1:26380"],
-                "sessions",
-            )
-            .build()
-            .expect("TLS sentinels");
-        let mixed = RedisStore::builder()
-            .sentinel(["rediss://127.0.0.1:26379", "127.0.0.1:26380"], "sessions")
-            .build()
-            .expect_err("mixed schemes");
-        assert!(mixed.to_string().contains("mix"), "{mixed}");
-    }
-
-    #[test]
-    fn lifetimes_take_the_shortest_limit() {
-        let store = RedisStore::builder()
-            .ttl(Duration::from_secs(100))
-            .sliding_ttl(Duration::from_secs(10))
-            .build()
-            .expect("valid");
-        let inner = &store.inner;
-        assert!(
-            matches!(inner.lifetime(None), Lifetime::Ttl(Some(d)) if d == Duration::from_secs(10))
-        );
-        let past = SystemTime::now() - Duration::from_secs(1);
-        assert!(matches!(inner.lifetime(Some(past)), Lifetime::Over));
-        let soon = SystemTime::now() + Duration::from_secs(5);
-        assert!(
-            matches!(inner.lifetime(Some(soon)), Lifetime::Ttl(Some(d)) if d <= Duration::from_secs(5))
-        );
-    }
-}
+mod tests;

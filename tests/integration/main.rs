@@ -14,6 +14,7 @@ mod memcache_store;
 mod middleware;
 mod numbers;
 mod redis_clients;
+mod redis_faults;
 mod redis_secured;
 mod redis_store;
 mod redis_topologies;

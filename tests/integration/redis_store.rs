@@ -266,7 +266,8 @@ async fn commands_per_request_kind() {
 
 /// Asserts that `store`, which talks to `server`, sends exactly the expected commands
 /// for each kind of request: none, one read, or one read and one write (the script of a
-/// regeneration), whatever the connection source.
+/// regeneration), whatever the connection source. Each batch ends in a `PING` (its
+/// nonce, `batch.rs`): here one per command, since these requests run one at a time.
 pub(crate) async fn assert_commands_per_request_kind(server: &RedisServer, store: RedisStore) {
     let app = app(store);
     let mut conn = raw(&server.url()).await;
@@ -277,17 +278,17 @@ pub(crate) async fn assert_commands_per_request_kind(server: &RedisServer, store
     let expected: [Case; 8] = [
         ("/untouched", false, &[]),
         ("/read", false, &[]),
-        ("/write", false, &[("set", 1)]),
+        ("/write", false, &[("set", 1), ("ping", 1)]),
         ("/untouched", true, &[]),
-        ("/read", true, &[("get", 1)]),
-        ("/write", true, &[("get", 1), ("set", 1)]),
+        ("/read", true, &[("get", 1), ("ping", 1)]),
+        ("/write", true, &[("get", 1), ("set", 1), ("ping", 2)]),
         (
             "/regenerate",
             true,
             // One script: the delete, and the create only if it counted one.
-            &[("get", 1), ("eval", 1), ("del", 1), ("set", 1)],
+            &[("get", 1), ("eval", 1), ("del", 1), ("set", 1), ("ping", 2)],
         ),
-        ("/destroy", true, &[("get", 1), ("del", 1)]),
+        ("/destroy", true, &[("get", 1), ("del", 1), ("ping", 2)]),
     ];
     for (path, with_cookie, commands) in expected {
         let cookie = if with_cookie {

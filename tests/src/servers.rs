@@ -10,6 +10,8 @@
 //! user), [`SentinelSetup`] (a master, a replica and three sentinels, with failover)
 //! and [`TlsRedisCluster`] (three masters, TLS everywhere).
 //!
+//! For the protocol anomalies no real server produces on demand (garbage, truncated
+//! or swapped replies, a reply to a command never sent): [`ScriptedRedis`].
 //! For faults no real server produces on demand, [`ScriptedMemcached`] speaks just
 //! enough of memcached's meta protocol to misbehave on purpose.
 //!
@@ -24,6 +26,7 @@ mod process;
 mod redis_server;
 mod resp;
 mod scripted_memcached;
+mod scripted_redis;
 mod sentinel;
 
 pub use cluster::TlsRedisCluster;
@@ -31,6 +34,7 @@ pub use memcached::MemcachedServer;
 pub use pki::TestPki;
 pub use redis_server::{ClientCerts, RedisServer};
 pub use scripted_memcached::{MemcachedBehaviour, ScriptedMemcached};
+pub use scripted_redis::{bulk, Anomaly, Fault, ScriptedRedis};
 pub use sentinel::SentinelSetup;
 
 fn required_env(name: &str) -> String {
