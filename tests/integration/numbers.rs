@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use session_core::{CookieUpdate, Session, StoredSession};
 use session_cookie_store::CookieStore;
+use session_core::{CookieUpdate, Session, StoredSession};
 
 /// How many load/save cycles each value goes through.
 const CYCLES: usize = 5;
