@@ -3,6 +3,7 @@
 
 mod conformance;
 mod demo_flows;
+mod error_bodies;
 mod fuzz_corpora;
 mod memcache_store;
 mod middleware;
