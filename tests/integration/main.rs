@@ -2,12 +2,14 @@
 //! concern.
 
 mod conformance;
+mod cookie_details;
 mod demo_flows;
 mod error_bodies;
 mod fuzz_corpora;
 mod memcache_store;
 mod middleware;
 mod numbers;
+mod policy_details;
 mod redis_clients;
 mod redis_secured;
 mod redis_store;
