@@ -2,6 +2,7 @@
 //! concern.
 
 mod conformance;
+mod connection_counts;
 mod cookie_details;
 mod demo_flows;
 mod error_bodies;
