@@ -36,8 +36,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// An opaque response: 503 for a storage outage, 500 otherwise, with only the status's
-/// reason phrase as body. The error itself goes to the log, not to the client.
+/// An opaque response: 503 for a storage outage, 500 otherwise, with an empty body, as
+/// the session layer's own error responses. The error itself goes to the log, not to
+/// the client.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = if self.is_unavailable() {
@@ -46,6 +47,6 @@ impl IntoResponse for Error {
             StatusCode::INTERNAL_SERVER_ERROR
         };
         tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
-        (status, status.canonical_reason().unwrap_or_default()).into_response()
+        status.into_response()
     }
 }

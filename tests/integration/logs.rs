@@ -2,8 +2,9 @@
 //! there, and no log line on any failure path carries a session ID, a secret or a
 //! session value (security.md: logs are read by more people than the data is).
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use http::StatusCode;
 use session_cookie_store::CookieStore;
@@ -11,26 +12,27 @@ use session_core::{Session, SessionBackend, StoredSession};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, SessionCookie, SessionManager};
 use session_tests::{Failing, Operation};
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::support::{app_on, cookie, send, session_cookie, session_id, SECRET};
 
 /// A value no log line may ever contain.
 const SECRET_VALUE: &str = "hunter2-session-value";
 
-/// Every event, at every level, as text.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
+thread_local! {
+    /// What this thread's events were formatted into while a capture is on.
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
 }
 
-impl Write for Captured {
+/// Writes into this thread's capture, if one is on; otherwise drops the text.
+struct ThreadCapture;
+
+impl Write for ThreadCapture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(bytes);
+        CAPTURED.with(|captured| {
+            if let Some(buffer) = captured.borrow_mut().as_mut() {
+                buffer.extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -38,25 +40,35 @@ impl Write for Captured {
     }
 }
 
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
+/// A capture of what this thread logs, until [`Capture::text`].
+struct Capture;
+
+impl Capture {
+    /// Everything captured so far; ends the capture.
+    fn text(self) -> String {
+        let bytes = CAPTURED.with(|captured| captured.borrow_mut().take());
+        String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
     }
 }
 
-/// Captures what this thread logs until the guard drops.
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
-    (
-        captured.clone(),
-        tracing::subscriber::set_default(subscriber),
-    )
+/// Starts capturing what this thread logs, at every level.
+///
+/// One global subscriber for the whole test binary, writing per thread: a thread-local
+/// default subscriber is not enough, since a callsite first reached on another thread
+/// while no subscriber wanted it can stay cached as "never interesting".
+fn capture() -> Capture {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the test binary");
+    });
+    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+    Capture
 }
 
 fn assert_nothing_secret(logs: &str, ids: &[String]) {
@@ -78,7 +90,7 @@ fn assert_nothing_secret(logs: &str, ids: &[String]) {
 
 #[test]
 fn weak_configuration_is_warned_about_without_the_secret() {
-    let (captured, _guard) = capture();
+    let captured = capture();
     let weak = "short-secret-value";
     let cookie = SessionCookie::builder("sid")
         .secret(weak)
@@ -95,7 +107,7 @@ fn weak_configuration_is_warned_about_without_the_secret() {
 
 #[test]
 fn a_corrupt_record_is_warned_about_without_its_content() {
-    let (captured, _guard) = capture();
+    let captured = capture();
     let corrupt = format!(r#"[{{"user": "{SECRET_VALUE}"}}, "not a map"]"#);
     assert!(StoredSession::decode_live(corrupt.as_bytes(), "Redis").is_none());
     let logs = captured.text();
@@ -105,7 +117,7 @@ fn a_corrupt_record_is_warned_about_without_its_content() {
 
 #[tokio::test]
 async fn a_signed_cookie_with_a_bad_payload_is_warned_about_without_its_content() {
-    let (captured, _guard) = capture();
+    let captured = capture();
     // Validly signed (it came from an app holding our secret), but not a payload: the
     // JSON parser's message would quote the value.
     let payload = format!(r#"{{"i": "an-id", "d": "{SECRET_VALUE}"}}"#);
@@ -119,7 +131,7 @@ async fn a_signed_cookie_with_a_bad_payload_is_warned_about_without_its_content(
 
 #[tokio::test]
 async fn failure_paths_log_no_id_and_no_data() {
-    let (captured, _guard) = capture();
+    let captured = capture();
     let storage = Failing::new(MemoryStore::new());
     let app = app_on(session(cookie(), storage.clone()).expect("layer"));
     let fail_open = app_on(

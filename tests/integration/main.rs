@@ -2,7 +2,10 @@
 //! concern.
 
 mod conformance;
+mod connection_counts;
+mod cookie_details;
 mod demo_flows;
+mod error_bodies;
 mod expired_on_the_server;
 mod failed_writes;
 mod fuzz_corpora;
@@ -13,6 +16,7 @@ mod memcache_limits;
 mod memcache_store;
 mod middleware;
 mod numbers;
+mod policy_details;
 mod redis_clients;
 mod redis_faults;
 mod redis_secured;

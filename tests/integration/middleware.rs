@@ -9,13 +9,13 @@ use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use session_cookie_store::CookieStore;
-use session_core::{async_trait, Error, Session, SessionId, SessionStorage, StoredSession};
+use session_core::{Error, Session, SessionId};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, SessionCookie, SessionManager};
 use session_tests::{CallCounts, Counted};
 use tower::{service_fn, Layer, ServiceExt};
 
-use crate::support::{app, app_with, body_text, cookie, send, session_cookie};
+use crate::support::{app, app_with, body_text, cookie, send, session_cookie, Down};
 
 fn counts(reads: usize, writes: usize, deletes: usize) -> CallCounts {
     CallCounts {
@@ -119,30 +119,6 @@ async fn an_oversized_cookie_session_is_a_clear_500_not_a_dropped_cookie() {
     let err = cookie().set_cookie(&"x".repeat(5000)).expect_err("too big");
     assert!(err.to_string().contains("bytes"), "{err}");
     assert!(err.to_string().contains("server-side storage"), "{err}");
-}
-
-/// A storage that is down: every call fails like a refused connection.
-struct Down;
-
-#[async_trait]
-impl SessionStorage for Down {
-    async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
-        Err(refused("read a session"))
-    }
-    async fn create(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
-        Err(refused("write a session"))
-    }
-    async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
-        Err(refused("write a session"))
-    }
-    async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
-        Err(refused("delete a session"))
-    }
-}
-
-fn refused(operation: &'static str) -> Error {
-    let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-    Error::storage(operation, io)
 }
 
 #[tokio::test]

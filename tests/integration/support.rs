@@ -7,7 +7,7 @@ use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use session_core::{Error, Session, SessionId};
+use session_core::{async_trait, Error, Session, SessionId, SessionStorage, StoredSession};
 use session_middleware::{session, SessionBackend, SessionCookie, SessionLayer};
 use tower::ServiceExt;
 
@@ -121,4 +121,28 @@ pub(crate) fn one_worker_runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// A storage that is down: every call fails like a refused connection.
+pub(crate) struct Down;
+
+#[async_trait]
+impl SessionStorage for Down {
+    async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
+        Err(refused("read a session"))
+    }
+    async fn create(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+        Err(refused("write a session"))
+    }
+    async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+        Err(refused("write a session"))
+    }
+    async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
+        Err(refused("delete a session"))
+    }
+}
+
+fn refused(operation: &'static str) -> Error {
+    let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    Error::storage(operation, io)
 }

@@ -5,6 +5,8 @@ mod private;
 #[cfg(test)]
 mod properties;
 mod signing;
+#[cfg(test)]
+mod vectors;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

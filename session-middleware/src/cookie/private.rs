@@ -52,11 +52,26 @@ impl Sealer {
     /// Encrypts and authenticates `value` with the first key:
     /// `base64url(nonce ‖ ciphertext ‖ tag)`, with a fresh random nonce every time.
     pub(crate) fn sign(&self, value: &str) -> Result<String, Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(Error::Randomness)?;
+        self.seal(value, nonce)
+    }
+
+    /// [`sign`](Self::sign) with a given nonce: the seam for the known-answer vectors
+    /// (`vectors.rs`). Never reuse a nonce outside tests.
+    #[cfg(test)]
+    pub(crate) fn sign_with_nonce(
+        &self,
+        value: &str,
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<String, Error> {
+        self.seal(value, nonce)
+    }
+
+    fn seal(&self, value: &str, nonce: [u8; NONCE_LEN]) -> Result<String, Error> {
         let Some(cipher) = self.ciphers.first() else {
             return Err(Error::UnsignedCookie);
         };
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(Error::Randomness)?;
         let payload = Payload {
             msg: value.as_bytes(),
             aad: &self.aad,

@@ -32,6 +32,11 @@ pub enum SigningFormat {
     /// The default: payload in URL-safe base64, and a tag that covers a format version
     /// and the cookie's name as well as the payload. A value signed for another cookie
     /// with the same secret is refused.
+    ///
+    /// Wire format: `payload "." tag`, where `payload` is the value in base64url
+    /// without padding and `tag` is, also in base64url without padding,
+    /// `HMAC-SHA256(secret, "session-middleware\0signed-cookie\0v1\0" ‖ name ‖ "\0" ‖ payload)`
+    /// (`\0` a NUL byte). Known-answer vectors: `src/cookie/vectors.json`.
     #[default]
     NameBound,
     /// Byte-identical to Remix's `@remix-run/cookie`: payload in standard base64, tag
@@ -45,6 +50,12 @@ pub enum SigningFormat {
     /// version as associated data): the client can neither read nor change the value.
     /// Use it with cookie storage when the session holds anything the user must not
     /// see. Not readable by Remix.
+    ///
+    /// Wire format: base64url without padding of `nonce ‖ ciphertext ‖ tag` (a 12-byte
+    /// random nonce, a 16-byte tag), AES-256-GCM with the key
+    /// `HKDF-SHA256(salt: none, ikm: secret, info: "session-middleware\0private-cookie\0aes-256-gcm\0v1")`
+    /// and the associated data `"session-middleware\0private-cookie\0v1\0" ‖ name`.
+    /// Known-answer vectors: `src/cookie/vectors.json`.
     Private,
 }
 

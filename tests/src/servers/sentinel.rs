@@ -21,7 +21,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One master and one replica (redis-server processes on 127.0.0.1) watched by three
 /// sentinels, one of which calls the master down after 500 ms without an answer
-/// (see [`QUICK_DOWN_AFTER`] for why only one), each with its own writable config files in a temporary directory.
+/// (see `QUICK_DOWN_AFTER` for why only one), each with its own writable config files in a temporary directory.
 /// Drop kills every process and removes the directory.
 ///
 /// Clients find the master through [`sentinel_addresses`](Self::sentinel_addresses)
