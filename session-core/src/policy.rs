@@ -105,7 +105,10 @@ impl SessionPolicy {
             return true;
         };
         let gain = next.duration_since(current).unwrap_or(Duration::ZERO);
-        gain > idle.mul_f64(self.idle_refresh.fraction())
+        // `mul_f64` would panic past `Duration::MAX`: a window that long never needs a
+        // refresh.
+        Duration::try_from_secs_f64(idle.as_secs_f64() * self.idle_refresh.fraction())
+            .is_ok_and(|threshold| gain > threshold)
     }
 }
 
@@ -248,6 +251,16 @@ mod tests {
         assert_eq!(forever.deadline(t0, t0), None);
         assert!(!forever.is_past_absolute(t0, t0));
         assert!(!forever.needs_refresh(t0, None, t0));
+        // An endless idle window under a finite absolute timeout, refreshed at its
+        // whole length: the threshold itself would overflow a `Duration`.
+        let capped = SessionPolicy {
+            idle_timeout: Some(Duration::MAX),
+            absolute_timeout: Some(Duration::from_secs(86_400)),
+            idle_refresh: IdleRefresh::new(1.0).expect("valid"),
+            ..SessionPolicy::default()
+        };
+        assert!(capped.deadline(t0, t0).is_some());
+        assert!(!capped.needs_refresh(t0, Some(t0), t0 + Duration::from_secs(60)));
     }
 
     #[test]
