@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod clock;
 mod constant_time;
 mod data;
 mod error;
@@ -57,6 +58,7 @@ mod storage;
 mod axum;
 
 pub use backend::{FoundSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
+pub use clock::{Clock, ManualClock};
 pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error, JsonError};

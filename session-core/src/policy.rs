@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::Error;
+use crate::{Clock, Error};
 
 /// The session layer's rules for expiry and storage failures.
 ///
@@ -51,6 +51,9 @@ pub struct SessionPolicy {
     /// request with a 503 and leaves the cookie alone; `true` starts a fresh session
     /// instead (logged), which logs the user out.
     pub fail_open: bool,
+    /// Where the time comes from: the system clock, or a
+    /// [`ManualClock`](crate::ManualClock) in tests of the timeouts.
+    pub clock: Clock,
 }
 
 impl Default for SessionPolicy {
@@ -60,6 +63,7 @@ impl Default for SessionPolicy {
             absolute_timeout: None,
             idle_refresh: IdleRefresh::DEFAULT,
             fail_open: false,
+            clock: Clock::system(),
         }
     }
 }

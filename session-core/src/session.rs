@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -164,7 +163,7 @@ impl Session {
             _ => None,
         };
         let copy =
-            match found.and_then(|found| WorkingCopy::found(found, policy, SystemTime::now())) {
+            match found.and_then(|found| WorkingCopy::found(found, policy, policy.clock.now())) {
                 Some(copy) => copy,
                 None => WorkingCopy::fresh(had_cookie)?,
             };

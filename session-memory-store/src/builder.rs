@@ -68,8 +68,16 @@ impl MemoryStoreBuilder {
             ttl: self.ttl,
             evictor: Evictor::new(self.max_sessions),
             _stop_sweeper: stop,
+            #[cfg(test)]
+            sweeper: std::sync::Mutex::default(),
         });
-        sweeper::start(Arc::downgrade(&inner), self.sweep_interval, stopped);
+        let sweeper = sweeper::start(Arc::downgrade(&inner), self.sweep_interval, stopped);
+        #[cfg(test)]
+        {
+            *inner.sweeper.lock().expect("not poisoned") = sweeper;
+        }
+        #[cfg(not(test))]
+        drop(sweeper); // detached: it ends on its own when the store is dropped
         MemoryStore { inner }
     }
 }

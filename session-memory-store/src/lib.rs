@@ -78,6 +78,9 @@ struct Inner {
     evictor: Evictor,
     /// Dropping this (with the store) wakes the sweeper thread and ends it.
     _stop_sweeper: std::sync::mpsc::Sender<()>,
+    /// The sweeper thread, for the tests that check it stops.
+    #[cfg(test)]
+    sweeper: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Inner {

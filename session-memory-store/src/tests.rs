@@ -73,9 +73,30 @@ fn the_background_sweeper_removes_expired_records_without_any_runtime() {
 #[test]
 fn the_sweeper_stops_with_the_store() {
     let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
+    let thread = store
+        .inner
+        .sweeper
+        .lock()
+        .expect("not poisoned")
+        .take()
+        .expect("a sweeper thread was started");
+    assert!(
+        !thread.is_finished(),
+        "positive control: it runs while the store lives"
+    );
     let weak = Arc::downgrade(&store.inner);
     drop(store);
     assert!(weak.upgrade().is_none(), "the sweeper kept the store alive");
+    // It sleeps for an hour between sweeps: only the store's drop can end it this soon.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !thread.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        thread.is_finished(),
+        "the sweeper thread outlived its store"
+    );
+    thread.join().expect("the sweeper did not panic");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
-use session_core::{Error, Session, SessionBackend, SessionPolicy};
+use session_core::{Clock, Error, Session, SessionBackend, SessionPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -53,6 +53,28 @@ impl SessionLayer {
     #[must_use]
     pub fn fail_open(self, fail_open: bool) -> Self {
         self.change_manager(|manager| manager.fail_open(fail_open))
+    }
+
+    /// Reads the time from `clock`; see [`SessionManager::clock`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_middleware::{session, ManualClock, MemoryStore, SessionCookie};
+    ///
+    /// let time = ManualClock::starting_now();
+    /// let cookie = SessionCookie::builder("__session")
+    ///     .secret("replace me with 32+ random bytes from your secret store")
+    ///     .build()?;
+    /// let layer = session(cookie, MemoryStore::new())?
+    ///     .idle_timeout(Duration::from_secs(60))
+    ///     .clock(time.clock());
+    /// time.advance(Duration::from_secs(61)); // every session it issued is now idle
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn clock(self, clock: Clock) -> Self {
+        self.change_manager(|manager| manager.clock(clock))
     }
 
     /// Replaces the whole policy; see [`SessionManager::policy`].

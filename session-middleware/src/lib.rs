@@ -85,8 +85,8 @@ pub use cookie::{SameSite, SessionCookie, SessionCookieBuilder, SigningFormat, M
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use manager::SessionManager;
 pub use session_core::{
-    async_trait, CookieUpdate, Error, FoundSession, IdleRefresh, MoveOutcome, Session,
-    SessionBackend, SessionData, SessionId, SessionPolicy, SessionStorage, SessionWrite,
+    async_trait, Clock, CookieUpdate, Error, FoundSession, IdleRefresh, ManualClock, MoveOutcome,
+    Session, SessionBackend, SessionData, SessionId, SessionPolicy, SessionStorage, SessionWrite,
     StoredSession, ValueMap, WriteMode, WriteOutcome,
 };
 

@@ -2,11 +2,11 @@
 //! whole job of the middleware, usable without tower.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
 use session_core::{
-    async_trait, CookieUpdate, Error, FoundSession, Session, SessionBackend, SessionId,
+    async_trait, Clock, CookieUpdate, Error, FoundSession, Session, SessionBackend, SessionId,
     SessionPolicy, SessionWrite, WriteOutcome,
 };
 
@@ -125,6 +125,14 @@ impl SessionManager {
         self.change_policy(|policy| policy.fail_open = fail_open)
     }
 
+    /// Reads the time from `clock` instead of the system clock: a
+    /// [`ManualClock`](session_core::ManualClock) makes timeouts testable at their
+    /// exact edges, without sleeping. See [`SessionPolicy::clock`].
+    #[must_use]
+    pub fn clock(self, clock: Clock) -> Self {
+        self.change_policy(|policy| policy.clock = clock)
+    }
+
     /// Replaces the whole [`SessionPolicy`].
     #[must_use]
     pub fn policy(mut self, policy: SessionPolicy) -> Self {
@@ -206,7 +214,7 @@ impl SessionManager {
                 // The browser may drop the cookie when the server would: same deadline.
                 let max_age = expires.map(|expires| {
                     let left = expires
-                        .duration_since(SystemTime::now())
+                        .duration_since(self.policy.clock.now())
                         .unwrap_or_default();
                     Duration::from_secs(
                         left.as_secs()

@@ -302,6 +302,17 @@ async fn a_dead_server_fails_only_its_own_share() {
         assert_eq!(response.status(), StatusCode::OK);
         lost += usize::from(body_text(response).await == "Ok(None)");
     }
+    assert_eq!(
+        lost,
+        cookies[dead].len(),
+        "a restarted memcached kept sessions it cannot have kept"
+    );
+    for (server, list) in cookies.iter().filter(|(server, _)| *server != dead) {
+        for cookie in list {
+            let response = send(&app, "/read", Some(cookie)).await;
+            assert_eq!(body_text(response).await, "Ok(Some(1))", "lost on {server}");
+        }
+    }
     let total: usize = cookies.values().map(Vec::len).sum();
     println!(
         "memcached: one of three servers killed; its {} sessions answered 503 meanwhile, the other {} kept working; recovered {recovered_after:?} after restart; {lost} sessions lost (the restarted server's)",

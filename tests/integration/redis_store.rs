@@ -398,7 +398,11 @@ async fn a_corrupt_record_gives_a_fresh_session_not_an_error() {
 
 /// Redis is killed mid-test: requests fail fast with 503 and keep their cookie; once it
 /// is back, the same app recovers without a restart and no saved session is lost.
-/// Prints the figures (time to error, time to recover, sessions lost).
+///
+/// "Fast" is checked by what answered, not by a stopwatch: a killed server's requests
+/// fail on the refused or broken connection, never by waiting out a timeout; a hung
+/// server's fail by the command timeout, and never before it. Wall-clock waits are only
+/// bounds against a hang. Prints the figures (time to error, time to recover).
 #[tokio::test]
 async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
     let mut server = RedisServer::start();
@@ -409,13 +413,24 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
         .command_timeout(timeout)
         .build()
         .expect("valid");
-    let app = app(store);
+    let app = app(store.clone());
     let mut cookies = Vec::new();
     for _ in 0..50 {
         cookies.push(session_cookie(&send(&app, "/write", None).await).expect("cookie"));
     }
 
     server.kill();
+    for attempt in 0..3 {
+        let refused = store
+            .read(&session_id(&cookies[0]))
+            .await
+            .expect_err("a dead server");
+        let cause = error_chain(&refused);
+        assert!(
+            !cause.contains("timeout"),
+            "attempt {attempt} waited for a timeout instead of failing on the dead server: {cause}"
+        );
+    }
     // Bounded, not timed: a hang would fail here, however slow the machine.
     let bound = Duration::from_secs(10);
     let mut slowest_error = Duration::ZERO;
@@ -456,6 +471,21 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
 
     // A Redis that hangs instead of refusing: the command timeout answers for it.
     server.pause();
+    let started = tokio::time::Instant::now();
+    let hung = tokio::time::timeout(bound, store.read(&session_id(&cookies[1])))
+        .await
+        .expect("the read did not hang")
+        .expect_err("a hung server");
+    assert!(
+        error_chain(&hung).contains("did not answer within the command timeout"),
+        "{}",
+        error_chain(&hung)
+    );
+    // A tokio timer never fires early: an error before the timeout came from elsewhere.
+    assert!(
+        started.elapsed() >= timeout,
+        "failed before the command timeout"
+    );
     let started = std::time::Instant::now();
     let response = tokio::time::timeout(bound, send(&app, "/read", Some(&cookies[1])))
         .await
@@ -510,4 +540,16 @@ fn a_store_outliving_its_runtime_reconnects_on_the_next() {
             assert!(read.is_some(), "round {round}");
         });
     }
+}
+
+/// An error and its sources, as one line: the store's reason is in the sources.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

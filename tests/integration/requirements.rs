@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
-use session_core::{Error, Session, SessionId, SessionPolicy, SessionStorage, StoredSession};
+use session_core::{
+    Error, ManualClock, Session, SessionId, SessionPolicy, SessionStorage, StoredSession,
+};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, SameSite, SessionCookie, SessionManager, SigningFormat};
 use session_tests::{CallCounts, Counted};
@@ -277,7 +279,9 @@ async fn r16_regenerate_and_destroy_fail_when_the_store_does() {
     }
 }
 
-fn timed_app(storage: MemoryStore, idle: Duration, absolute: Duration) -> Router {
+/// An app whose timeouts run on `time`, a clock the test moves by hand: every timeout
+/// is checked at its exact edge, a moment short of it and at it, whatever the load.
+fn timed_app(time: &ManualClock, idle: Duration, absolute: Duration) -> Router {
     Router::new()
         .route("/write", get(|s: Session| async move { s.set("n", 1) }))
         .route(
@@ -285,64 +289,87 @@ fn timed_app(storage: MemoryStore, idle: Duration, absolute: Duration) -> Router
             get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
         )
         .layer(
-            session(cookie(), storage)
+            session(cookie(), MemoryStore::new())
                 .expect("layer")
                 .idle_timeout(idle)
-                .absolute_timeout(absolute),
+                .absolute_timeout(absolute)
+                .clock(time.clock()),
         )
 }
 
+async fn read(app: &Router, cookie: &str) -> String {
+    body_text(send(app, "/read", Some(cookie)).await).await
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const TICK: Duration = Duration::from_millis(1);
+
 #[tokio::test]
 async fn r18_the_idle_timeout_is_enforced_on_the_server() {
-    // Generous margins: a stalled machine can only make the session look older.
-    let app = timed_app(
-        MemoryStore::new(),
-        Duration::from_millis(400),
-        Duration::from_secs(60),
-    );
-    let live = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    let time = ManualClock::starting_now();
+    let app = timed_app(&time, MINUTE, HOUR);
+    let used = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    let left_alone = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+
+    time.advance(MINUTE - TICK);
     assert_eq!(
-        body_text(send(&app, "/read", Some(&live)).await).await,
-        "Ok(Some(1))"
+        read(&app, &used).await,
+        "Ok(Some(1))",
+        "short of the deadline"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    time.advance(TICK);
+    assert_eq!(read(&app, &left_alone).await, "Ok(None)", "at the deadline");
+    // The read a moment earlier pushed the used session's deadline a minute on.
     assert_eq!(
-        body_text(send(&app, "/read", Some(&live)).await).await,
-        "Ok(None)"
+        read(&app, &used).await,
+        "Ok(Some(1))",
+        "a read keeps it alive"
     );
+    time.advance(MINUTE);
+    assert_eq!(read(&app, &used).await, "Ok(None)");
 }
 
 #[tokio::test]
 async fn r19_the_absolute_timeout_is_enforced_however_active() {
-    let app = timed_app(
-        MemoryStore::new(),
-        Duration::from_secs(60),
-        Duration::from_millis(150),
-    );
-    let live = session_cookie(&send(&app, "/write", None).await).expect("cookie");
-    // Active all along: a write every 40 ms.
-    let mut cookie = live;
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(40)).await;
+    let time = ManualClock::starting_now();
+    let app = timed_app(&time, MINUTE, HOUR);
+    let mut cookie = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    // Active all along: a write every 50 s, well inside the idle timeout, for an hour.
+    let step = Duration::from_secs(50);
+    let mut elapsed = Duration::ZERO;
+    while elapsed + step < HOUR {
+        time.advance(step);
+        elapsed += step;
         let response = send(&app, "/write", Some(&cookie)).await;
         cookie = session_cookie(&response).unwrap_or(cookie);
+        assert_eq!(
+            read(&app, &cookie).await,
+            "Ok(Some(1))",
+            "alive at {elapsed:?}"
+        );
     }
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    time.advance(HOUR - elapsed - TICK);
     assert_eq!(
-        body_text(send(&app, "/read", Some(&cookie)).await).await,
-        "Ok(None)"
+        read(&app, &cookie).await,
+        "Ok(Some(1))",
+        "short of the hour"
     );
+    time.advance(TICK);
+    assert_eq!(read(&app, &cookie).await, "Ok(None)", "at the hour");
 }
 
 #[tokio::test]
 async fn r20_client_cookie_expiry_is_not_relied_on() {
-    // The client keeps sending the cookie after its Max-Age: the server still says no.
-    let storage = MemoryStore::new();
-    let app = timed_app(storage, Duration::from_millis(50), Duration::from_secs(60));
-    let live = session_cookie(&send(&app, "/write", None).await).expect("cookie");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let response = send(&app, "/read", Some(&live)).await;
-    assert_eq!(body_text(response).await, "Ok(None)");
+    // The cookie tells the browser to drop it when the server would (Max-Age=60); a
+    // client that keeps sending it after that is still refused by the server.
+    let time = ManualClock::starting_now();
+    let app = timed_app(&time, MINUTE, HOUR);
+    let response = send(&app, "/write", None).await;
+    assert!(set_cookie_header(&response).contains("Max-Age=60"));
+    let live = session_cookie(&response).expect("cookie");
+    time.advance(MINUTE + Duration::from_secs(3600));
+    assert_eq!(read(&app, &live).await, "Ok(None)");
 }
 
 #[tokio::test]
@@ -535,11 +562,12 @@ async fn r41_error_bodies_are_opaque() {
 
 #[tokio::test]
 async fn r17_regenerate_keeps_the_absolute_deadline() {
+    let time = ManualClock::starting_now();
     let policy = SessionPolicy {
-        absolute_timeout: Some(Duration::from_millis(150)),
+        absolute_timeout: Some(HOUR),
+        clock: time.clock(),
         ..SessionPolicy::default()
     };
-    let storage = MemoryStore::new();
     let app = Router::new()
         .route("/write", get(|s: Session| async move { s.set("n", 1) }))
         .route(
@@ -551,16 +579,21 @@ async fn r17_regenerate_keeps_the_absolute_deadline() {
             get(|s: Session| async move { format!("{:?}", s.get::<u64>("n")) }),
         )
         .layer(session_middleware::SessionLayer::from_manager(
-            SessionManager::new(cookie(), storage)
+            SessionManager::new(cookie(), MemoryStore::new())
                 .expect("manager")
                 .policy(policy),
         ));
     let first = session_cookie(&send(&app, "/write", None).await).expect("cookie");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    time.advance(HOUR / 2);
     let second = session_cookie(&send(&app, "/regenerate", Some(&first)).await).expect("cookie");
-    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_ne!(session_id(&first), session_id(&second));
+    time.advance(HOUR / 2 - TICK);
     assert_eq!(
-        body_text(send(&app, "/read", Some(&second)).await).await,
-        "Ok(None)"
+        read(&app, &second).await,
+        "Ok(Some(1))",
+        "short of the hour"
     );
+    time.advance(TICK);
+    // An hour after the *first* save, not after the regeneration.
+    assert_eq!(read(&app, &second).await, "Ok(None)", "at the hour");
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{CookieUpdate, Session, SessionBackend, SessionId, SessionPolicy};
+use session_core::{CookieUpdate, ManualClock, Session, SessionBackend, SessionId, SessionPolicy};
 
 use crate::Capabilities;
 
@@ -224,17 +224,28 @@ pub async fn destroy_clears_the_cookie_and_the_data(
     }
 }
 
-/// A session past its idle timeout does not load.
+/// A session past its idle timeout does not load, exactly at its deadline; one a
+/// moment short of it does. The policy's clock is moved by hand: no sleeping, so a
+/// slow machine cannot flip the result either way.
 pub async fn expired_sessions_are_not_loaded(backend: Arc<dyn SessionBackend>, _: Capabilities) {
+    let time = ManualClock::starting_now();
+    let idle = Duration::from_secs(60);
     let policy = SessionPolicy {
-        idle_timeout: Some(Duration::from_millis(1)),
+        idle_timeout: Some(idle),
+        clock: time.clock(),
         ..SessionPolicy::default()
     };
-    let mut browser = Browser::with_policy(backend, policy);
-    let (before, _) = browser.request(increment).await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let (after, _) = browser.request(|_| {}).await;
-    assert_eq!(count(&after), 0);
+    let mut short_of_it = Browser::with_policy(backend.clone(), policy.clone());
+    let mut at_it = Browser::with_policy(backend, policy);
+    let (before, _) = at_it.request(increment).await;
+    short_of_it.request(increment).await;
+
+    time.advance(idle - Duration::from_millis(1));
+    let (alive, _) = short_of_it.request(|_| {}).await;
+    assert_eq!(count(&alive), 1, "a session short of its idle deadline");
+    time.advance(Duration::from_millis(1));
+    let (after, _) = at_it.request(|_| {}).await;
+    assert_eq!(count(&after), 0, "a session at its idle deadline loaded");
     assert_ne!(id(&after), id(&before));
 }
 

@@ -120,7 +120,7 @@ impl Session {
         for _ in 0..MAX_ROUNDS {
             let plan = match &*self.lock() {
                 State::Unloaded { .. } => return Ok(update),
-                State::Loaded(copy) => copy.plan(&self.inner.policy, SystemTime::now()),
+                State::Loaded(copy) => copy.plan(&self.inner.policy, self.inner.policy.clock.now()),
             };
             // The lock is released: the backend is awaited without it.
             let write = match plan {
@@ -189,7 +189,7 @@ impl Session {
     /// ```
     pub fn needs_commit(&self) -> bool {
         self.inner.backend.is_some()
-            && matches!(&*self.lock(), State::Loaded(copy) if copy.has_work(&self.inner.policy, SystemTime::now))
+            && matches!(&*self.lock(), State::Loaded(copy) if copy.has_work(&self.inner.policy, || self.inner.policy.clock.now()))
     }
 
     /// Applies a backend's answer to the working copy.
