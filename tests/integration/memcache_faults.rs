@@ -186,6 +186,37 @@ async fn a_reply_to_a_command_not_sent_reaches_no_one() {
     assert_eq!(STORE_PANICS.load(Ordering::SeqCst), 0, "a task panicked");
 }
 
+/// A reply that comes only after its request timed out: the request fails within the
+/// command timeout, and the late reply reaches no later request. (The server sends it
+/// only once another command arrives on that connection: no race with the clock.)
+#[tokio::test]
+async fn a_late_reply_after_a_timeout_reaches_no_one() {
+    count_store_panics();
+    let server = ScriptedMemcached::start([Behaviour::LateReply]);
+    let store = store(&server);
+    let (alice, bob) = (
+        seeded(&server, &store, "alice"),
+        seeded(&server, &store, "bob"),
+    );
+    let started = tokio::time::Instant::now();
+    let for_alice = owner(&store, &alice).await;
+    assert!(
+        for_alice.is_err(),
+        "a read without a reply returned {for_alice:?}"
+    );
+    assert!(started.elapsed() >= TIMEOUT, "failed before its timeout");
+    // Bob's read is the command that would release alice's late reply.
+    assert_eq!(
+        owner(&store, &bob).await.expect("answered"),
+        Some("\"bob\"".to_owned())
+    );
+    assert_eq!(
+        owner(&store, &alice).await.expect("answered"),
+        Some("\"alice\"".to_owned())
+    );
+    assert_eq!(STORE_PANICS.load(Ordering::SeqCst), 0, "a task panicked");
+}
+
 /// A server that stops answering mid-connection: every request on it fails within the
 /// command timeout, the client hangs up on it, and the next request dials again.
 #[tokio::test]

@@ -366,6 +366,91 @@ fn concurrent_commands_reach_redis_as_one_batch() {
         .expect("the scenario ran");
 }
 
+/// Concurrent requests for different users, batched together, with errors mixed in:
+/// every caller gets its own reply, the errors reach only their own callers, and the
+/// requests really shared a batch (counted as in the test above). A reply handed to
+/// the wrong caller would give one user another user's session.
+#[test]
+fn each_caller_in_a_batch_gets_its_own_reply() {
+    let runtime = one_worker_runtime();
+    let scenario = async {
+        let server = RedisServer::start();
+        let store = RedisStore::builder()
+            .url(server.url())
+            .build()
+            .expect("valid");
+        let mut conn = raw(&server.url()).await;
+        let user = |n: usize| StoredSession {
+            data: serde_json::from_value(json!([{ "user": format!("user-{n}") }, {}]))
+                .expect("record"),
+            ..StoredSession::default()
+        };
+        // Per request, by n % 3: a read of user n's session, a read of a key that is
+        // not a string (Redis answers WRONGTYPE), or an update to a new value.
+        let ids: Vec<SessionId> = (0..60)
+            .map(|_| SessionId::generate().expect("id"))
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            if n % 3 == 1 {
+                let _: () = redis::cmd("RPUSH")
+                    .arg(store.key(id))
+                    .arg("not a session")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("rpush");
+            } else {
+                assert!(store.create(id, &user(n)).await.expect("create"));
+            }
+        }
+        let before = reads_processed(&mut conn).await;
+        let mut requests = tokio::task::JoinSet::new();
+        for (n, id) in ids.iter().cloned().enumerate() {
+            let store = store.clone();
+            requests.spawn(async move {
+                let outcome = match n % 3 {
+                    2 => store
+                        .update(&id, &user(n + 1000))
+                        .await
+                        .map(|updated| format!("updated {updated}")),
+                    _ => store
+                        .read(&id)
+                        .await
+                        .map(|found| format!("{:?}", found.map(|r| r.data.values["user"].clone()))),
+                };
+                (n, outcome)
+            });
+        }
+        while let Some(request) = requests.join_next().await {
+            let (n, outcome) = request.expect("task");
+            match n % 3 {
+                0 => assert_eq!(
+                    outcome.expect("read"),
+                    format!("Some(String(\"user-{n}\"))"),
+                    "request {n}"
+                ),
+                1 => assert!(outcome.is_err(), "request {n}: {outcome:?}"),
+                _ => assert_eq!(outcome.expect("update"), "updated true", "request {n}"),
+            }
+        }
+        let spent = reads_processed(&mut conn).await - before - 1;
+        assert!(
+            spent <= 6,
+            "60 concurrent requests cost Redis {spent} socket reads"
+        );
+        for (n, id) in ids.iter().enumerate().filter(|(n, _)| n % 3 == 2) {
+            let stored = store.read(id).await.expect("read").expect("present");
+            assert_eq!(
+                stored.data.values["user"],
+                json!(format!("user-{}", n + 1000)),
+                "the update of request {n} landed elsewhere"
+            );
+        }
+    };
+    runtime
+        .block_on(runtime.spawn(scenario))
+        .expect("the scenario ran");
+}
+
 #[tokio::test]
 async fn a_corrupt_record_gives_a_fresh_session_not_an_error() {
     let prefix = unique_prefix("corrupt");

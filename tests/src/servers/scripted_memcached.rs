@@ -32,6 +32,10 @@ pub enum MemcachedBehaviour {
     /// Answers the first command, then answers the second with the first one's reply
     /// again before its own: a reply to a command that was not sent.
     ExtraReply,
+    /// Holds back the reply to the first command until a second command arrives, then
+    /// sends it in front of the second one's: a reply that comes after its request
+    /// timed out.
+    LateReply,
     /// Sends the first half of the reply, then closes the connection.
     TruncateAndClose,
     /// Answers with bytes that are not a reply.
@@ -296,6 +300,14 @@ fn serve(stream: TcpStream, behaviour: MemcachedBehaviour, state: &State) -> std
                     return Ok(());
                 };
                 writer.write_all(&[first, honest(&second)].concat())?;
+            }
+            MemcachedBehaviour::LateReply => {
+                let late = honest(&request);
+                let Some(second) = read_request(&mut reader)? else {
+                    state.closed_by_client.fetch_add(1, Ordering::SeqCst);
+                    return Ok(());
+                };
+                writer.write_all(&[late, honest(&second)].concat())?;
             }
             MemcachedBehaviour::TruncateAndClose => {
                 let mut reply = honest(&request);
