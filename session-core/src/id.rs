@@ -61,8 +61,16 @@ impl SessionId {
     /// [`Error::Randomness`] when the OS cannot provide random bytes. There is no fallback
     /// to a weaker source: a predictable session ID is worse than a failed request.
     pub fn generate() -> Result<Self, Error> {
+        Self::generate_from(getrandom::fill)
+    }
+
+    /// [`generate`](Self::generate) with its random bytes from `fill`: the seam the
+    /// tests use to make the source fail.
+    fn generate_from(
+        fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+    ) -> Result<Self, Error> {
         let mut random = [0u8; RANDOM_BYTES];
-        getrandom::fill(&mut random).map_err(Error::Randomness)?;
+        fill(&mut random).map_err(Error::Randomness)?;
         let mut bytes = [0u8; NATIVE_LEN];
         let written = URL_SAFE_NO_PAD
             .encode_slice(random, &mut bytes)
@@ -187,6 +195,25 @@ mod tests {
         }
         // All 64 symbols of the alphabet show up: the encoding is not truncating entropy.
         assert_eq!(symbols.len(), 64);
+    }
+
+    #[test]
+    fn a_failing_random_source_is_an_error_never_an_id() {
+        let failing = SessionId::generate_from(|_| Err(getrandom::Error::UNSUPPORTED));
+        assert!(matches!(failing, Err(Error::Randomness(_))), "{failing:?}");
+        // A source that fails after writing some bytes: those bytes are not used either.
+        let partial = SessionId::generate_from(|bytes| {
+            bytes[..8].fill(0xAB);
+            Err(getrandom::Error::UNEXPECTED)
+        });
+        assert!(matches!(partial, Err(Error::Randomness(_))), "{partial:?}");
+        // Positive control: the same seam with a working source gives its bytes.
+        let fixed = SessionId::generate_from(|bytes| {
+            bytes.fill(0);
+            Ok(())
+        })
+        .expect("an ID");
+        assert_eq!(fixed.as_str(), "A".repeat(NATIVE_LEN));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, Request};
 use session_core::SessionStorage;
 use session_memory_store::MemoryStore;
-use session_middleware::{session, SameSite, SessionCookie, SessionManager};
+use session_middleware::{session, SameSite, SessionCookie, SessionManager, MAX_COOKIE_SIZE};
 use tower::ServiceExt;
 
 use crate::support::{
@@ -243,4 +243,31 @@ async fn a_long_idle_timeout_sends_at_most_400_days() {
         .idle_timeout(ten_years);
     let response = send(&app_on(layer), "/write", None).await;
     assert_eq!(max_age(&response).as_deref(), Some("34560000"));
+}
+
+/// The 4096-byte cap holds on the way in too: a validly signed value one step over it
+/// is ignored (a fresh session), one exactly at it loads. (Unpadded base64 never ends
+/// 4097 bytes after the tag here, so "over" is 4098.)
+#[tokio::test]
+async fn validly_signed_values_over_the_cap_are_ignored_on_read() {
+    let app = app(session_cookie_store::CookieStore::new());
+    let live = session_cookie(&send(&app, "/write", None).await).expect("cookie");
+    let payload = cookie().verify(&live).expect("ours");
+    // JSON allows trailing whitespace: pad the payload to the length wanted.
+    let signed_at = |length: usize| {
+        (0..4096)
+            .map(|pad| {
+                cookie()
+                    .sign(&format!("{payload}{}", " ".repeat(pad)))
+                    .expect("signed")
+            })
+            .find(|signed| signed.len() == length)
+            .expect("a padding gives that length")
+    };
+    let read = |value: String| {
+        let app = app.clone();
+        async move { body_text(send(&app, "/read", Some(&value)).await).await }
+    };
+    assert_eq!(read(signed_at(MAX_COOKIE_SIZE)).await, "Ok(Some(1))");
+    assert_eq!(read(signed_at(MAX_COOKIE_SIZE + 2)).await, "Ok(None)");
 }

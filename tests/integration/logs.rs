@@ -13,7 +13,7 @@ use session_memory_store::MemoryStore;
 use session_middleware::{session, SessionCookie, SessionManager};
 use session_tests::{Failing, Operation};
 
-use crate::support::{app_on, cookie, send, session_cookie, session_id, SECRET};
+use crate::support::{app_on, body_text, cookie, send, session_cookie, session_id, SECRET};
 
 /// A value no log line may ever contain.
 const SECRET_VALUE: &str = "hunter2-session-value";
@@ -127,6 +127,38 @@ async fn a_signed_cookie_with_a_bad_payload_is_warned_about_without_its_content(
     let logs = captured.text();
     assert!(logs.contains("no valid session payload"), "{logs}");
     assert_nothing_secret(&logs, &[]);
+}
+
+/// A forged cookie is refused on its signature before its payload is looked at: the
+/// same bytes that are reported as "no valid session payload" once validly signed are,
+/// with a wrong tag, only a failed signature (at debug, since any client can send one).
+#[tokio::test]
+async fn a_forged_cookie_is_refused_before_its_payload_is_parsed() {
+    let app = app_on(session(cookie(), CookieStore::new()).expect("layer"));
+    let signed = cookie().sign("not session JSON").expect("signed");
+    let tag = signed.rfind('.').expect("payload.tag") + 1;
+    let mut forged = signed.clone().into_bytes();
+    forged[tag] = if forged[tag] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ASCII");
+
+    let captured = capture();
+    let response = send(&app, "/read", Some(&forged)).await;
+    let logs = captured.text();
+    assert_eq!(body_text(response).await, "Ok(None)");
+    assert!(logs.contains("failed signature verification"), "{logs}");
+    assert!(
+        !logs.contains("no valid session payload"),
+        "parsed before it was verified:\n{logs}"
+    );
+
+    let captured = capture();
+    let response = send(&app, "/read", Some(&signed)).await;
+    let logs = captured.text();
+    assert_eq!(body_text(response).await, "Ok(None)");
+    assert!(
+        logs.contains("no valid session payload"),
+        "positive control:\n{logs}"
+    );
 }
 
 #[tokio::test]

@@ -246,6 +246,19 @@ async fn r15_a_session_used_after_destroy_is_new() {
         .await
         .expect("read")
         .is_none());
+    // A new session was set, not the old one cleared: it holds the flash.
+    assert!(!new.contains("Max-Age=0"), "a clearing cookie: {new}");
+    let value = new
+        .split(';')
+        .next()
+        .and_then(|pair| pair.strip_prefix("sid="))
+        .expect("our cookie");
+    let fresh = storage
+        .read(&session_id(value))
+        .await
+        .expect("read")
+        .expect("the new session is stored");
+    assert_eq!(fresh.data.flash["notice"], "logged out");
 }
 
 /// A storage whose deletes fail: logout must not look successful.
@@ -384,6 +397,17 @@ async fn r21_every_store_filters_expired_records_on_load() {
     assert_eq!(storage.len(), 1, "not swept yet");
     assert!(storage.read(&key).await.expect("read").is_none());
     // Redis and memcached: `expired_records_are_not_returned` in their conformance runs.
+}
+
+#[tokio::test]
+async fn r22_cookies_are_browser_session_cookies_by_default() {
+    // No timeout configured: neither Max-Age nor Expires, so the browser drops the
+    // cookie when it closes.
+    let response = send(&app(MemoryStore::new()), "/write", None).await;
+    let header = set_cookie_header(&response);
+    assert!(header.starts_with("sid="), "{header}");
+    assert!(!header.contains("Max-Age"), "{header}");
+    assert!(!header.contains("Expires"), "{header}");
 }
 
 #[test]

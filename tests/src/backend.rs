@@ -249,6 +249,39 @@ pub async fn expired_sessions_are_not_loaded(backend: Arc<dyn SessionBackend>, _
     assert_ne!(id(&after), id(&before));
 }
 
+/// A session past its absolute timeout does not load however active it was: kept busy
+/// (well inside its idle timeout) up to a moment short of the end, then refused at it.
+pub async fn sessions_past_the_absolute_timeout_are_not_loaded(
+    backend: Arc<dyn SessionBackend>,
+    _: Capabilities,
+) {
+    let time = ManualClock::starting_now();
+    let (idle, absolute) = (Duration::from_secs(60), Duration::from_secs(150));
+    let policy = SessionPolicy {
+        idle_timeout: Some(idle),
+        absolute_timeout: Some(absolute),
+        clock: time.clock(),
+        ..SessionPolicy::default()
+    };
+    let mut browser = Browser::with_policy(backend, policy);
+    let (before, _) = browser.request(increment).await;
+    for _ in 0..3 {
+        time.advance(Duration::from_secs(45));
+        browser.request(increment).await;
+    }
+    time.advance(Duration::from_secs(15) - Duration::from_millis(1));
+    let (alive, _) = browser.request(|_| {}).await;
+    assert_eq!(count(&alive), 4, "short of the absolute deadline");
+    time.advance(Duration::from_millis(1));
+    let (after, _) = browser.request(|_| {}).await;
+    assert_eq!(
+        count(&after),
+        0,
+        "a session at its absolute deadline loaded"
+    );
+    assert_ne!(id(&after), id(&before));
+}
+
 /// A session within its idle and absolute timeouts loads.
 pub async fn sessions_within_their_lifetime_load(
     backend: Arc<dyn SessionBackend>,

@@ -143,6 +143,7 @@ macro_rules! backend_conformance {
             regenerate_keeps_the_data_under_a_new_id,
             destroy_clears_the_cookie_and_the_data,
             expired_sessions_are_not_loaded,
+            sessions_past_the_absolute_timeout_are_not_loaded,
             sessions_within_their_lifetime_load,
             destroy_then_reuse_starts_a_new_session,
             a_concurrent_logout_is_never_undone,
