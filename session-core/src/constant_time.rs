@@ -44,6 +44,8 @@ mod tests {
                 assert!(!constant_time_eq(&tag, &other), "byte {i} bit {bit}");
             }
         }
+        // Two bytes off by the same bits: differences must add up, not cancel out.
+        assert!(!constant_time_eq(b"aa", b"``"));
         assert!(constant_time_eq(&[], &[]));
         assert!(!constant_time_eq(&tag, &tag[..31]));
     }

@@ -97,6 +97,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn empty_only_without_values_and_without_flash() {
+        assert!(SessionData::default().is_empty());
+        let values: SessionData = serde_json::from_value(json!([{ "a": 1 }, {}])).expect("data");
+        let flash: SessionData = serde_json::from_value(json!([{}, { "a": 1 }])).expect("data");
+        assert!(!values.is_empty());
+        assert!(!flash.is_empty());
+    }
+
+    #[test]
+    fn a_json_object_is_not_a_record() {
+        // Remix's layout is an array; an object (any other program's JSON) is refused
+        // rather than read as an empty session.
+        assert!(serde_json::from_value::<SessionData>(json!({ "a": 1 })).is_err());
+        assert!(serde_json::from_value::<SessionData>(json!({})).is_err());
+    }
+
+    #[test]
     fn round_trips_in_remix_layout() {
         let text = r#"[{"count":3,"user":{"id":7,"name":"Zoë"}},{"notice":"saved"}]"#;
         let data: SessionData = serde_json::from_str(text).expect("valid");

@@ -240,6 +240,29 @@ mod tests {
             let text = err.to_string();
             assert!(text.starts_with(|c: char| c.is_lowercase()), "{text}");
             assert!(!text.ends_with('.'), "{text}");
+            // Only a storage outage is a 503 that keeps the cookie.
+            assert_eq!(
+                err.is_unavailable(),
+                matches!(err, Error::Storage { .. }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_errors_say_what_kind_of_failure_without_the_value() {
+        let syntax = serde_json::from_str::<serde_json::Value>("x").expect_err("syntax");
+        let eof = serde_json::from_str::<serde_json::Value>("[1").expect_err("eof");
+        let data = serde_json::from_str::<u8>("\"a string\"").expect_err("data");
+        let cases = [
+            (syntax, "not valid JSON"),
+            (eof, "ends early"),
+            (data, "another type or shape"),
+        ];
+        for (error, says) in cases {
+            let text = error.to_string();
+            let message = JsonError::from(error).to_string();
+            assert!(message.contains(says), "{text}: {message}");
         }
     }
 }

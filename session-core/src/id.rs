@@ -224,6 +224,16 @@ mod tests {
     }
 
     #[test]
+    fn hashed_keys_are_the_prefix_and_the_sha256_hex_of_the_id() {
+        // Known answer from Python: hashlib.sha256(id.encode()).hexdigest()
+        let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("a UUID");
+        assert_eq!(
+            id.hashed_key("session:"),
+            "session:30a5154b77ab8b2ddbe19f5e7af72f33cc2a4a41f22940d965102650a1c72863"
+        );
+    }
+
+    #[test]
     fn accepts_remix_uuids() {
         let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("uuid");
         assert_eq!(id.as_str(), "f81d4fae-7dec-11d0-a765-00a0c91e6bf6");

@@ -134,6 +134,43 @@ async fn an_expired_record_counts_as_absent() {
 }
 
 #[tokio::test]
+async fn a_create_takes_the_place_of_an_expired_record() {
+    let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
+    let key = id();
+    let past = SystemTime::now() - Duration::from_secs(1);
+    assert!(store
+        .create(&key, &record(1, Some(past)))
+        .await
+        .expect("create"));
+    assert!(!store.is_empty(), "held until swept");
+    assert!(store.create(&key, &record(2, None)).await.expect("create"));
+    let stored = store
+        .read(&key)
+        .await
+        .expect("read")
+        .expect("the new record");
+    assert_eq!(stored.data, record(2, None).data);
+}
+
+#[tokio::test]
+async fn purge_expired_counts_what_it_removed() {
+    let store = MemoryStore::with_sweep_interval(Duration::from_secs(3600));
+    let past = SystemTime::now() - Duration::from_secs(1);
+    for n in 0..3 {
+        store
+            .create(&id(), &record(n, Some(past)))
+            .await
+            .expect("create");
+    }
+    let keep = id();
+    store.create(&keep, &record(9, None)).await.expect("create");
+    assert_eq!(store.purge_expired(), 3);
+    assert_eq!(store.purge_expired(), 0);
+    assert_eq!(store.len(), 1);
+    assert!(store.read(&keep).await.expect("read").is_some());
+}
+
+#[tokio::test]
 async fn debug_shows_no_id_and_no_data() {
     let store = MemoryStore::new();
     let key = id();
