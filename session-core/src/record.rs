@@ -168,6 +168,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decode_live_keeps_live_records_and_drops_expired_and_corrupt_ones() {
+        let far = unix_millis(SystemTime::now()) + 3_600_000;
+        let live = format!(r#"[{{"user":"alice"}},{{}},{{"expires":{far}}}]"#);
+        let found = StoredSession::decode_live(live.as_bytes(), "test").expect("live");
+        assert_eq!(found.data.values["user"], "alice");
+        assert!(StoredSession::decode_live(br#"[{"user":"alice"}],{}]"#, "test").is_none());
+        let past = unix_millis(SystemTime::now()) - 1;
+        let expired = format!(r#"[{{"user":"alice"}},{{}},{{"expires":{past}}}]"#);
+        assert!(StoredSession::decode_live(expired.as_bytes(), "test").is_none());
+        assert!(StoredSession::decode_live(b"\xff[", "test").is_none());
+    }
+
+    #[test]
     fn reads_remix_records_without_a_stamp() {
         let text = r#"[{"count":3,"user":{"id":7,"name":"Zoë"}},{"notice":"saved"}]"#;
         let record = StoredSession::from_json(text).expect("a Remix record");
