@@ -328,6 +328,41 @@ pub async fn destroy_then_reuse_starts_a_new_session(
     }
 }
 
+/// The race both logout cases provoke: a slow request opens the session, another
+/// request logs it out, then the slow one does `work` and commits, which must find the
+/// session gone and clear the cookie (`resurrected` says what went wrong otherwise).
+/// Returns the browser, the slow request's session and the ID it tried to save under,
+/// for what is checked after.
+async fn after_a_racing_logout(
+    backend: Arc<dyn SessionBackend>,
+    work: impl FnOnce(&Session),
+    resurrected: &str,
+) -> (Browser, Session, SessionId) {
+    let mut browser = Browser::new(backend);
+    browser.request(increment).await;
+    let mut slow = browser.replaying(browser.cookie.clone());
+    let working = slow.open().await;
+    let (_, logout) = browser.request(|s| s.destroy().expect("destroy")).await;
+    assert_eq!(logout, CookieUpdate::Clear);
+    work(&working);
+    let saved_under = working.id().expect("id");
+    assert_eq!(
+        slow.close(&working).await,
+        CookieUpdate::Clear,
+        "{resurrected}"
+    );
+    (browser, working, saved_under)
+}
+
+/// What a request presenting `id` finds.
+async fn load_under(browser: &Browser, id: &SessionId) -> Session {
+    let (found, _) = browser
+        .replaying(Some(id.as_str().to_owned()))
+        .request(|_| {})
+        .await;
+    found
+}
+
 /// Two requests on one session: one logs out while the other is still working. The
 /// slower one's save must not bring the session back.
 pub async fn a_concurrent_logout_is_never_undone(
@@ -338,22 +373,13 @@ pub async fn a_concurrent_logout_is_never_undone(
         // Cookie storage: each response carries its own copy; nothing to race on.
         return;
     }
-    let mut browser = Browser::new(backend);
-    browser.request(increment).await;
-    let mut slow = browser.replaying(browser.cookie.clone());
-    let working = slow.open().await;
-    let (_, logout) = browser.request(|s| s.destroy().expect("destroy")).await;
-    assert_eq!(logout, CookieUpdate::Clear);
-    working.set("count", 99).expect("set");
-    assert_eq!(
-        slow.close(&working).await,
-        CookieUpdate::Clear,
-        "the save resurrected the session"
-    );
-    let (after, _) = browser
-        .replaying(Some(working.id().expect("id").as_str().to_owned()))
-        .request(|_| {})
-        .await;
+    let (browser, _, saved_under) = after_a_racing_logout(
+        backend,
+        |working| working.set("count", 99).expect("set"),
+        "the save resurrected the session",
+    )
+    .await;
+    let after = load_under(&browser, &saved_under).await;
     assert_eq!(count(&after), 0);
 }
 
@@ -367,29 +393,21 @@ pub async fn a_login_racing_a_logout_is_never_undone(
     if !capabilities.revocable {
         return;
     }
-    let mut browser = Browser::new(backend);
-    browser.request(increment).await;
-    let mut slow = browser.replaying(browser.cookie.clone());
-    let logging_in = slow.open().await;
-    let (_, logout) = browser.request(|s| s.destroy().expect("destroy")).await;
-    assert_eq!(logout, CookieUpdate::Clear);
-    logging_in.set("user", "ada").expect("set");
-    logging_in.regenerate_id().expect("regenerate");
-    let new_id = logging_in.id().expect("id");
-    assert_eq!(
-        slow.close(&logging_in).await,
-        CookieUpdate::Clear,
-        "the login resurrected a logged-out session under a new ID"
-    );
+    let (browser, logging_in, new_id) = after_a_racing_logout(
+        backend,
+        |logging_in| {
+            logging_in.set("user", "ada").expect("set");
+            logging_in.regenerate_id().expect("regenerate");
+        },
+        "the login resurrected a logged-out session under a new ID",
+    )
+    .await;
     assert_eq!(
         logging_in.commit().await.expect("second commit"),
         CookieUpdate::Keep,
         "a second commit after the logout wrote again"
     );
-    let (after, _) = browser
-        .replaying(Some(new_id.as_str().to_owned()))
-        .request(|_| {})
-        .await;
+    let after = load_under(&browser, &new_id).await;
     assert_eq!(after.get::<String>("user").expect("get"), None);
     assert_eq!(count(&after), 0);
 }
