@@ -275,3 +275,13 @@ impl<S: SessionStorage> SessionBackend for S {
         self.delete(id).await.map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_ttl_is_two_weeks_as_documented() {
+        assert_eq!(DEFAULT_TTL.as_secs(), 1_209_600);
+    }
+}

@@ -128,6 +128,9 @@ async fn a_new_session_is_clean_and_empty() {
     assert_eq!(session.len().expect("len"), 0);
     assert!(session.is_empty().expect("is_empty"));
     assert_eq!(session.id().expect("id").as_str().len(), 43);
+    session.set("user", "ada").expect("set");
+    assert!(!session.is_empty().expect("is_empty"), "a value is data");
+    assert_eq!(session.len().expect("len"), 1);
 }
 
 #[tokio::test]
