@@ -50,3 +50,24 @@ impl IntoResponse for Error {
         status.into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_answer_503_for_outages_and_500_otherwise() {
+        for (error, status) in [
+            (
+                Error::storage("read a session", "connection refused"),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (Error::NotLoaded, StatusCode::INTERNAL_SERVER_ERROR),
+            (Error::MissingLayer, StatusCode::INTERNAL_SERVER_ERROR),
+        ] {
+            let response = error.into_response();
+            // The empty body is checked end to end in `tests/integration/error_bodies.rs`.
+            assert_eq!(response.status(), status);
+        }
+    }
+}

@@ -281,6 +281,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_is_expired_from_its_deadline_on() {
+        let deadline = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let record = StoredSession {
+            expires: Some(deadline),
+            ..StoredSession::default()
+        };
+        assert!(!record.is_expired_at(deadline - Duration::from_millis(1)));
+        assert!(record.is_expired_at(deadline));
+        assert!(record.is_expired(), "1970 is past");
+        let endless = StoredSession::default();
+        assert!(!endless.is_expired_at(SystemTime::now()));
+        assert!(!endless.is_expired());
+        let future = StoredSession {
+            expires: Some(SystemTime::now() + Duration::from_secs(3600)),
+            ..StoredSession::default()
+        };
+        assert!(!future.is_expired());
+    }
+
+    #[test]
     fn the_default_ttl_is_two_weeks_as_documented() {
         assert_eq!(DEFAULT_TTL.as_secs(), 1_209_600);
     }

@@ -204,3 +204,31 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(value: &str, same_value: bool) -> CookieUpdate {
+        CookieUpdate::Set {
+            value: value.into(),
+            expires: None,
+            same_value,
+        }
+    }
+
+    /// Rounds of one commit fold into one cookie: the last one set, and marked
+    /// "the browser has it already" only if every round kept the value.
+    #[test]
+    fn rounds_fold_into_the_last_cookie_unchanged_only_if_every_round_was() {
+        use CookieUpdate::{Clear, Keep};
+        assert_eq!(set("a", true).then(set("a", true)), set("a", true));
+        assert_eq!(set("a", true).then(set("b", false)), set("b", false));
+        assert_eq!(set("a", false).then(set("a", true)), set("a", false));
+        assert_eq!(set("a", true).then(Keep), set("a", true));
+        assert_eq!(Keep.then(set("a", true)), set("a", true));
+        assert_eq!(Clear.then(set("b", true)), set("b", false));
+        assert_eq!(set("a", true).then(Clear), Clear);
+        assert_eq!(Keep.then(Keep), Keep);
+    }
+}

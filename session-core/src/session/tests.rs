@@ -565,6 +565,20 @@ async fn an_id_collision_never_overwrites_and_retries_with_a_new_id() {
 }
 
 #[tokio::test]
+async fn repeated_id_collisions_stop_after_three_tries_with_a_clear_error() {
+    let storage = Arc::new(CountingStorage::default());
+    // More collisions than the commit may try: it must give up, not keep drawing IDs.
+    storage.refuse_creates.store(10, Ordering::SeqCst);
+    let session = Session::new(storage.clone(), None);
+    session.load().await.expect("load");
+    session.set("a", 1).expect("set");
+    let outcome = session.commit().await;
+    assert!(matches!(outcome, Err(Error::Internal(_))), "{outcome:?}");
+    assert_eq!(storage.calls().1, 3, "creates tried");
+    assert!(storage.records.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
 async fn a_save_after_a_concurrent_logout_does_not_resurrect_the_session() {
     let storage = Arc::new(CountingStorage::default());
     let (_, update) = request(&storage, None, increment).await;
