@@ -409,6 +409,38 @@ mod tests {
     }
 
     #[test]
+    fn the_accessors_report_the_configuration() {
+        let defaults = build(SessionCookie::builder("__session")).expect("valid");
+        assert_eq!(defaults.name(), "__session");
+        assert!(defaults.is_signed() && defaults.http_only() && defaults.secure());
+        assert_eq!(defaults.max_age(), None);
+        assert_eq!(defaults.expires(), None);
+        assert_eq!(defaults.format(), SigningFormat::NameBound);
+
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let chosen = SessionCookie::builder("sid")
+            .secrets(["a secret of forty bytes, more or less...", "short secret"])
+            .format(SigningFormat::Remix)
+            .http_only(false)
+            .secure(false)
+            .max_age(Duration::from_secs(90))
+            .expires(at)
+            .build()
+            .expect("valid");
+        assert_eq!(chosen.name(), "sid");
+        assert!(chosen.is_signed());
+        assert!(!chosen.http_only() && !chosen.secure());
+        assert_eq!(chosen.max_age(), Some(Duration::from_secs(90)));
+        assert_eq!(chosen.expires(), Some(at));
+        assert_eq!(chosen.format(), SigningFormat::Remix);
+        assert_eq!(chosen.shortest_secret(), "short secret".len());
+
+        let unsigned = SessionCookie::builder("sid").build().expect("valid");
+        assert!(!unsigned.is_signed());
+        assert_eq!(unsigned.shortest_secret(), 0);
+    }
+
+    #[test]
     fn host_prefix_rules() {
         assert!(build(SessionCookie::builder("__Host-id")).is_ok());
         for bad in [
