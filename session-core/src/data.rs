@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -83,10 +83,6 @@ impl<'de> Visitor<'de> for DataVisitor {
         let flash = seq.next_element::<ValueMap>()?.unwrap_or_default();
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(SessionData { values, flash })
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, _map: A) -> Result<SessionData, A::Error> {
-        Err(de::Error::invalid_type(de::Unexpected::Map, &self))
     }
 }
 

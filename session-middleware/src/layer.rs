@@ -293,3 +293,45 @@ fn error_response<B: Default>(status: StatusCode) -> Response<B> {
     *response.status_mut() = status;
     response
 }
+
+#[cfg(all(test, feature = "memory-store"))]
+mod tests {
+    use std::convert::Infallible;
+    use std::task::Waker;
+
+    use super::*;
+    use crate::MemoryStore;
+
+    /// An inner service that is ready only when told to be.
+    struct Gate(bool);
+
+    impl Service<Request<()>> for Gate {
+        type Response = Response<()>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<()>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            if self.0 {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(Response::new(())))
+        }
+    }
+
+    #[test]
+    fn readiness_is_the_inner_services_so_backpressure_passes_through() {
+        let cookie = SessionCookie::builder("sid")
+            .secret("a test secret of at least thirty-two bytes")
+            .build()
+            .expect("valid");
+        let layer = SessionLayer::new(cookie, MemoryStore::new()).expect("signed");
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(layer.layer(Gate(false)).poll_ready(&mut cx).is_pending());
+        assert!(layer.layer(Gate(true)).poll_ready(&mut cx).is_ready());
+    }
+}

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::Router;
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, Request};
-use session_core::SessionStorage;
+use session_core::{ManualClock, SessionStorage};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, SameSite, SessionCookie, SessionManager, MAX_COOKIE_SIZE};
 use tower::ServiceExt;
@@ -191,6 +191,37 @@ fn max_age(response: &http::Response<Body>) -> Option<String> {
 /// By default the cookie's `Max-Age` is also the server's idle timeout (Remix's one
 /// lifetime knob): the stored record gets that deadline. An idle timeout set on the
 /// layer wins, and the cookie's `Max-Age` then follows it, not the configured one.
+/// `Max-Age` counts whole seconds up to the server's deadline, rounding a fraction up:
+/// the browser may keep the cookie a moment longer than the server, never drop it
+/// while the server still holds the session. On a manual clock, so the fraction is
+/// exact.
+#[tokio::test]
+async fn max_age_rounds_the_time_left_up_to_whole_seconds() {
+    let time = ManualClock::starting_now();
+    let layer = session(cookie(), MemoryStore::new())
+        .expect("layer")
+        .idle_timeout(Duration::from_secs(60))
+        .absolute_timeout(Duration::from_secs(100))
+        .clock(time.clock());
+    let app = app_on(layer);
+    let response = send(&app, "/write", None).await;
+    assert_eq!(
+        max_age(&response).as_deref(),
+        Some("60"),
+        "a whole minute left"
+    );
+    let live = session_cookie(&response).expect("cookie");
+    // 40.5 s on, a read pushes the idle deadline, capped by the absolute one at 100 s:
+    // 59.5 s left.
+    time.advance(Duration::from_millis(40_500));
+    let response = send(&app, "/read", Some(&live)).await;
+    assert_eq!(
+        max_age(&response).as_deref(),
+        Some("60"),
+        "59.5 s, rounded up"
+    );
+}
+
 #[tokio::test]
 async fn max_age_and_the_server_idle_timeout_follow_each_other() {
     let hour = Duration::from_secs(3600);

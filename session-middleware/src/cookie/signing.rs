@@ -317,6 +317,24 @@ mod tests {
     }
 
     #[test]
+    fn only_a_value_signed_with_an_older_secret_asks_to_be_reissued() {
+        for format in [
+            SigningFormat::NameBound,
+            SigningFormat::Remix,
+            SigningFormat::Private,
+        ] {
+            let old = signer(format, "n", &["old"]);
+            let rotated = signer(format, "n", &["new", "old"]);
+            assert_eq!(rotated.secret_count(), 2);
+            assert_eq!(rotated.format(), format);
+            let by_new = rotated.verify(&rotated.sign("v").expect("sign"));
+            let by_old = rotated.verify(&old.sign("v").expect("sign"));
+            assert!(!by_new.expect("verifies").by_old_secret, "{format:?}");
+            assert!(by_old.expect("verifies").by_old_secret, "{format:?}");
+        }
+    }
+
+    #[test]
     fn every_tamper_is_rejected() {
         for format in [SigningFormat::NameBound, SigningFormat::Remix] {
             let s = signer(format, "n", &["secret"]);
