@@ -60,7 +60,7 @@ impl MemcachedServer {
     /// Freezes the process (SIGSTOP): connections are accepted by the kernel but
     /// nothing is answered, like a server that hangs.
     pub fn pause(&self) {
-        self.process.signal("-STOP");
+        self.process.pause();
     }
 
     /// Thaws a paused process (SIGCONT).

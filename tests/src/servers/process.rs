@@ -178,6 +178,25 @@ impl Process {
         assert!(self.send(signal), "kill {signal} failed");
     }
 
+    /// SIGSTOP, then waits until every thread of the process has stopped: `kill`
+    /// returns once the signal is queued, and a server still running for a moment
+    /// could answer a request sent "after" the pause.
+    pub(super) fn pause(&self) {
+        self.signal("-STOP");
+        let Some(child) = &self.child else {
+            return;
+        };
+        let tasks = format!("/proc/{}/task", child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !all_threads_stopped(&tasks) {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGSTOP"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Sends a signal with `kill`; true when there was no process or it was sent.
     fn send(&self, signal: &str) -> bool {
         let Some(child) = &self.child else {
@@ -221,4 +240,19 @@ pub(super) fn is_root() -> bool {
         .output()
         .map(|output| output.stdout.starts_with(b"0\n"))
         .unwrap_or(false)
+}
+
+/// True when every thread under `/proc/PID/task` is stopped (state `T` or `t`).
+fn all_threads_stopped(tasks: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(tasks) else {
+        return true; // gone: nothing runs
+    };
+    entries.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // "PID (comm) STATE …": the state follows the last ')'.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|state| state == 'T' || state == 't')
+        })
+    })
 }

@@ -180,7 +180,7 @@ impl RedisServer {
 
     /// Freezes the process (SIGSTOP): a Redis that hangs.
     pub fn pause(&self) {
-        self.process.signal("-STOP");
+        self.process.pause();
     }
 
     /// Thaws a paused process (SIGCONT).
