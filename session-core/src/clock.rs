@@ -9,12 +9,15 @@ use std::time::{Duration, SystemTime};
 /// and refreshes sessions: the system clock unless a test gives a [`ManualClock`].
 ///
 /// Only the session's own decisions use it (its deadlines, its idle refresh, the
-/// cookie's `Max-Age`); the stores keep their own clocks (Redis and memcached expire
-/// keys on the server's). A manual clock that only moves forward from the real time
-/// therefore ends sessions exactly when the policy says, whichever storage holds them.
+/// cookie's `Max-Age`); the stores keep the real clock (Redis and memcached expire
+/// keys on the server's). A manual clock started at the real time and only moved
+/// forward ends sessions exactly when the policy says, whichever storage holds them,
+/// as long as the test's real duration stays well inside its timeouts: a store drops
+/// a record once its deadline passes in *real* time, so a manual clock behind the real
+/// one (or timeouts of a few seconds) lets records vanish early.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime};
+/// use std::time::SystemTime;
 /// use session_core::Clock;
 ///
 /// let before = SystemTime::now();

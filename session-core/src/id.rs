@@ -224,6 +224,20 @@ mod tests {
     }
 
     #[test]
+    fn distinct_ids_hash_apart() {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        // A `Hash` that hashed nothing would still be correct, but would put every
+        // session of the memory store in one shard and one probe chain.
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let hashes: HashSet<u64> = (0..100)
+            .map(|_| hasher.hash_one(SessionId::generate().expect("os randomness")))
+            .collect();
+        assert!(hashes.len() > 90, "{} distinct hashes of 100", hashes.len());
+        let id = SessionId::generate().expect("os randomness");
+        assert_eq!(hasher.hash_one(&id), hasher.hash_one(id.clone()));
+    }
+
+    #[test]
     fn hashed_keys_are_the_prefix_and_the_sha256_hex_of_the_id() {
         // Known answer from Python: hashlib.sha256(id.encode()).hexdigest()
         let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("a UUID");

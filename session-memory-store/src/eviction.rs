@@ -83,20 +83,23 @@ impl Evictor {
     /// Evicts the records with the earliest deadlines down to the low-water mark;
     /// returns how many went. Records without a deadline go last.
     fn evict_closest_to_deadline(&self, records: &DashMap<SessionId, Held>) -> u64 {
-        let over = records.len().saturating_sub(self.low_water);
-        if over == 0 {
+        if records.len() <= self.low_water {
             return 0;
         }
         let mut candidates: Vec<(Option<SystemTime>, SessionId)> = records
             .iter()
             .map(|entry| (entry.value().until, entry.key().clone()))
             .collect();
+        // Counted on what the scan saw: concurrent deletes may have shrunk the map.
+        // The low-water mark is at least 1, so `over` is below the count.
+        let over = candidates.len().saturating_sub(self.low_water);
+        if over == 0 {
+            return 0;
+        }
         let soonest_first =
             |(until, _): &(Option<SystemTime>, SessionId)| (until.is_none(), *until);
-        if over < candidates.len() {
-            candidates.select_nth_unstable_by_key(over, soonest_first);
-            candidates.truncate(over);
-        }
+        candidates.select_nth_unstable_by_key(over, soonest_first);
+        candidates.truncate(over);
         let mut evicted = 0;
         for (until, id) in candidates {
             // Written again since the scan (a request pushed its deadline): keep it.

@@ -188,9 +188,6 @@ fn max_age(response: &http::Response<Body>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// By default the cookie's `Max-Age` is also the server's idle timeout (Remix's one
-/// lifetime knob): the stored record gets that deadline. An idle timeout set on the
-/// layer wins, and the cookie's `Max-Age` then follows it, not the configured one.
 /// `Max-Age` counts whole seconds up to the server's deadline, rounding a fraction up:
 /// the browser may keep the cookie a moment longer than the server, never drop it
 /// while the server still holds the session. On a manual clock, so the fraction is
@@ -222,6 +219,9 @@ async fn max_age_rounds_the_time_left_up_to_whole_seconds() {
     );
 }
 
+/// By default the cookie's `Max-Age` is also the server's idle timeout (Remix's one
+/// lifetime knob): the stored record gets that deadline. An idle timeout set on the
+/// layer wins, and the cookie's `Max-Age` then follows it, not the configured one.
 #[tokio::test]
 async fn max_age_and_the_server_idle_timeout_follow_each_other() {
     let hour = Duration::from_secs(3600);
@@ -276,9 +276,9 @@ async fn a_long_idle_timeout_sends_at_most_400_days() {
     assert_eq!(max_age(&response).as_deref(), Some("34560000"));
 }
 
-/// The 4096-byte cap holds on the way in too: a validly signed value one step over it
-/// is ignored (a fresh session), one exactly at it loads. (Unpadded base64 never ends
-/// 4097 bytes after the tag here, so "over" is 4098.)
+/// The 4096-byte cap holds on the way in too: a validly signed value just over it is
+/// ignored (a fresh session), one exactly at it loads. "Just over" is 4098 bytes: with
+/// the 44 bytes of `.tag`, no payload length gives unpadded base64 of exactly 4097.
 #[tokio::test]
 async fn validly_signed_values_over_the_cap_are_ignored_on_read() {
     let app = app(session_cookie_store::CookieStore::new());

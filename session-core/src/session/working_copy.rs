@@ -162,7 +162,10 @@ impl WorkingCopy {
             return None;
         }
         if found.created.is_some_and(|created| {
-            policy.is_past_absolute(created, now) || created > now + CLOCK_SKEW
+            policy.is_past_absolute(created, now)
+                || now
+                    .checked_add(CLOCK_SKEW)
+                    .is_some_and(|latest| created > latest)
         }) {
             return None;
         }

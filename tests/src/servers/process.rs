@@ -242,7 +242,7 @@ pub(super) fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// True when every thread under `/proc/PID/task` is stopped (state `T` or `t`).
+/// True when no thread under `/proc/PID/task` can run (stopped, traced or dead).
 fn all_threads_stopped(tasks: &str) -> bool {
     let Ok(entries) = std::fs::read_dir(tasks) else {
         return true; // gone: nothing runs
@@ -252,7 +252,8 @@ fn all_threads_stopped(tasks: &str) -> bool {
             // "PID (comm) STATE …": the state follows the last ')'.
             stat.rsplit_once(')')
                 .and_then(|(_, rest)| rest.trim_start().chars().next())
-                .is_some_and(|state| state == 'T' || state == 't')
+                // Stopped, traced, or already a zombie: none of them runs.
+                .is_some_and(|state| matches!(state, 'T' | 't' | 'Z' | 'X'))
         })
     })
 }
