@@ -119,6 +119,7 @@ fn errors_are_told_apart() {
         ))
     );
     assert!(is_too_large("SERVER_ERROR object too large for cache"));
+    assert!(!is_too_large("SERVER_ERROR out of memory storing object"));
     for garbage in [
         &b"CLIENT_ERROR bad data chunk\r\n"[..],
         b"ERROR\r\n",
@@ -170,4 +171,34 @@ fn replies_only_fit_their_command() {
         create.outcome(Reply::NotStored),
         Some(Outcome::Stored(false))
     );
+    // And each command's success, and a server error for any of them.
+    assert_eq!(
+        get.outcome(Reply::Value(b"v".to_vec())),
+        Some(Outcome::Value(Some(b"v".to_vec())))
+    );
+    assert_eq!(create.outcome(Reply::Done), Some(Outcome::Stored(true)));
+    assert_eq!(delete.outcome(Reply::Done), Some(Outcome::Deleted(true)));
+    for command in [&get, &delete, &create] {
+        assert_eq!(
+            command.outcome(Reply::ServerError("SERVER_ERROR busy".to_owned())),
+            Some(Outcome::ServerError("SERVER_ERROR busy".to_owned()))
+        );
+    }
+}
+
+#[test]
+fn reply_lines_are_capped_at_max_line() {
+    // A line of exactly MAX_LINE bytes, then CRLF: a reply.
+    let mut longest = b"SERVER_ERROR ".to_vec();
+    longest.resize(MAX_LINE, b'x');
+    longest.extend_from_slice(b"\r\n");
+    assert!(matches!(parse(&longest, MAX), Ok(Some((_, used))) if used == MAX_LINE + 2));
+    // A longer one is not memcached, even with its CRLF in the buffer.
+    let mut long = b"SERVER_ERROR ".to_vec();
+    long.resize(MAX_LINE + 500, b'x');
+    long.extend_from_slice(b"\r\n");
+    assert!(parse(&long, MAX).is_err());
+    // Without a CRLF yet: wait up to MAX_LINE bytes, then give up.
+    assert_eq!(parse(&[b'x'; MAX_LINE], MAX).expect("waits"), None);
+    assert!(parse(&[b'x'; MAX_LINE + 1], MAX).is_err());
 }
