@@ -288,6 +288,33 @@ mod tests {
         Value::BulkString(format!("[{{\"user\":\"{user}\"}},{{}}]").into_bytes())
     }
 
+    #[test]
+    fn a_transaction_gets_multis_reply_a_queued_per_command_and_execs() {
+        let get = || redis::cmd("GET").arg("k").clone();
+        assert_eq!(Unit::Cmd(get()).replies(), 1);
+        assert_eq!(Unit::Transaction(vec![get()]).replies(), 3);
+        assert_eq!(Unit::Transaction(vec![get(), get(), get()]).replies(), 5);
+    }
+
+    #[test]
+    fn a_transaction_reply_takes_only_okay_then_queued_acknowledgements() {
+        let queued = || Value::SimpleString("QUEUED".to_owned());
+        let answered = transaction_reply(vec![Value::Okay, queued(), queued(), Value::Int(1)]);
+        assert_eq!(answered.expect("EXEC's reply"), Value::Int(1));
+        for acknowledgements in [
+            vec![
+                Value::Okay,
+                Value::SimpleString("OK".to_owned()),
+                Value::Int(1),
+            ],
+            vec![queued(), queued(), Value::Int(1)],
+            vec![Value::Okay, Value::Int(0), Value::Int(1)],
+        ] {
+            let reply = transaction_reply(acknowledgements);
+            assert_eq!(reply.expect_err("out of step").kind(), ErrorKind::Parse);
+        }
+    }
+
     #[tokio::test]
     async fn replies_go_out_only_once_the_nonce_came_back_in_its_place() {
         let [a, b] = two_reads(Scripted(|echo| vec![record("a"), Value::Nil, echo])).await;

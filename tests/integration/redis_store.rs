@@ -620,6 +620,15 @@ fn a_store_outliving_its_runtime_reconnects_on_the_next() {
                     .create(&id, &StoredSession::default())
                     .await
                     .expect("create"));
+            } else {
+                // A create first: unlike a read or an update, it is never sent twice
+                // (a second one would find the first's record), so the dead connection
+                // must be recognised before it is used, not retried after.
+                let other = SessionId::generate().expect("id");
+                assert!(store
+                    .create(&other, &StoredSession::default())
+                    .await
+                    .expect("no error on a later runtime"));
             }
             let read = store.read(&id).await.expect("no error on a later runtime");
             assert!(read.is_some(), "round {round}");
