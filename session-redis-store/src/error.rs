@@ -140,8 +140,8 @@ fn advice(error: &RedisError) -> Option<&'static str> {
         Some("NOPERM") => {
             return Some(
                 "the ACL user may not run this command on these keys; grant it GET, GETEX, \
-                 SET, DEL, MULTI and EXEC on the key prefix, and PING (and ROLE and INFO \
-                 with Sentinel)",
+                 SET, DEL, EVAL, MULTI and EXEC on the key prefix, and PING (and ROLE and \
+                 INFO with Sentinel)",
             )
         }
         _ => {}
@@ -186,5 +186,48 @@ mod tests {
             .all(CommandError::breaks_connection));
         let refused = CommandError::from(RedisError::from((ErrorKind::Client, "refused")));
         assert!(!refused.breaks_connection());
+    }
+
+    /// An error reply, as Redis sends it.
+    fn reply(line: &str) -> RedisError {
+        redis::parse_redis_value(line.as_bytes())
+            .expect("RESP")
+            .extract_error()
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn configuration_failures_say_what_to_change() {
+        let cases = [
+            ("-NOAUTH Authentication required.\r\n", "set one"),
+            (
+                "-WRONGPASS invalid username-password pair\r\n",
+                "check them",
+            ),
+            ("-NOPERM this user has no permissions\r\n", "EVAL"),
+        ];
+        for (line, says) in cases {
+            let error = CommandError::from(reply(line));
+            assert!(matches!(error, CommandError::Refused(_)), "{line}");
+            assert!(!error.breaks_connection(), "{line}");
+            let message = error.to_string();
+            assert!(message.contains(says), "{line}: {message}");
+            assert!(error.source().is_some(), "{line}: the cause is kept");
+        }
+        let other = CommandError::from(reply("-ERR something else\r\n"));
+        let message = other.to_string();
+        assert!(
+            message.contains("check the server's configuration"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("EVAL") && !message.contains("set one"),
+            "{message}"
+        );
+        let demoted = CommandError::from(reply(
+            "-READONLY You can't write against a read only replica.\r\n",
+        ));
+        assert!(matches!(demoted, CommandError::ReadOnly(_)));
+        assert!(demoted.breaks_connection());
     }
 }
