@@ -63,6 +63,17 @@ fn count_store_panics() {
     });
 }
 
+/// A scripted server whose first connection behaves as `behaviour` says, a store on
+/// it, and two sessions on the server, alice's and bob's (store panics counted).
+fn alice_and_bob(behaviour: Behaviour) -> (ScriptedMemcached, MemcacheStore, SessionId, SessionId) {
+    count_store_panics();
+    let server = ScriptedMemcached::start([behaviour]);
+    let store = store(&server);
+    let alice = seeded(&server, &store, "alice");
+    let bob = seeded(&server, &store, "bob");
+    (server, store, alice, bob)
+}
+
 /// The first connection misbehaves as `behaviour` says and fails the one read on it;
 /// the next read dials a second connection and gets the right session.
 async fn one_bad_reply_then_a_fresh_connection(behaviour: Behaviour) {
@@ -143,13 +154,7 @@ async fn a_value_over_the_maximum_record_size_is_refused() {
 /// session.
 #[tokio::test]
 async fn replies_out_of_order_reach_no_one() {
-    count_store_panics();
-    let server = ScriptedMemcached::start([Behaviour::SwapReplies]);
-    let store = store(&server);
-    let (alice, bob) = (
-        seeded(&server, &store, "alice"),
-        seeded(&server, &store, "bob"),
-    );
+    let (server, store, alice, bob) = alice_and_bob(Behaviour::SwapReplies);
     let (for_alice, for_bob) = tokio::join!(owner(&store, &alice), owner(&store, &bob));
     assert!(for_alice.is_err(), "alice's read returned {for_alice:?}");
     assert!(for_bob.is_err(), "bob's read returned {for_bob:?}");
@@ -165,13 +170,7 @@ async fn replies_out_of_order_reach_no_one() {
 /// request must not take it for its own.
 #[tokio::test]
 async fn a_reply_to_a_command_not_sent_reaches_no_one() {
-    count_store_panics();
-    let server = ScriptedMemcached::start([Behaviour::ExtraReply]);
-    let store = store(&server);
-    let (alice, bob) = (
-        seeded(&server, &store, "alice"),
-        seeded(&server, &store, "bob"),
-    );
+    let (server, store, alice, bob) = alice_and_bob(Behaviour::ExtraReply);
     assert_eq!(
         owner(&store, &alice).await.expect("answered honestly"),
         Some("\"alice\"".to_owned())
@@ -191,13 +190,7 @@ async fn a_reply_to_a_command_not_sent_reaches_no_one() {
 /// only once another command arrives on that connection: no race with the clock.)
 #[tokio::test]
 async fn a_late_reply_after_a_timeout_reaches_no_one() {
-    count_store_panics();
-    let server = ScriptedMemcached::start([Behaviour::LateReply]);
-    let store = store(&server);
-    let (alice, bob) = (
-        seeded(&server, &store, "alice"),
-        seeded(&server, &store, "bob"),
-    );
+    let (server, store, alice, bob) = alice_and_bob(Behaviour::LateReply);
     let started = tokio::time::Instant::now();
     let for_alice = owner(&store, &alice).await;
     assert!(

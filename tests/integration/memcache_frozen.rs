@@ -17,6 +17,8 @@ use session_core::{SessionId, SessionStorage, StoredSession};
 use session_memcache_store::MemcacheStore;
 use session_tests::servers::{unique_prefix, MemcachedServer};
 
+use crate::support::full_message;
+
 const TASKS: usize = 50;
 /// Connections per server: the cap under test.
 const CAP: usize = 2;
@@ -177,7 +179,7 @@ async fn load(
         let id = SessionId::generate().expect("os randomness");
         let created = store.create(&id, &record).await;
         let _ = store.read(&id).await;
-        let error = created.err().map(|error| chain(&error));
+        let error = created.err().map(|error| full_message(&error));
         lock(&attempts).push(Attempt {
             task,
             id,
@@ -185,17 +187,6 @@ async fn load(
             error,
         });
     }
-}
-
-/// An error and its sources, as one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 /// Checks the freeze and prints what it came to.

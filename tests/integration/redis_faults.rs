@@ -14,6 +14,8 @@ use session_core::{Error, SessionId, SessionStorage, StoredSession};
 use session_redis_store::RedisStore;
 use session_tests::servers::{bulk, Anomaly, Fault, ScriptedRedis};
 
+use crate::support::full_message;
+
 const TIMEOUT: Duration = Duration::from_millis(300);
 
 /// A hang guard, not a performance threshold: ten times the command timeout.
@@ -117,18 +119,6 @@ impl Fixture {
         self.assert_clear(&error);
         self.assert_recovers(1).await;
     }
-}
-
-/// The whole message, causes included, as an operator reads it in the log.
-fn full_message(error: &Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 fn on_first_get(fault: Fault) -> Vec<Anomaly> {

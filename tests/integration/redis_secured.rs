@@ -9,6 +9,8 @@ use session_redis_store::{RedisStore, RedisStoreBuilder};
 use session_tests::servers::{ClientCerts, RedisServer, TestPki};
 use session_tests::Hosted;
 
+use crate::support::full_message;
+
 /// A TLS server (client certificates `certs`) and the PKI it runs on.
 struct TlsServer {
     pki: TestPki,
@@ -94,18 +96,6 @@ async fn read_error(store: &RedisStore) -> Error {
         .await
         .expect("the store answers within its timeouts, never hangs");
     read.expect_err("the read must fail")
-}
-
-/// The whole message, causes included, as an operator reads it in the log.
-fn full_message(error: &Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[tokio::test]

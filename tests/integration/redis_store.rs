@@ -12,7 +12,9 @@ use session_core::{SessionId, SessionStorage, StoredSession};
 use session_redis_store::RedisStore;
 use session_tests::servers::{redis_cluster_urls, redis_url, unique_prefix, RedisServer};
 
-use crate::support::{app, body_text, one_worker_runtime, send, session_cookie, session_id};
+use crate::support::{
+    app, body_text, full_message, one_worker_runtime, send, session_cookie, session_id,
+};
 
 fn store(prefix: &str) -> RedisStore {
     RedisStore::builder()
@@ -324,20 +326,35 @@ async fn reads_processed(conn: &mut MultiplexedConnection) -> u64 {
         .expect("Redis 6+ reports total_reads_processed")
 }
 
-/// Concurrent requests' commands reach Redis together: 50 session reads at once cost
-/// Redis a handful of socket reads, not 50 (one per command without batching).
-#[test]
-fn concurrent_commands_reach_redis_as_one_batch() {
-    // One worker thread, as on a server pinned to one core. (tokio's multi-thread
-    // scheduler runs a task woken by another right after it, which without batching
-    // gives every command a write of its own.)
+/// Runs `scenario` with a Redis of its own (whose socket reads it may count) and a
+/// store on it, on a runtime with one worker thread, as on a server pinned to one core.
+/// (tokio's multi-thread scheduler runs a task woken by another right after it, which
+/// without batching gives every command a write of its own.) On the worker, not on
+/// this thread: that is where requests run in a server.
+fn on_one_worker_with_own_redis<F, Fut>(scenario: F)
+where
+    F: FnOnce(RedisServer, RedisStore) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let runtime = one_worker_runtime();
-    let scenario = async {
+    let run = async move {
         let server = RedisServer::start();
         let store = RedisStore::builder()
             .url(server.url())
             .build()
             .expect("valid");
+        scenario(server, store).await;
+    };
+    runtime
+        .block_on(runtime.spawn(run))
+        .expect("the scenario ran");
+}
+
+/// Concurrent requests' commands reach Redis together: 50 session reads at once cost
+/// Redis a handful of socket reads, not 50 (one per command without batching).
+#[test]
+fn concurrent_commands_reach_redis_as_one_batch() {
+    on_one_worker_with_own_redis(|server, store| async move {
         let id = SessionId::generate().expect("id");
         assert!(store
             .create(&id, &StoredSession::default())
@@ -359,11 +376,7 @@ fn concurrent_commands_reach_redis_as_one_batch() {
             spent <= 3,
             "50 concurrent reads cost Redis {spent} socket reads"
         );
-    };
-    // On the worker, not on this thread: that is where requests run in a server.
-    runtime
-        .block_on(runtime.spawn(scenario))
-        .expect("the scenario ran");
+    });
 }
 
 /// Concurrent requests for different users, batched together, with errors mixed in:
@@ -372,13 +385,7 @@ fn concurrent_commands_reach_redis_as_one_batch() {
 /// the wrong caller would give one user another user's session.
 #[test]
 fn each_caller_in_a_batch_gets_its_own_reply() {
-    let runtime = one_worker_runtime();
-    let scenario = async {
-        let server = RedisServer::start();
-        let store = RedisStore::builder()
-            .url(server.url())
-            .build()
-            .expect("valid");
+    on_one_worker_with_own_redis(|server, store| async move {
         let mut conn = raw(&server.url()).await;
         let user = |n: usize| StoredSession {
             data: serde_json::from_value(json!([{ "user": format!("user-{n}") }, {}]))
@@ -445,10 +452,7 @@ fn each_caller_in_a_batch_gets_its_own_reply() {
                 "the update of request {n} landed elsewhere"
             );
         }
-    };
-    runtime
-        .block_on(runtime.spawn(scenario))
-        .expect("the scenario ran");
+    });
 }
 
 #[tokio::test]
@@ -510,7 +514,7 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
             .read(&session_id(&cookies[0]))
             .await
             .expect_err("a dead server");
-        let cause = error_chain(&refused);
+        let cause = full_message(&refused);
         assert!(
             !cause.contains("timeout"),
             "attempt {attempt} waited for a timeout instead of failing on the dead server: {cause}"
@@ -562,9 +566,9 @@ async fn an_outage_fails_fast_then_recovers_without_losing_sessions() {
         .expect("the read did not hang")
         .expect_err("a hung server");
     assert!(
-        error_chain(&hung).contains("did not answer within the command timeout"),
+        full_message(&hung).contains("did not answer within the command timeout"),
         "{}",
-        error_chain(&hung)
+        full_message(&hung)
     );
     // A tokio timer never fires early: an error before the timeout came from elsewhere.
     assert!(
@@ -634,16 +638,4 @@ fn a_store_outliving_its_runtime_reconnects_on_the_next() {
             assert!(read.is_some(), "round {round}");
         });
     }
-}
-
-/// An error and its sources, as one line: the store's reason is in the sources.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

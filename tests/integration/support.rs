@@ -146,3 +146,16 @@ fn refused(operation: &'static str) -> Error {
     let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
     Error::storage(operation, io)
 }
+
+/// The whole message, causes included, as an operator reads it in the log: the
+/// stores' reasons are in the sources.
+pub(crate) fn full_message(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
