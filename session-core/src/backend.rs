@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::{Error, SessionData, SessionId, StoredSession};
+use crate::{Error, SessionChanges, SessionData, SessionId, StoredSession};
 
 /// A session as a backend found it.
 #[derive(Clone, Debug)]
@@ -17,6 +17,9 @@ pub struct FoundSession {
     pub expires: Option<SystemTime>,
     /// When it was first saved, if known (records written by Remix do not say).
     pub created: Option<SystemTime>,
+    /// The backend's version of the record, if it has one
+    /// ([`StoredSession::revision`]); handed back when the session is saved.
+    pub revision: Option<u64>,
     /// True when the cookie must be issued again even if nothing changes (it was
     /// signed with a secret that is being rotated out): the session is saved dirty.
     pub reissue: bool,
@@ -65,6 +68,10 @@ pub struct SessionWrite<'a> {
     /// kept across ID changes, for the absolute timeout). Ready to hand to a
     /// [`SessionStorage`](crate::SessionStorage) as it is.
     pub record: &'a StoredSession,
+    /// What this request changed, key by key, for a backend that merges an
+    /// [`Update`](WriteMode::Update) into the record as it is now. The other modes write
+    /// `record` whole and ignore it.
+    pub changes: &'a SessionChanges,
 }
 
 /// What became of a [`SessionWrite`].
@@ -127,6 +134,7 @@ impl std::fmt::Debug for WriteOutcome {
 ///             data: SessionData::default(),
 ///             expires: None,
 ///             created: None,
+///             revision: None,
 ///             reissue: false,
 ///         }))
 ///     }

@@ -101,6 +101,30 @@ pub enum Error {
         source: JsonError,
     },
 
+    /// [`Session::increment`](crate::Session::increment) was asked to add to a value
+    /// that is not an integer.
+    #[error(
+        "session value for key {key:?} is not an integer, so it cannot be incremented; \
+         store counters only through `increment`, or use another key"
+    )]
+    NotACounter {
+        /// The session key holding the value.
+        key: String,
+    },
+
+    /// A save by compare-and-swap found the record changed by another request on every
+    /// attempt: nothing was saved.
+    #[error(
+        "session storage {backend} kept changing the record under this save ({attempts} \
+         attempts, each overtaken by a parallel request); nothing was saved, retry the request"
+    )]
+    Contended {
+        /// The storage: "memcached".
+        backend: &'static str,
+        /// How many writes were attempted.
+        attempts: usize,
+    },
+
     /// A record in a storage backend is not a valid session.
     #[error(
         "stored session record is not valid session JSON ([values, flash]); \
@@ -199,10 +223,11 @@ impl Error {
         }
     }
 
-    /// True when the error is a storage outage: retrying later may succeed, and the
-    /// right HTTP answer is 503 with the user's cookie left alone.
+    /// True when the error is a storage outage, or a save overtaken by parallel ones
+    /// ([`Error::Contended`]): retrying later may succeed, and the right HTTP answer is
+    /// 503 with the user's cookie left alone.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Storage { .. })
+        matches!(self, Self::Storage { .. } | Self::Contended { .. })
     }
 }
 
@@ -218,6 +243,11 @@ mod tests {
             Error::MissingLayer,
             Error::CorruptRecord(json.into()),
             Error::storage("read a session", "boom"),
+            Error::NotACounter { key: "hits".into() },
+            Error::Contended {
+                backend: "memcached",
+                attempts: 8,
+            },
             Error::CookieTooLarge {
                 size: 5000,
                 limit: 4096,
@@ -240,10 +270,10 @@ mod tests {
             let text = err.to_string();
             assert!(text.starts_with(|c: char| c.is_lowercase()), "{text}");
             assert!(!text.ends_with('.'), "{text}");
-            // Only a storage outage is a 503 that keeps the cookie.
+            // Only a storage outage or a contended save is a 503 that keeps the cookie.
             assert_eq!(
                 err.is_unavailable(),
-                matches!(err, Error::Storage { .. }),
+                matches!(err, Error::Storage { .. } | Error::Contended { .. }),
                 "{text}"
             );
         }

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod changes;
 mod clock;
 mod constant_time;
 mod data;
@@ -58,6 +59,7 @@ mod storage;
 mod axum;
 
 pub use backend::{FoundSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
+pub use changes::{SessionChanges, ValueChange};
 pub use clock::{Clock, ManualClock};
 pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};

@@ -159,6 +159,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
             data: SessionData { values, flash },
             expires: time(stamp.as_ref().and_then(|s| s.expires))?,
             created: time(stamp.as_ref().and_then(|s| s.created))?,
+            revision: None,
         })
     }
 }

@@ -263,6 +263,44 @@ impl Session {
         self.with_copy(|copy| copy.remove(key))
     }
 
+    /// Adds `by` to the integer counter under `key` (an absent key counts as 0) and
+    /// returns the sum as this request sees it.
+    ///
+    /// This is the tool for counters. Reading `count` and setting `count + 1` loses
+    /// increments when two requests do it at once: each saves its own `count + 1`. An
+    /// increment is saved as "add `by`", and a store that merges
+    /// ([`SessionStorage::merge`](crate::SessionStorage::merge): memory, Redis,
+    /// memcached) adds it to the value stored at that moment, so parallel increments
+    /// all count. Counters stay exact up to 2^53 on Redis (its scripts count in
+    /// doubles) and saturate at `i64` bounds elsewhere; a stored value that is not an
+    /// integer when the merge happens counts as 0.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use session_core::Session;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let session = Session::detached()?;
+    /// session.load().await?;
+    /// assert_eq!(session.increment("hits", 1)?, 1);
+    /// assert_eq!(session.increment("hits", 2)?, 3);
+    /// assert_eq!(session.get::<i64>("hits")?, Some(3));
+    ///
+    /// session.set("name", "Zoë")?;
+    /// assert!(session.increment("name", 1).is_err(), "not a counter");
+    /// # Ok::<(), session_core::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load); [`Error::NotACounter`] when
+    /// the key holds something other than an integer (nothing changes then).
+    pub fn increment(&self, key: &str, by: i64) -> Result<i64, Error> {
+        self.with_copy(|copy| copy.increment(key, by))
+    }
+
     /// Sets a flash value: readable during the next request only, then gone.
     ///
     /// # Errors

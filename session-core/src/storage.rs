@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::{
-    Error, FoundSession, SessionBackend, SessionData, SessionId, SessionWrite, WriteMode,
-    WriteOutcome,
+    Error, FoundSession, SessionBackend, SessionChanges, SessionData, SessionId, SessionWrite,
+    WriteMode, WriteOutcome,
 };
 
 /// How long a server-side store keeps a record saved without a deadline (no idle or
@@ -40,6 +40,11 @@ pub struct StoredSession {
     pub expires: Option<SystemTime>,
     /// When the session was first saved, if known.
     pub created: Option<SystemTime>,
+    /// The backend's version of the record when it was read (memcached's CAS value),
+    /// handed back with the changes to [`merge`](SessionStorage::merge) so a store that
+    /// merges by compare-and-swap can try its first write without reading again.
+    /// `None` where the backend has no such thing; never serialized, ignored on writes.
+    pub revision: Option<u64>,
 }
 
 impl StoredSession {
@@ -158,6 +163,42 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// When the backend could not be asked.
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
 
+    /// Saves what one request changed in the session under `id`, only if a live record
+    /// is there; `false`, and nothing written, when none is (a logout or an expiry
+    /// meanwhile). This is how a loaded session is saved.
+    ///
+    /// `changes` says what the request changed, key by key; `record` is the whole
+    /// session as this request sees it (the record it read, with `changes` applied) and
+    /// carries the new deadline, the creation time and the [`revision`] read.
+    ///
+    /// A store that merges applies `changes` to the record as it is stored *now*, in
+    /// one atomic step, by the rules of [`SessionChanges::apply_to`], and sets the
+    /// deadline from `record`: parallel requests then keep each other's writes, and
+    /// parallel [`increment`]s all count. The Redis store does it in a server-side
+    /// script, memcached by compare-and-swap, the memory store under the map's entry
+    /// lock.
+    ///
+    /// The default does not merge: it writes `record` whole with
+    /// [`update`](Self::update), so the last of two parallel requests wins the whole
+    /// session (what every other session library does). Override it to merge.
+    ///
+    /// [`revision`]: StoredSession::revision
+    /// [`increment`]: crate::Session::increment
+    ///
+    /// # Errors
+    ///
+    /// When the backend could not be asked, or (compare-and-swap) the record kept
+    /// changing under every attempt.
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        let _ = changes;
+        self.update(id, record).await
+    }
+
     /// Deletes the record stored under `id`. Returns whether a live record was there
     /// (deleting an unknown or expired ID succeeds, with `false`).
     ///
@@ -243,6 +284,7 @@ impl<S: SessionStorage> SessionBackend for S {
             data: stored.data,
             expires: stored.expires,
             created: stored.created,
+            revision: stored.revision,
             reissue: false,
         }))
     }
@@ -252,7 +294,7 @@ impl<S: SessionStorage> SessionBackend for S {
         let written = match write.mode {
             WriteMode::Create => self.create(write.id, record).await?,
             WriteMode::Update => {
-                if !self.update(write.id, record).await? {
+                if !self.merge(write.id, record, write.changes).await? {
                     return Ok(WriteOutcome::Gone);
                 }
                 true

@@ -139,6 +139,7 @@ impl Session {
                     id: &write.id,
                     mode: write.mode(),
                     record: &write.stored,
+                    changes: &write.changes,
                 })
                 .await?;
             match outcome {

@@ -719,23 +719,32 @@ async fn no_public_debug_shows_an_id_or_data() {
         data: data.clone(),
         expires: None,
         created: None,
+        revision: Some(7),
     };
     let found = crate::FoundSession {
         id: id.clone(),
         data: data.clone(),
         expires: None,
         created: None,
+        revision: None,
         reissue: false,
     };
+    let mut changes = crate::SessionChanges::default();
+    changes
+        .values
+        .insert("secret".into(), crate::ValueChange::Set(json!("hunter2")));
+    changes.flash_set.insert("notice".into(), json!("hunter2 flash"));
     let write = crate::SessionWrite {
         id: &id,
         mode: crate::WriteMode::Replace { old: &id },
         record: &stored,
+        changes: &changes,
     };
     let moving = crate::SessionWrite {
         id: &id,
         mode: crate::WriteMode::Move { from: &id },
         record: &stored,
+        changes: &changes,
     };
     let value = format!("{}|hunter2", id.as_str());
     let session = Session::detached().expect("session");
@@ -747,6 +756,7 @@ async fn no_public_debug_shows_an_id_or_data() {
         format!("{found:?}"),
         format!("{write:?}"),
         format!("{moving:?}"),
+        format!("{changes:?}"),
         format!("{:?}", crate::WriteOutcome::Written(value.clone())),
         format!(
             "{:?}",

@@ -24,13 +24,16 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use crate::changes::counter_value;
 use crate::{
-    CookieUpdate, Error, FoundSession, SessionData, SessionId, SessionPolicy, StoredSession,
-    ValueMap, WriteMode,
+    CookieUpdate, Error, FoundSession, SessionChanges, SessionData, SessionId, SessionPolicy,
+    StoredSession, ValueMap, WriteMode,
 };
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tracking_tests;
 
 /// How far in the future a stored creation time may be before the record is refused:
 /// servers' clocks differ a little, a forged or corrupted timestamp differs a lot.
@@ -81,6 +84,12 @@ pub(crate) struct WorkingCopy {
     flash_in: ValueMap,
     /// Flash values set during this request, for the next one.
     flash_next: ValueMap,
+    /// What this request changed and has not saved yet, key by key: what a merging
+    /// store applies to the record as it is now.
+    changes: SessionChanges,
+    /// The backend's version of the record as loaded, for a compare-and-swap merge;
+    /// unknown after a save.
+    revision: Option<u64>,
     dirty: bool,
     /// Counts edits, so a save that raced an edit leaves the copy dirty.
     edits: u64,
@@ -113,6 +122,8 @@ pub(crate) struct PlannedWrite {
     pub(crate) reissue: bool,
     /// What to store; `created` is always set.
     pub(crate) stored: StoredSession,
+    /// The changes `stored` holds beyond the record loaded, for a merge.
+    pub(crate) changes: SessionChanges,
     /// The edit count and the epoch when planned.
     edits: u64,
     epoch: u64,
@@ -143,6 +154,8 @@ impl WorkingCopy {
             values: ValueMap::new(),
             flash_in: ValueMap::new(),
             flash_next: ValueMap::new(),
+            changes: SessionChanges::default(),
+            revision: None,
             dirty: false,
             edits: 0,
             epoch: 0,
@@ -182,6 +195,13 @@ impl WorkingCopy {
             // of this request clears them (Remix does the same); so does a cookie signed
             // with an old secret, so that it is re-signed with the current one.
             dirty: !found.data.flash.is_empty() || found.reissue,
+            // Saving consumes every flash value that arrived, but only where the stored
+            // one is still the value seen here.
+            changes: SessionChanges {
+                flash_consumed: found.data.flash.clone(),
+                ..SessionChanges::default()
+            },
+            revision: found.revision,
             flash_in: found.data.flash,
             flash_next: ValueMap::new(),
             edits: 0,
@@ -233,20 +253,45 @@ impl WorkingCopy {
         if value.is_null() {
             self.values.remove(&key);
         } else {
-            self.values.insert(key, value);
+            self.values.insert(key.clone(), value.clone());
         }
+        self.changes.set(key, value);
         Ok(())
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Result<Option<Value>, Error> {
         self.edit()?;
+        self.changes.set(key.to_owned(), Value::Null);
         Ok(self.values.remove(key))
     }
 
     pub(crate) fn flash(&mut self, key: String, value: Value) -> Result<(), Error> {
         self.edit()?;
+        self.changes.flash_set.insert(key.clone(), value.clone());
         self.flash_next.insert(key, value);
         Ok(())
+    }
+
+    /// Adds `by` to the integer under `key` (absent counts as 0) and returns the sum;
+    /// a merging store adds `by` to the value stored at save time instead.
+    pub(crate) fn increment(&mut self, key: &str, by: i64) -> Result<i64, Error> {
+        let before = match self.phase {
+            // A write after destroy starts over with no values at all.
+            Phase::Destroyed => 0,
+            Phase::Live => match self.values.get(key) {
+                None | Some(Value::Null) => 0,
+                Some(value) if value.is_i64() => counter_value(Some(value)),
+                Some(_) => {
+                    return Err(Error::NotACounter {
+                        key: key.to_owned(),
+                    })
+                }
+            },
+        };
+        self.edit()?;
+        let now = self.changes.increment(key, before, by);
+        self.values.insert(key.to_owned(), now.into());
+        Ok(now)
     }
 
     /// Moves the session to `new_id`, keeping its data; the record under the ID it was
@@ -341,7 +386,9 @@ impl WorkingCopy {
                 },
                 expires: policy.deadline(created, now),
                 created: Some(created),
+                revision: self.revision,
             },
+            changes: self.changes.clone(),
             edits: self.edits,
             epoch: self.epoch,
         })
@@ -384,6 +431,8 @@ impl WorkingCopy {
         };
         self.created = write.stored.created;
         self.expires = write.stored.expires;
+        self.changes.settle(&write.changes);
+        self.revision = None;
         self.cookie_in_browser = true;
         self.reissue = false;
         if self.edits == write.edits {

@@ -101,6 +101,7 @@ fn found(id: SessionId, reissue: bool) -> FoundSession {
         data,
         expires: None,
         created: Some(now() - Duration::from_secs(60)),
+        revision: Some(41),
         reissue,
     }
 }
