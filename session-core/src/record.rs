@@ -50,6 +50,40 @@ impl StoredSession {
         })
     }
 
+    /// The record's third element alone, `{"expires": ms, "created": ms}`, or `None`
+    /// when it has neither: for a store that splices records as text (the Redis
+    /// store's merge script) instead of writing [`to_json`](Self::to_json) whole.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use session_core::StoredSession;
+    ///
+    /// let mut record = StoredSession::default();
+    /// assert_eq!(record.stamp_to_json()?, None);
+    /// record.created = Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_000));
+    /// assert_eq!(record.stamp_to_json()?.as_deref(), Some(r#"{"created":1700000000000}"#));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] if the stamp cannot be serialized (not possible).
+    pub fn stamp_to_json(&self) -> Result<Option<String>, Error> {
+        if self.expires.is_none() && self.created.is_none() {
+            return Ok(None);
+        }
+        let stamp = Stamp {
+            expires: self.expires.map(unix_millis),
+            created: self.created.map(unix_millis),
+        };
+        serde_json::to_string(&stamp)
+            .map(Some)
+            .map_err(|source| Error::Json {
+                key: "(stamp)".to_owned(),
+                source: source.into(),
+            })
+    }
+
     /// Parses a record written by [`to_json`](Self::to_json) or by Remix.
     ///
     /// # Errors

@@ -51,7 +51,9 @@ use std::time::{Duration, SystemTime};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession,
+};
 
 pub use builder::MemoryStoreBuilder;
 pub use session_core::DEFAULT_TTL;
@@ -206,14 +208,18 @@ impl Inner {
     }
 
     fn hold(&self, record: &StoredSession) -> Held {
-        let until = match record.expires {
+        Held {
+            record: record.clone(),
+            until: self.until(record.expires),
+        }
+    }
+
+    /// When a record with deadline `expires` is dropped: at it, or after the store's TTL.
+    fn until(&self, expires: Option<SystemTime>) -> Option<SystemTime> {
+        match expires {
             Some(expires) => Some(expires),
             // A TTL too long for the clock means no deadline at all.
             None => self.ttl.and_then(|ttl| SystemTime::now().checked_add(ttl)),
-        };
-        Held {
-            record: record.clone(),
-            until,
         }
     }
 }
@@ -263,6 +269,30 @@ impl SessionStorage for MemoryStore {
             _ => false,
         };
         Ok(updated)
+    }
+
+    /// Merges under the shard's lock (the entry API): a parallel request's merge on
+    /// the same session waits for this one and then applies its own changes to the
+    /// result, so neither loses the other's keys.
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        let merged = match self.inner.records.get_mut(id) {
+            Some(mut held) if !held.is_expired() => {
+                let held = &mut *held;
+                changes.apply_to(&mut held.record.data);
+                held.record.expires = record.expires;
+                held.record.created = held.record.created.or(record.created);
+                held.until = self.inner.until(record.expires);
+                true
+            }
+            // Deleted or expired meanwhile: a save must not bring it back.
+            _ => false,
+        };
+        Ok(merged)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {

@@ -163,7 +163,7 @@ impl RedisStoreBuilder {
 
     /// The ACL user to authenticate as (overrides one in the URL). For connections
     /// the store opens (URL, cluster, Sentinel master), not for the application's own.
-    /// It needs `GET`, `GETEX`, `SET`, `DEL`, `EVAL`, `MULTI` and `EXEC` on the key
+    /// It needs `GET`, `GETEX`, `SET`, `DEL`, `EVALSHA`, `EVAL`, `MULTI` and `EXEC` on the key
     /// prefix, and `PING` (every batch of commands ends in one).
     pub fn username(mut self, username: impl Into<String>) -> Self {
         self.credentials.username = Some(username.into());

@@ -11,28 +11,29 @@
 //! A connection that served earlier requests may meet a server that restarted since:
 //! its first command fails although Redis is back. Such a command is sent once more,
 //! on a freshly dialled connection in the same slot, when sending it twice cannot apply
-//! a write twice: reads, deletes and updates (`SET … XX` with the same value). Creates
-//! (`SET … NX`), the move script and transactions are not repeated, since the first
-//! attempt may have been applied and a second would then report the ID as taken or
-//! the session as gone: after a restart, a new visitor's first save or a login can
-//! still fail once per stale connection. A command
-//! Redis refused as read-only (a demoted master after a failover, also inside a
-//! transaction) was not applied, and is always sent again.
+//! a write twice: reads, deletes and merges without an increment (setting the same
+//! keys to the same values twice is one write). Creates (`SET … NX`), merges carrying
+//! an increment (a second send would count it twice), the move script and
+//! transactions are not repeated, since the first attempt may have been applied and a
+//! second would then report the ID as taken or the session as gone: after a restart,
+//! a new visitor's first save or a login can still fail once per stale connection. A
+//! command Redis refused as read-only (a demoted master after a failover, also inside
+//! a transaction) was not applied, and is always sent again.
 //!
-//! The window this leaves: an update whose reply was lost although Redis applied it
-//! (a connection reset after execution, the server still up) is applied again; a
-//! concurrent request's newer update landing in between would be overwritten by the
-//! older one. Concurrent updates to one session are last-writer-wins anyway
-//! (ARCHITECTURE.md, "Concurrency"); this makes the loser the retried one. The cluster
+//! The window this leaves: a merge whose reply was lost although Redis applied it (a
+//! connection reset after execution, the server still up) is applied again; a
+//! parallel request's newer value for one of the same keys landing in between would be
+//! overwritten by the older one, as if the retried request had saved last. The cluster
 //! client follows redirects and reconnects by itself (`open.rs` bounds how often).
 
 use std::future::Future;
 
-use redis::{FromRedisValue, RedisResult};
+use redis::{ErrorKind, FromRedisValue, RedisResult, ServerErrorKind};
 use session_connections::{Dial, Slots};
 use session_core::Error;
 
 use crate::error::CommandError;
+use crate::scripts::LuaScript;
 
 /// A command, or the commands of a transaction (`MULTI` and `EXEC` around them), to
 /// send. The reply is the command's, or `EXEC`'s.
@@ -94,21 +95,58 @@ impl Connections {
         repeat: Repeat,
         build: impl Fn() -> Request,
     ) -> Result<T, Error> {
-        let result = match self {
-            Self::Url(slots) => run(slots, repeat, &build).await,
-            #[cfg(feature = "sentinel")]
-            Self::Sentinel(slots) => run(slots, repeat, &build).await,
-            Self::Multiplexed(slots) => run(slots, repeat, &build).await,
-            #[cfg(feature = "connection-manager")]
-            Self::Manager(slots) => run(slots, repeat, &build).await,
-            #[cfg(feature = "deadpool")]
-            Self::Pool(slots) => run(slots, repeat, &build).await,
-            #[cfg(feature = "cluster")]
-            Self::Cluster(slots) => run(slots, repeat, &build).await,
-            #[cfg(feature = "cluster")]
-            Self::GivenCluster(slots) => run(slots, repeat, &build).await,
+        self.send(repeat, &build)
+            .await
+            .map_err(|error| Error::storage(operation, error))
+    }
+
+    /// Runs `script` with the keys and arguments `args` adds: by its SHA-1
+    /// (`EVALSHA`), and whole (`EVAL`, which caches it again) when the server answers
+    /// that it does not have it.
+    pub(crate) async fn run_script<T: FromRedisValue + Send>(
+        &self,
+        operation: &'static str,
+        repeat: Repeat,
+        script: &LuaScript,
+        args: impl Fn(&mut redis::Cmd),
+    ) -> Result<T, Error> {
+        let call = |command: &str, body: &str| {
+            let mut cmd = redis::cmd(command);
+            cmd.arg(body);
+            args(&mut cmd);
+            Request::Cmd(cmd)
+        };
+        let result = match self.send(repeat, &|| call("EVALSHA", &script.sha)).await {
+            Err(CommandError::Refused(error))
+                if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+            {
+                // The script did not run, so sending it whole is always safe.
+                self.send(repeat, &|| call("EVAL", script.text)).await
+            }
+            other => other,
         };
         result.map_err(|error| Error::storage(operation, error))
+    }
+
+    async fn send<T: FromRedisValue + Send>(
+        &self,
+        repeat: Repeat,
+        build: &impl Fn() -> Request,
+    ) -> Result<T, CommandError> {
+        match self {
+            Self::Url(slots) => run(slots, repeat, build).await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(slots) => run(slots, repeat, build).await,
+            Self::Multiplexed(slots) => run(slots, repeat, build).await,
+            #[cfg(feature = "connection-manager")]
+            Self::Manager(slots) => run(slots, repeat, build).await,
+            #[cfg(feature = "deadpool")]
+            Self::Pool(slots) => run(slots, repeat, build).await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(slots) => run(slots, repeat, build).await,
+            #[cfg(feature = "cluster")]
+            Self::GivenCluster(slots) => run(slots, repeat, build).await,
+        }
     }
 }
 

@@ -140,8 +140,8 @@ fn advice(error: &RedisError) -> Option<&'static str> {
         Some("NOPERM") => {
             return Some(
                 "the ACL user may not run this command on these keys; grant it GET, GETEX, \
-                 SET, DEL, EVAL, MULTI and EXEC on the key prefix, and PING (and ROLE and \
-                 INFO with Sentinel)",
+                 SET, DEL, EVALSHA, EVAL, MULTI and EXEC on the key prefix, and PING (and \
+                 ROLE and INFO with Sentinel)",
             )
         }
         _ => {}

@@ -31,16 +31,24 @@
 //! # Round trips
 //!
 //! A read is one `GET` (one `GETEX … PX` with a [sliding TTL](RedisStoreBuilder::sliding_ttl),
-//! which slides the key's TTL without a write); a write is one `SET … NX PX` (new session: never overwrites) or
-//! `SET … XX PX` (existing session: never resurrects one deleted meanwhile); a logout is
-//! one `DEL`. Moving a session to a new ID (`regenerate_id`, at login) is one `EVAL` of a
-//! short script that deletes the old key and creates the new one only if the delete found
-//! it, so a login racing a logout cannot bring the session back (on a cluster, where the
-//! keys live in different slots: `DEL old`, then `SET new NX` only if it counted one). A
-//! new session started after a logout in the same request is `DEL old` + `SET new NX` in
-//! one `MULTI` pipeline (two concurrent commands on a cluster). An ACL user therefore
-//! needs `+get +getex +set +del +eval +multi +exec +ping` (or `+@read +@write
-//! +@scripting +@transaction +ping`). Requests share a few multiplexed connections instead of a pool (the
+//! which slides the key's TTL without a write). Saving a loaded session is one
+//! `EVALSHA` of the merge script (`scripts/merge.lua`): it applies what the request
+//! changed, key by key, to the record as Redis holds it at that moment, and writes it
+//! back with its TTL, only if the key is still there (a logout is never undone). So
+//! parallel requests on one session keep each other's writes, and parallel
+//! [`Session::increment`](session_core::Session::increment)s all count: see
+//! [`SessionStorage::merge`]. Values the request did not touch are copied as text,
+//! never decoded and re-encoded. A new session is one `SET … NX PX` (never
+//! overwrites); a logout is one `DEL`. Moving a session to a new ID (`regenerate_id`,
+//! at login) is one `EVALSHA` of a short script that deletes the old key and creates
+//! the new one only if the delete found it, so a login racing a logout cannot bring
+//! the session back (on a cluster, where the keys live in different slots: `DEL old`,
+//! then `SET new NX` only if it counted one). A script a server does not have cached
+//! (after a restart) is sent once whole with `EVAL`. A new session started after a
+//! logout in the same request is `DEL old` + `SET new NX` in one `MULTI` pipeline (two
+//! concurrent commands on a cluster). An ACL user therefore needs `+get +getex +set
+//! +del +evalsha +eval +multi +exec +ping` (or `+@read +@write +@scripting
+//! +@transaction +ping`). Requests share a few multiplexed connections instead of a pool (the
 //! `session-connections` crate says why), and on one node concurrent commands travel
 //! together as one pipeline (`batch.rs`), which ends in a `PING` whose echo proves the
 //! replies line up with the commands (one per batch, not per command).
@@ -68,7 +76,7 @@
 //! leaves the cookie alone), whose message says what to change when the cause is the
 //! configuration: a wrong password, an untrusted certificate, a hostname mismatch, a
 //! missing client certificate. Broken connections are forgotten and dialled again, and
-//! a read, a delete or an update that meets a connection broken by a restart is sent
+//! a read, a delete or a save without an increment that meets a connection broken by a restart is sent
 //! once more on a fresh one, so that those requests do not fail once Redis is back; a
 //! create, a login (the move script) or a new session after a logout (a transaction)
 //! may still fail once per stale connection, since repeating it could apply it twice
@@ -107,6 +115,7 @@ mod dialers;
 mod error;
 mod open;
 mod replies;
+mod scripts;
 mod tls;
 
 use std::fmt;
@@ -121,8 +130,10 @@ pub use deadpool_redis;
 /// The redis crate this store is built on, so that an application hands over clients
 /// (a `MultiplexedConnection`, a `ConnectionManager`) of the very same version.
 pub use redis;
-use replies::{Deleted, MoveReply, Record, Replaced, Written};
-use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
+use replies::{Deleted, MergeOutcome, Merged, MoveReply, Record, Replaced, Written};
+use session_core::{
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+};
 
 /// Remix's default key prefix for Redis sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "session:";
@@ -270,35 +281,59 @@ impl Inner {
         let ttl = ttl.map_or(0, millis);
         let MoveReply(outcome) = self
             .connections
-            .query("move a session to a new id", Repeat::Never, || {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(MOVE_SCRIPT)
-                    .arg(2)
-                    .arg(from)
-                    .arg(to)
-                    .arg(json)
-                    .arg(ttl);
-                Request::Cmd(cmd)
-            })
+            .run_script(
+                "move a session to a new id",
+                Repeat::Never,
+                &scripts::MOVE,
+                |cmd| {
+                    cmd.arg(2).arg(from).arg(to).arg(json).arg(ttl);
+                },
+            )
             .await?;
         Ok(outcome)
     }
-}
 
-/// Moves a record: `KEYS[1]` to `KEYS[2]` with the new value `ARGV[1]` and a TTL of
-/// `ARGV[2]` milliseconds (0: none). Answers 0 when `KEYS[1]` was gone (nothing is
-/// written), 1 when moved, 2 when `KEYS[2]` was taken (`KEYS[1]` is deleted all the
-/// same, as [`SessionStorage::move_record`] says): see [`MoveReply`].
-const MOVE_SCRIPT: &str = "\
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-local stored
-if ARGV[2] == '0' then
-  stored = redis.call('SET', KEYS[2], ARGV[1], 'NX')
-else
-  stored = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
-end
-if stored then return 1 end
-return 2";
+    /// [`merge`](SessionStorage::merge): `changes` applied to the record as Redis
+    /// holds it now, by one script (`scripts/merge.lua`), only if the key is there.
+    async fn merge(
+        &self,
+        key: &str,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        let Lifetime::Ttl(ttl) = self.lifetime(record.expires) else {
+            // Already past its deadline: store nothing, and drop any older copy.
+            self.delete_key(key).await?;
+            return Ok(true);
+        };
+        let ttl = ttl.map_or(0, millis);
+        let stamp = record.stamp_to_json()?.unwrap_or_default();
+        let arguments = scripts::merge_arguments(changes)?;
+        // Setting keys twice to the same values is one write; an increment is not.
+        let repeat = if changes.has_increments() {
+            Repeat::Never
+        } else {
+            Repeat::Safe
+        };
+        let Merged(merged) = self
+            .connections
+            .run_script("save a session", repeat, &scripts::MERGE, |cmd| {
+                cmd.arg(1).arg(key).arg(ttl).arg(&stamp).arg(&arguments);
+            })
+            .await?;
+        match merged {
+            MergeOutcome::Merged => Ok(true),
+            MergeOutcome::Gone => Ok(false),
+            MergeOutcome::Corrupt => {
+                tracing::warn!(
+                    backend = "Redis",
+                    "not saving into a corrupt session record; the user gets a fresh session"
+                );
+                Ok(false)
+            }
+        }
+    }
+}
 
 /// The longest TTL sent: Redis answers "invalid expire time" when now plus the TTL
 /// overflows its millisecond clock, which would fail every write of a store built
@@ -351,6 +386,15 @@ impl SessionStorage for RedisStore {
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.inner.write(&self.key(id), record, "XX").await
+    }
+
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        self.inner.merge(&self.key(id), record, changes).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {

@@ -57,7 +57,7 @@ impl FromRedisValue for Deleted {
     }
 }
 
-/// The move script's reply (`MOVE_SCRIPT` in `lib.rs`): 0 gone, 1 moved, 2 taken.
+/// The move script's reply (`scripts::MOVE`): 0 gone, 1 moved, 2 taken.
 pub(crate) struct MoveReply(pub(crate) MoveOutcome);
 
 impl FromRedisValue for MoveReply {
@@ -67,6 +67,29 @@ impl FromRedisValue for MoveReply {
             Value::Int(1) => Ok(Self(MoveOutcome::Moved)),
             Value::Int(2) => Ok(Self(MoveOutcome::IdTaken)),
             _ => Err(unexpected("0, 1 or 2 to the move script")),
+        }
+    }
+}
+
+/// What the merge script (`scripts/merge.lua`) did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum MergeOutcome {
+    Gone,
+    Merged,
+    /// The key holds something that is not a session record: nothing was written.
+    Corrupt,
+}
+
+/// The merge script's reply: 0 gone, 1 merged, 2 not a session record.
+pub(crate) struct Merged(pub(crate) MergeOutcome);
+
+impl FromRedisValue for Merged {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        match value {
+            Value::Int(0) => Ok(Self(MergeOutcome::Gone)),
+            Value::Int(1) => Ok(Self(MergeOutcome::Merged)),
+            Value::Int(2) => Ok(Self(MergeOutcome::Corrupt)),
+            _ => Err(unexpected("0, 1 or 2 to the merge script")),
         }
     }
 }
@@ -124,6 +147,15 @@ mod tests {
             assert!(MoveReply::from_redis_value(Value::Int(reply)).is_ok_and(|m| m.0 == outcome));
         }
         assert!(MoveReply::from_redis_value(Value::Int(3)).is_err());
+        for (reply, outcome) in [
+            (0, MergeOutcome::Gone),
+            (1, MergeOutcome::Merged),
+            (2, MergeOutcome::Corrupt),
+        ] {
+            assert!(Merged::from_redis_value(Value::Int(reply)).is_ok_and(|m| m.0 == outcome));
+        }
+        assert!(Merged::from_redis_value(Value::Int(3)).is_err());
+        assert!(Merged::from_redis_value(Value::Okay).is_err());
         assert!(MoveReply::from_redis_value(Value::Okay).is_err());
 
         let exec = |set| Value::Array(vec![Value::Int(1), set]);

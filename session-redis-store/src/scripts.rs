@@ -1,0 +1,115 @@
+//! The store's Lua scripts, run by `EVALSHA` (the script's SHA-1, sent once per
+//! command instead of its text) and sent whole with `EVAL` only when a server answers
+//! `NOSCRIPT` (a restart, `SCRIPT FLUSH`, a cluster node that never saw it), which also
+//! caches it there again.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use session_core::{Error, SessionChanges, ValueChange};
+
+/// A script's text and its SHA-1, the name `EVALSHA` calls it by.
+pub(crate) struct LuaScript {
+    pub(crate) text: &'static str,
+    pub(crate) sha: String,
+}
+
+impl LuaScript {
+    fn new(text: &'static str) -> Self {
+        let sha = redis::Script::new(text).get_hash().to_owned();
+        Self { text, sha }
+    }
+}
+
+/// Merges one request's changes into a record: `merge.lua`, which says how and why it
+/// copies untouched members as text.
+pub(crate) static MERGE: LazyLock<LuaScript> =
+    LazyLock::new(|| LuaScript::new(include_str!("scripts/merge.lua")));
+
+/// Moves a record: `KEYS[1]` to `KEYS[2]` with the new value `ARGV[1]` and a TTL of
+/// `ARGV[2]` milliseconds (0: none). Answers 0 when `KEYS[1]` was gone (nothing is
+/// written), 1 when moved, 2 when `KEYS[2]` was taken (`KEYS[1]` is deleted all the
+/// same, as `SessionStorage::move_record` says): see `MoveReply`.
+pub(crate) static MOVE: LazyLock<LuaScript> = LazyLock::new(|| {
+    LuaScript::new(
+        "\
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+local stored
+if ARGV[2] == '0' then
+  stored = redis.call('SET', KEYS[2], ARGV[1], 'NX')
+else
+  stored = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+end
+if stored then return 1 end
+return 2",
+    )
+});
+
+/// The merge script's arguments after the TTL and the stamp: `(op, key, value)` per
+/// change, keys and values as JSON text, in the order `SessionChanges::apply_to`
+/// applies them (values, then consumed flash values, then flash values set).
+pub(crate) fn merge_arguments(changes: &SessionChanges) -> Result<Vec<String>, Error> {
+    let count =
+        changes.values.len() + changes.flash_consumed.len() + changes.flash_set.len();
+    let mut out = Vec::with_capacity(3 * count);
+    let mut push = |op: &str, key: &str, value: String| -> Result<(), Error> {
+        out.push(op.to_owned());
+        out.push(json(key, &key)?);
+        out.push(value);
+        Ok(())
+    };
+    for (key, change) in &changes.values {
+        match change {
+            ValueChange::Set(value) => push("s", key, json(key, value)?)?,
+            ValueChange::Remove => push("r", key, String::new())?,
+            ValueChange::Increment(by) => {
+                let mut text = String::new();
+                let _ = write!(text, "{by}");
+                push("i", key, text)?;
+            }
+        }
+    }
+    for (key, value) in &changes.flash_consumed {
+        push("c", key, json(key, value)?)?;
+    }
+    for (key, value) in &changes.flash_set {
+        push("f", key, json(key, value)?)?;
+    }
+    Ok(out)
+}
+
+/// `value` as JSON text, the form the record holds (serde_json's, compact).
+fn json(key: &str, value: &impl serde::Serialize) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|source| Error::Json {
+        key: key.to_owned(),
+        source: source.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn changes_become_triples_in_the_order_the_merge_applies_them() {
+        let mut changes = SessionChanges::default();
+        changes
+            .values
+            .insert("a\"b".into(), ValueChange::Set(json!({"x": [1, 2.5]})));
+        changes.values.insert("gone".into(), ValueChange::Remove);
+        changes.values.insert("hits".into(), ValueChange::Increment(-3));
+        changes.flash_set.insert("notice".into(), json!("new"));
+        changes.flash_consumed.insert("notice".into(), json!("old"));
+        let args = merge_arguments(&changes).expect("JSON");
+        let expected = [
+            "s", r#""a\"b""#, r#"{"x":[1,2.5]}"#,
+            "r", r#""gone""#, "",
+            "i", r#""hits""#, "-3",
+            "c", r#""notice""#, r#""old""#,
+            "f", r#""notice""#, r#""new""#,
+        ];
+        assert_eq!(args, expected);
+    }
+}
