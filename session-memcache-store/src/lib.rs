@@ -27,9 +27,15 @@
 //!
 //! # Behaviour
 //!
-//! - **Round trips**: a read is one `mg`; a write is one `ms` that only creates (new
-//!   session: never overwrites) or only updates (existing session: never resurrects one
-//!   deleted meanwhile); a logout is one `md`; moving a session to a new ID
+//! - **Round trips**: a read is one `mg` (which also returns the item's CAS value); a
+//!   new session is one `ms` that only creates (never overwrites); saving a loaded
+//!   session is one `ms` by compare-and-swap (`C<cas>`): it stores only if nobody
+//!   wrote the record since this request read it, and never resurrects one deleted
+//!   meanwhile. When another request did write it, the save reads the record again,
+//!   applies this request's changes key by key, and swaps again (at most
+//!   [`CAS_ATTEMPTS`] times, with a randomized back-off, then [`Error::Contended`]), so
+//!   parallel requests keep each other's writes and parallel increments all count (see
+//!   [`SessionStorage::merge`]). A logout is one `md`; moving a session to a new ID
 //!   (`regenerate_id`) is `md old`, then `ms new` only if the delete found the old
 //!   record (a login racing a logout stays logged out); a new session after a logout
 //!   sends `md old` and `ms new` at once (usually to two different servers). These are
@@ -79,10 +85,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use builder::{MemcacheStoreBuilder, DEFAULT_MAX_RECORD_SIZE};
-use protocol::{Command, Outcome, SetMode};
+use protocol::{Command, Item, Outcome, SetMode, Swap};
 use ring::Ring;
 use server::Server;
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession,
+};
 
 /// Remix's default key prefix for memcached sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "remix:session:";
@@ -173,26 +181,44 @@ impl Inner {
     }
 
     /// Stores `record` under `key` if `mode`'s condition holds.
+    /// The `exptime` to store a record with deadline `expires` under, or `None` when
+    /// the deadline has passed.
+    fn exptime_for(&self, expires: Option<SystemTime>) -> Option<i64> {
+        let now = SystemTime::now();
+        let ttl = match expires {
+            Some(expires) => match expires.duration_since(now) {
+                Ok(remaining) if !remaining.is_zero() => Some(remaining),
+                _ => return None,
+            },
+            None => self.ttl,
+        };
+        Some(ttl.map_or(0, |ttl| exptime(ttl, now)))
+    }
+
+    /// The item under `key`, with its CAS value.
+    async fn read_key(&self, key: &str) -> Result<Option<Item>, Error> {
+        match self
+            .server(key)
+            .run("read a session", Command::Get(key))
+            .await?
+        {
+            Outcome::Value(item) => Ok(item),
+            _ => unreachable!("`Command::outcome` answers a get with `Value` only"),
+        }
+    }
+
     async fn write_key(
         &self,
         key: &str,
         record: &StoredSession,
         mode: SetMode,
     ) -> Result<bool, Error> {
-        let now = SystemTime::now();
-        let ttl = match record.expires {
-            Some(expires) => match expires.duration_since(now) {
-                Ok(remaining) if !remaining.is_zero() => Some(remaining),
-                // Already past its deadline: store nothing, and drop any older copy.
-                _ => {
-                    self.delete_key(key).await?;
-                    return Ok(true);
-                }
-            },
-            None => self.ttl,
+        let Some(exptime) = self.exptime_for(record.expires) else {
+            // Already past its deadline: store nothing, and drop any older copy.
+            self.delete_key(key).await?;
+            return Ok(true);
         };
         let json = record.to_json()?;
-        let exptime = ttl.map_or(0, |ttl| exptime(ttl, now));
         let command = Command::Set {
             key,
             value: &json,
@@ -204,21 +230,97 @@ impl Inner {
             _ => unreachable!("`Command::outcome` answers a set with `Stored` only"),
         }
     }
+
+    /// [`merge`](SessionStorage::merge) by compare-and-swap: writes the record only if
+    /// the item is still the one read; when another request wrote it meanwhile, reads
+    /// it again, applies `changes` to that, and tries again, up to [`CAS_ATTEMPTS`]
+    /// times. The first attempt needs no read: `record` is the loaded record with the
+    /// changes applied, and its revision the loaded item's CAS value.
+    async fn merge(
+        &self,
+        key: &str,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        let Some(exptime) = self.exptime_for(record.expires) else {
+            self.delete_key(key).await?;
+            return Ok(true);
+        };
+        let mut known = record.revision.map(|cas| (record.to_json(), cas));
+        for attempt in 0..CAS_ATTEMPTS {
+            let (json, cas) = match known.take() {
+                Some((json, cas)) => (json?, cas),
+                None => {
+                    let Some(item) = self.read_key(key).await? else {
+                        return Ok(false);
+                    };
+                    let Some(mut now) = StoredSession::decode_live(&item.data, "memcached")
+                    else {
+                        // Expired, or not a session: the session is over either way.
+                        return Ok(false);
+                    };
+                    changes.apply_to(&mut now.data);
+                    now.expires = record.expires;
+                    now.created = now.created.or(record.created);
+                    let Some(cas) = item.cas else {
+                        // A server that sends no CAS values cannot merge: write whole.
+                        return self.write_key(key, &now, SetMode::Update).await;
+                    };
+                    (now.to_json()?, cas)
+                }
+            };
+            let command = Command::Swap {
+                key,
+                value: &json,
+                exptime,
+                cas,
+            };
+            match self.server(key).run("save a session", command).await? {
+                Outcome::Swapped(Swap::Stored) => return Ok(true),
+                Outcome::Swapped(Swap::Gone) => return Ok(false),
+                Outcome::Swapped(Swap::Changed) if attempt + 1 < CAS_ATTEMPTS => {
+                    back_off(attempt).await;
+                }
+                Outcome::Swapped(Swap::Changed) => {}
+                _ => unreachable!("`Command::outcome` answers a swap with `Swapped` only"),
+            }
+        }
+        Err(Error::Contended {
+            backend: "memcached",
+            attempts: CAS_ATTEMPTS,
+        })
+    }
+}
+
+/// How many compare-and-swap writes one save makes at most before it gives up with
+/// [`Error::Contended`]. Each conflict means another save of the same session landed
+/// first; with the back-off, 50 requests saving one session at once all land within
+/// a few attempts each (the conformance suite runs exactly that).
+pub const CAS_ATTEMPTS: usize = 16;
+
+/// Waits a random time before attempt `attempt + 1`, up to 1 ms doubled per attempt
+/// (at most 32 ms), so that requests that collided do not collide again in step.
+async fn back_off(attempt: usize) {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = Duration::from_micros(1000 << attempt.min(5));
+    // A fresh `RandomState` is seeded differently each time: jitter without a
+    // random-number crate.
+    let random = std::hash::RandomState::new().build_hasher().finish();
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    tokio::time::sleep(Duration::from_nanos(random % nanos.max(1))).await;
 }
 
 #[async_trait]
 impl SessionStorage for MemcacheStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
-        let inner = &*self.inner;
-        let key = self.key(id);
-        let raw = inner
-            .server(&key)
-            .run("read a session", Command::Get(&key))
-            .await?;
-        let Outcome::Value(raw) = raw else {
-            unreachable!("`Command::outcome` answers a get with `Value` only");
+        let Some(item) = self.inner.read_key(&self.key(id)).await? else {
+            return Ok(None);
         };
-        Ok(raw.and_then(|raw| StoredSession::decode_live(&raw, "memcached")))
+        let mut record = StoredSession::decode_live(&item.data, "memcached");
+        if let Some(record) = &mut record {
+            record.revision = item.cas;
+        }
+        Ok(record)
     }
 
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
@@ -231,6 +333,15 @@ impl SessionStorage for MemcacheStore {
         self.inner
             .write_key(&self.key(id), record, SetMode::Update)
             .await
+    }
+
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        self.inner.merge(&self.key(id), record, changes).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {

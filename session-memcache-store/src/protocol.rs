@@ -1,4 +1,4 @@
-//! The four memcached meta commands sessions need, their replies, and the opaque tokens
+//! The five memcached meta commands sessions need, their replies, and the opaque tokens
 //! that tie each reply to its command.
 //!
 //! The meta protocol (memcached 1.6+) answers every command with exactly one reply, in
@@ -11,9 +11,10 @@
 //!
 //! | operation | command | replies |
 //! |---|---|---|
-//! | read | `mg <key> v O<n>` | `VA <len> O<n>` + data, or `EN O<n>` (miss) |
+//! | read | `mg <key> v c O<n>` | `VA <len> c<cas> O<n>` + data, or `EN O<n>` (miss) |
 //! | create | `ms <key> <len> T<exptime> ME O<n>` + data ([`SetMode::Create`]) | `HD O<n>`, or `NS O<n>` (exists) |
 //! | update | `ms <key> <len> T<exptime> MR O<n>` + data ([`SetMode::Update`]) | `HD O<n>`, or `NS O<n>` (absent) |
+//! | merge (compare-and-swap) | `ms <key> <len> T<exptime> C<cas> O<n>` + data | `HD O<n>`, `EX O<n>` (changed since read), or `NF O<n>` (absent) |
 //! | delete | `md <key> O<n>` | `HD O<n>`, or `NF O<n>` (absent) |
 //! | no-op, ending each dial | `mn` | `MN` |
 
@@ -29,6 +30,14 @@ pub(crate) enum Command<'a> {
         value: &'a str,
         exptime: i64,
         mode: SetMode,
+    },
+    /// Store `value` under `key` only if the item is still the one whose CAS value
+    /// was `cas` (nobody wrote it since it was read).
+    Swap {
+        key: &'a str,
+        value: &'a str,
+        exptime: i64,
+        cas: u64,
     },
     Delete(&'a str),
 }
@@ -62,7 +71,7 @@ impl Command<'_> {
         let mut out = Vec::with_capacity(self.encoded_len_hint());
         // Writing into a Vec cannot fail.
         let _ = match *self {
-            Self::Get(key) => write!(out, "mg {key} v O{token}\r\n"),
+            Self::Get(key) => write!(out, "mg {key} v c O{token}\r\n"),
             Self::Set {
                 key,
                 value,
@@ -78,6 +87,20 @@ impl Command<'_> {
                 out.extend_from_slice(value.as_bytes());
                 out.write_all(b"\r\n")
             }
+            Self::Swap {
+                key,
+                value,
+                exptime,
+                cas,
+            } => {
+                let _ = write!(
+                    out,
+                    "ms {key} {} T{exptime} C{cas} O{token}\r\n",
+                    value.len()
+                );
+                out.extend_from_slice(value.as_bytes());
+                out.write_all(b"\r\n")
+            }
             Self::Delete(key) => write!(out, "md {key} O{token}\r\n"),
         };
         out
@@ -86,7 +109,9 @@ impl Command<'_> {
     fn encoded_len_hint(&self) -> usize {
         match self {
             Self::Get(key) | Self::Delete(key) => key.len() + 32,
-            Self::Set { key, value, .. } => key.len() + value.len() + 72,
+            Self::Set { key, value, .. } | Self::Swap { key, value, .. } => {
+                key.len() + value.len() + 96
+            }
         }
     }
 
@@ -94,10 +119,13 @@ impl Command<'_> {
     /// this kind of command (the connection is then out of step and must go).
     pub(crate) fn outcome(&self, reply: Reply) -> Option<Outcome> {
         match (self, reply) {
-            (Self::Get(_), Reply::Value(value)) => Some(Outcome::Value(Some(value))),
+            (Self::Get(_), Reply::Value(item)) => Some(Outcome::Value(Some(item))),
             (Self::Get(_), Reply::Miss) => Some(Outcome::Value(None)),
             (Self::Set { .. }, Reply::Done) => Some(Outcome::Stored(true)),
             (Self::Set { .. }, Reply::NotStored) => Some(Outcome::Stored(false)),
+            (Self::Swap { .. }, Reply::Done) => Some(Outcome::Swapped(Swap::Stored)),
+            (Self::Swap { .. }, Reply::Exists) => Some(Outcome::Swapped(Swap::Changed)),
+            (Self::Swap { .. }, Reply::NotFound) => Some(Outcome::Swapped(Swap::Gone)),
             // Deleting what is not there is success: the record is gone either way.
             (Self::Delete(_), Reply::Done) => Some(Outcome::Deleted(true)),
             (Self::Delete(_), Reply::NotFound) => Some(Outcome::Deleted(false)),
@@ -129,10 +157,12 @@ pub(crate) fn is_too_large(message: &str) -> bool {
 /// What a command came to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// `Get`: the value, if any.
-    Value(Option<Vec<u8>>),
+    /// `Get`: the item, if any.
+    Value(Option<Item>),
     /// `Set`: whether it was stored (`false`: the mode's condition did not hold).
     Stored(bool),
+    /// `Swap`: what became of it.
+    Swapped(Swap),
     /// `Delete`: done; whether the key was there (`HD`) or not (`NF`), which a move
     /// to a new ID needs to know.
     Deleted(bool),
@@ -141,17 +171,38 @@ pub(crate) enum Outcome {
     ServerError(String),
 }
 
+/// A stored item as a read returns it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Item {
+    pub(crate) data: Vec<u8>,
+    /// Its CAS value, which changes on every write (`None` if the server sent none).
+    pub(crate) cas: Option<u64>,
+}
+
+/// What became of a [`Command::Swap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Swap {
+    /// Stored.
+    Stored,
+    /// Another write changed the item since it was read: nothing was stored.
+    Changed,
+    /// No such item (deleted or expired meanwhile): nothing was stored.
+    Gone,
+}
+
 /// One reply, as read off the wire.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reply {
     /// `VA`: a value.
-    Value(Vec<u8>),
+    Value(Item),
     /// `EN`: no such key.
     Miss,
     /// `HD`: done.
     Done,
     /// `NS`: not stored (the set mode's condition did not hold).
     NotStored,
+    /// `EX`: not stored, the CAS value did not match.
+    Exists,
     /// `NF`: not found.
     NotFound,
     /// `MN`: the answer to the no-op.
@@ -216,6 +267,7 @@ pub(crate) fn parse(
         b"EN" => Reply::Miss,
         b"HD" => Reply::Done,
         b"NS" => Reply::NotStored,
+        b"EX" => Reply::Exists,
         b"NF" => Reply::NotFound,
         b"MN" => Reply::NoOp,
         b"VA" => {
@@ -234,7 +286,9 @@ pub(crate) fn parse(
                          records that large"
                     ))
                 })?;
-            let opaque = opaque(words)?;
+            let flags: Vec<&[u8]> = words.collect();
+            let opaque = opaque(flags.iter().copied())?;
+            let cas = cas(flags.iter().copied())?;
             // `length <= max_value`, which is at most memory we agreed to hold.
             let data_end = after_line.saturating_add(length);
             if buffer.len() < data_end.saturating_add(2) {
@@ -243,7 +297,10 @@ pub(crate) fn parse(
             if &buffer[data_end..data_end + 2] != b"\r\n" {
                 return Err(ProtocolError("a value not followed by CRLF".to_owned()));
             }
-            let reply = Reply::Value(buffer[after_line..data_end].to_vec());
+            let reply = Reply::Value(Item {
+                data: buffer[after_line..data_end].to_vec(),
+                cas,
+            });
             return Ok(Some((Tagged { reply, opaque }, data_end + 2)));
         }
         b"SERVER_ERROR" => {
@@ -278,6 +335,22 @@ fn opaque<'a>(flags: impl Iterator<Item = &'a [u8]>) -> Result<Option<u64>, Prot
         return Err(ProtocolError("a reply with two opaque tokens".to_owned()));
     }
     Ok(Some(token))
+}
+
+/// The CAS value among a value reply's flags (`c<n>`), if there is one.
+fn cas<'a>(flags: impl Iterator<Item = &'a [u8]>) -> Result<Option<u64>, ProtocolError> {
+    let mut values = flags.filter_map(|flag| flag.strip_prefix(b"c"));
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let value = std::str::from_utf8(value)
+        .ok()
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| ProtocolError("a CAS value that is not a number".to_owned()))?;
+    if values.next().is_some() {
+        return Err(ProtocolError("a reply with two CAS values".to_owned()));
+    }
+    Ok(Some(value))
 }
 
 /// A line's first word, cut short: enough to tell what it is, without quoting what

@@ -85,7 +85,7 @@ impl Server {
             limit,
         };
         let sizes = match command {
-            Command::Set { key, value, .. } => {
+            Command::Set { key, value, .. } | Command::Swap { key, value, .. } => {
                 let limit = protocol::largest_value(self.max_record_size, key);
                 if value.len() > limit {
                     return Err(too_large(value.len(), limit));

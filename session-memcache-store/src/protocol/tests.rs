@@ -4,6 +4,13 @@ use super::*;
 
 const MAX: usize = 1 << 20;
 
+fn value(data: &[u8], cas: Option<u64>) -> Reply {
+    Reply::Value(Item {
+        data: data.to_vec(),
+        cas,
+    })
+}
+
 fn tagged(reply: Reply, opaque: u64) -> Tagged {
     Tagged {
         reply,
@@ -13,7 +20,7 @@ fn tagged(reply: Reply, opaque: u64) -> Tagged {
 
 #[test]
 fn commands_encode_as_meta_commands_with_their_token() {
-    assert_eq!(Command::Get("k").encode(7), b"mg k v O7\r\n");
+    assert_eq!(Command::Get("k").encode(7), b"mg k v c O7\r\n");
     assert_eq!(Command::Delete("k").encode(8), b"md k O8\r\n");
     let create = Command::Set {
         key: "k",
@@ -32,11 +39,19 @@ fn commands_encode_as_meta_commands_with_their_token() {
         update.encode(u64::MAX),
         b"ms k 2 T0 MR O18446744073709551615\r\nab\r\n"
     );
+    let swap = Command::Swap {
+        key: "k",
+        value: "[{},{}]",
+        exptime: 60,
+        cas: 12,
+    };
+    assert_eq!(swap.encode(3), b"ms k 7 T60 C12 O3\r\n[{},{}]\r\n");
 }
 
 #[test]
 fn replies_parse_whole_or_wait_for_more() {
-    let stream = b"VA 5 O1\r\nhello\r\nEN O2\r\nHD O3\r\nNS O4\r\nNF O5\r\nMN\r\n";
+    let stream =
+        b"VA 5 c9 O1\r\nhello\r\nEN O2\r\nHD O3\r\nNS O4\r\nNF O5\r\nEX O6\r\nVA 1 O7\r\nx\r\nMN\r\n";
     let mut rest: &[u8] = stream;
     let mut replies = Vec::new();
     while let Some((reply, used)) = parse(rest, MAX).expect("valid") {
@@ -47,11 +62,13 @@ fn replies_parse_whole_or_wait_for_more() {
     assert_eq!(
         replies,
         [
-            tagged(Reply::Value(b"hello".to_vec()), 1),
+            tagged(value(b"hello", Some(9)), 1),
             tagged(Reply::Miss, 2),
             tagged(Reply::Done, 3),
             tagged(Reply::NotStored, 4),
             tagged(Reply::NotFound, 5),
+            tagged(Reply::Exists, 6),
+            tagged(value(b"x", None), 7),
             Tagged {
                 reply: Reply::NoOp,
                 opaque: None
@@ -70,7 +87,7 @@ fn replies_parse_whole_or_wait_for_more() {
     // are ignored.
     assert_eq!(
         parse(b"VA 4 f1 O3 t-1\r\na\r\nb\r\n", MAX).expect("valid"),
-        Some((tagged(Reply::Value(b"a\r\nb".to_vec()), 3), 22))
+        Some((tagged(value(b"a\r\nb", None), 3), 22))
     );
 }
 
@@ -83,7 +100,7 @@ fn a_reply_answers_only_the_command_with_its_token() {
         opaque: None,
     };
     assert!(!untagged(Reply::Done).answers(4));
-    assert!(!untagged(Reply::Value(b"someone else's".to_vec())).answers(4));
+    assert!(!untagged(value(b"someone else's", None)).answers(4));
     // Memcached's errors carry no token (and no data).
     assert!(untagged(Reply::ServerError("SERVER_ERROR x".to_owned())).answers(4));
 }
@@ -160,7 +177,7 @@ fn replies_only_fit_their_command() {
         delete.outcome(Reply::NotFound),
         Some(Outcome::Deleted(false))
     );
-    assert_eq!(delete.outcome(Reply::Value(Vec::new())), None);
+    assert_eq!(delete.outcome(value(b"", None)), None);
     let create = Command::Set {
         key: "k",
         value: "v",
@@ -171,14 +188,34 @@ fn replies_only_fit_their_command() {
         create.outcome(Reply::NotStored),
         Some(Outcome::Stored(false))
     );
+    let swap = Command::Swap {
+        key: "k",
+        value: "v",
+        exptime: 0,
+        cas: 1,
+    };
+    assert_eq!(
+        swap.outcome(Reply::Exists),
+        Some(Outcome::Swapped(Swap::Changed))
+    );
+    assert_eq!(
+        swap.outcome(Reply::NotFound),
+        Some(Outcome::Swapped(Swap::Gone))
+    );
+    assert_eq!(swap.outcome(Reply::NotStored), None);
+    assert_eq!(create.outcome(Reply::Exists), None);
     // And each command's success, and a server error for any of them.
     assert_eq!(
-        get.outcome(Reply::Value(b"v".to_vec())),
-        Some(Outcome::Value(Some(b"v".to_vec())))
+        get.outcome(value(b"v", Some(3))),
+        Some(Outcome::Value(Some(Item {
+            data: b"v".to_vec(),
+            cas: Some(3)
+        })))
     );
     assert_eq!(create.outcome(Reply::Done), Some(Outcome::Stored(true)));
+    assert_eq!(swap.outcome(Reply::Done), Some(Outcome::Swapped(Swap::Stored)));
     assert_eq!(delete.outcome(Reply::Done), Some(Outcome::Deleted(true)));
-    for command in [&get, &delete, &create] {
+    for command in [&get, &delete, &create, &swap] {
         assert_eq!(
             command.outcome(Reply::ServerError("SERVER_ERROR busy".to_owned())),
             Some(Outcome::ServerError("SERVER_ERROR busy".to_owned()))
