@@ -138,6 +138,7 @@ impl SessionBackend for CookieStore {
             data: payload.d,
             expires,
             created,
+            revision: None,
             reissue: false,
         }))
     }

@@ -181,6 +181,8 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// The default does not merge: it writes `record` whole with
     /// [`update`](Self::update), so the last of two parallel requests wins the whole
     /// session (what every other session library does). Override it to merge.
+    /// A storage that wraps another (counting, tracing, failing on purpose) must
+    /// forward `merge` to it, or the wrapped store's merging is lost.
     ///
     /// [`revision`]: StoredSession::revision
     /// [`increment`]: crate::Session::increment

@@ -275,7 +275,7 @@ impl Inner {
                 exptime,
                 cas,
             };
-            match self.server(key).run("save a session", command).await? {
+            match self.server(key).run("write a session", command).await? {
                 Outcome::Swapped(Swap::Stored) => return Ok(true),
                 Outcome::Swapped(Swap::Gone) => return Ok(false),
                 Outcome::Swapped(Swap::Changed) if attempt + 1 < CAS_ATTEMPTS => {

@@ -317,7 +317,7 @@ impl Inner {
         };
         let Merged(merged) = self
             .connections
-            .run_script("save a session", repeat, &scripts::MERGE, |cmd| {
+            .run_script("write a session", repeat, &scripts::MERGE, |cmd| {
                 cmd.arg(1).arg(key).arg(ttl).arg(&stamp).arg(&arguments);
             })
             .await?;

@@ -19,6 +19,7 @@ mod numbers;
 mod policy_details;
 mod redis_clients;
 mod redis_faults;
+mod redis_merge;
 mod redis_secured;
 mod redis_store;
 mod redis_topologies;

@@ -4,14 +4,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+};
 
 /// Calls made so far, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallCounts {
     /// `read` calls.
     pub reads: usize,
-    /// `create`, `update`, `move_record` and `replace` calls (each one write).
+    /// `create`, `update`, `merge`, `move_record` and `replace` calls (each one write).
     pub writes: usize,
     /// `delete` calls, and the delete inside each `move_record` and `replace`.
     pub deletes: usize,
@@ -68,6 +70,16 @@ impl<S: SessionStorage> SessionStorage for Counted<S> {
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.bump(1);
         self.inner.update(id, record).await
+    }
+
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        self.bump(1);
+        self.inner.merge(id, record, changes).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {

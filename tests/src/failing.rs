@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+};
 
 /// An operation of [`SessionStorage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,6 +104,17 @@ impl<S: SessionStorage> SessionStorage for Failing<S> {
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.check(Operation::Update, "write a session")?;
         self.inner.update(id, record).await
+    }
+
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        // A merge is how a loaded session is updated: it fails with `Update`.
+        self.check(Operation::Update, "write a session")?;
+        self.inner.merge(id, record, changes).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {

@@ -3,7 +3,9 @@
 
 use std::any::Any;
 
-use session_core::{async_trait, Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+};
 
 /// `storage`, with `servers` (any fixtures: a TLS server and its PKI, a Sentinel
 /// topology) kept alive beside it and dropped with it. Every call goes to `storage`.
@@ -41,6 +43,14 @@ impl<S: SessionStorage> SessionStorage for Hosted<S> {
     }
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         self.storage.update(id, record).await
+    }
+    async fn merge(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+        changes: &SessionChanges,
+    ) -> Result<bool, Error> {
+        self.storage.merge(id, record, changes).await
     }
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         self.storage.delete(id).await

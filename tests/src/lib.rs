@@ -33,6 +33,7 @@ mod counted;
 mod failing;
 pub mod fuzz;
 mod hosted;
+pub mod merge;
 pub mod servers;
 pub mod storage;
 
@@ -48,13 +49,29 @@ pub struct Capabilities {
     /// `regenerate_id`, a replayed old cookie must not load the old session. Cookie
     /// storage keeps no server state and cannot do this.
     pub revocable: bool,
+    /// True when parallel requests on one session keep each other's writes (the
+    /// storage overrides [`SessionStorage::merge`]): the [`merge`] cases run.
+    pub merges: bool,
 }
 
 impl Capabilities {
-    /// A server-side, by-ID storage (memory, Redis, memcached).
-    pub const SERVER_SIDE: Self = Self { revocable: true };
-    /// A storage that keeps the session in the cookie.
-    pub const CLIENT_SIDE: Self = Self { revocable: false };
+    /// A server-side, by-ID storage that merges (memory, Redis, memcached).
+    pub const SERVER_SIDE: Self = Self {
+        revocable: true,
+        merges: true,
+    };
+    /// A server-side storage that keeps [`SessionStorage::merge`]'s default (whole
+    /// records, last writer wins), as a user's own storage may.
+    pub const WHOLE_RECORD: Self = Self {
+        revocable: true,
+        merges: false,
+    };
+    /// A storage that keeps the session in the cookie: the browser holds the only
+    /// copy, so there is nothing to revoke and nothing to merge into.
+    pub const CLIENT_SIDE: Self = Self {
+        revocable: false,
+        merges: false,
+    };
 }
 
 /// Expands to one `#[tokio::test]` per [`storage`] case, each with a fresh storage made
@@ -124,39 +141,47 @@ macro_rules! backend_conformance {
     ($make:expr, $capabilities:expr) => {
         $crate::backend_conformance!(@list @cases $make, $capabilities);
     };
-    (@sequence $name:ident, $make:expr, $capabilities:expr; $($case:ident),+ $(,)?) => {
+    (@sequence $name:ident, $make:expr, $capabilities:expr; $($module:ident::$case:ident),+ $(,)?) => {
         #[tokio::test]
         async fn $name() {
             let backend: ::std::sync::Arc<dyn $crate::SessionBackend> =
                 ::std::sync::Arc::new($make);
-            $( $crate::backend::$case(backend.clone(), $capabilities).await; )+
+            $( $crate::$module::$case(backend.clone(), $capabilities).await; )+
         }
     };
     (@list @$how:ident $($args:tt)*) => {
         $crate::backend_conformance!(@$how $($args)*;
-            persists_across_requests,
-            an_untouched_session_is_not_written,
-            a_fresh_session_without_changes_sets_no_cookie,
-            flash_is_visible_on_the_next_request_only,
-            values_of_many_types_round_trip,
-            foreign_cookie_values_are_not_adopted,
-            regenerate_keeps_the_data_under_a_new_id,
-            destroy_clears_the_cookie_and_the_data,
-            expired_sessions_are_not_loaded,
-            sessions_past_the_absolute_timeout_are_not_loaded,
-            sessions_within_their_lifetime_load,
-            destroy_then_reuse_starts_a_new_session,
-            a_concurrent_logout_is_never_undone,
-            a_login_racing_a_logout_is_never_undone,
+            backend::persists_across_requests,
+            backend::an_untouched_session_is_not_written,
+            backend::a_fresh_session_without_changes_sets_no_cookie,
+            backend::flash_is_visible_on_the_next_request_only,
+            backend::values_of_many_types_round_trip,
+            backend::foreign_cookie_values_are_not_adopted,
+            backend::regenerate_keeps_the_data_under_a_new_id,
+            backend::destroy_clears_the_cookie_and_the_data,
+            backend::expired_sessions_are_not_loaded,
+            backend::sessions_past_the_absolute_timeout_are_not_loaded,
+            backend::sessions_within_their_lifetime_load,
+            backend::destroy_then_reuse_starts_a_new_session,
+            backend::a_concurrent_logout_is_never_undone,
+            backend::a_login_racing_a_logout_is_never_undone,
+            merge::parallel_requests_keep_each_others_keys,
+            merge::parallel_increments_all_count,
+            merge::one_key_written_twice_ends_with_one_of_the_values,
+            merge::a_removed_key_stays_removed,
+            merge::a_consumed_flash_stays_consumed,
+            merge::a_new_flash_survives_the_consumption_of_an_older_one,
+            merge::a_parallel_logout_wins,
+            merge::a_parallel_regeneration_wins,
         );
     };
-    (@cases $make:expr, $capabilities:expr; $($case:ident),+ $(,)?) => {
+    (@cases $make:expr, $capabilities:expr; $($module:ident::$case:ident),+ $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
                 let backend: ::std::sync::Arc<dyn $crate::SessionBackend> =
                     ::std::sync::Arc::new($make);
-                $crate::backend::$case(backend, $capabilities).await;
+                $crate::$module::$case(backend, $capabilities).await;
             }
         )+
     };

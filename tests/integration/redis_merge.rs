@@ -1,0 +1,164 @@
+//! The Redis merge script against a real Redis: what it leaves of a record it merges
+//! into, byte for byte, and how it is loaded (by SHA-1, whole only when Redis lacks it).
+
+use std::time::{Duration, SystemTime};
+
+use redis::AsyncCommands;
+use serde_json::{json, Value};
+use session_core::{SessionChanges, SessionId, SessionStorage, StoredSession, ValueChange};
+use session_redis_store::RedisStore;
+use session_tests::servers::{redis_url, unique_prefix, RedisServer};
+
+use crate::redis_store::{command_calls, raw};
+use crate::support::{app, send, session_cookie};
+
+fn store(url: &str, prefix: &str) -> RedisStore {
+    RedisStore::builder()
+        .url(url)
+        .key_prefix(prefix)
+        .build()
+        .expect("valid Redis configuration")
+}
+
+/// What a save of a loaded session hands the store: the deadline and the changes.
+fn saving(changes: &SessionChanges) -> StoredSession {
+    let mut record = StoredSession {
+        expires: Some(SystemTime::now() + Duration::from_secs(600)),
+        created: Some(SystemTime::now()),
+        ..StoredSession::default()
+    };
+    changes.apply_to(&mut record.data);
+    record
+}
+
+/// Writes `text` as the record of a new session, runs `changes` through the store's
+/// merge, and returns the record's text afterwards.
+async fn merged(text: &str, changes: &SessionChanges) -> String {
+    let prefix = unique_prefix("merge");
+    let store = store(&redis_url(), &prefix);
+    let id = SessionId::generate().expect("id");
+    let mut conn = raw(&redis_url()).await;
+    let key = store.key(&id);
+    let _: () = conn.set(&key, text).await.expect("set");
+    assert!(
+        store.merge(&id, &saving(changes), changes).await.expect("merge"),
+        "the record was there"
+    );
+    conn.get(&key).await.expect("get")
+}
+
+fn set(changes: &mut SessionChanges, key: &str, value: Value) {
+    changes.values.insert(key.into(), ValueChange::Set(value));
+}
+
+/// Lua's cjson would print these differently (14 significant digits, `[]` as `{}`,
+/// `/` escaped): the script must copy untouched members exactly as they were written.
+#[tokio::test]
+async fn untouched_values_are_copied_byte_for_byte() {
+    let untouched = concat!(
+        r#""big":12345678901234567890,"precise":0.1000000000000000055511151231257827,"#,
+        r#""empty":[],"url":"https:\/\/example.com/a","esc\"aped":"\u00e9\n","#,
+        r#""nested":{"a":[1,{"b":"}"}],"c":"]"},"exp":1e21,"neg":-0.0"#
+    );
+    let text = format!(r#"[{{{untouched},"n":1}}, {{"notice":"x"}}]"#);
+    let mut changes = SessionChanges::default();
+    set(&mut changes, "n", json!(2));
+    let after = merged(&text, &changes).await;
+    assert!(
+        after.starts_with(&format!(r#"[{{{untouched},"n":2}},{{"notice":"x"}},{{"expires":"#)),
+        "{after}"
+    );
+    // And it is still a record both we and Remix (`JSON.parse`, then [0] and [1]) read.
+    let parsed: Value = serde_json::from_str(&after).expect("JSON");
+    assert_eq!(parsed[0]["n"], 2);
+    assert_eq!(parsed[0]["esc\"aped"], "é\n");
+    assert_eq!(parsed[1]["notice"], "x");
+    StoredSession::from_json(&after).expect("our reader takes it");
+}
+
+/// Each kind of change, against a record Remix wrote (no stamp, spaces after commas,
+/// a key given twice, escaped keys).
+#[tokio::test]
+async fn every_kind_of_change_applies_as_apply_to_says() {
+    let text = r#"[ {"keep": 1, "drop": true, "hits": 41, "text": "x", "dup": 1, "dup": 2, "caf\u00e9": 0},
+        {"old": "seen", "kept": "newer"} ]"#;
+    let mut changes = SessionChanges::default();
+    changes.values.insert("drop".into(), ValueChange::Remove);
+    changes.values.insert("hits".into(), ValueChange::Increment(2));
+    changes.values.insert("text".into(), ValueChange::Increment(5));
+    changes.values.insert("fresh".into(), ValueChange::Increment(-3));
+    changes.values.insert("café".into(), ValueChange::Increment(1));
+    set(&mut changes, "dup", json!("one"));
+    set(&mut changes, "new", json!({"deep": [1, 2]}));
+    changes.flash_consumed.insert("old".into(), json!("seen"));
+    changes.flash_consumed.insert("kept".into(), json!("older"));
+    changes.flash_set.insert("next".into(), json!("hello"));
+    let after = merged(text, &changes).await;
+    let record = StoredSession::from_json(&after).expect("a record");
+
+    // The reference: the same changes applied in Rust to the same record.
+    let mut expected = StoredSession::from_json(text).expect("Remix's record").data;
+    changes.apply_to(&mut expected);
+    assert_eq!(record.data, expected, "{after}");
+    assert_eq!(record.data.values["hits"], 43);
+    assert_eq!(record.data.values["text"], 5, "not an integer: counts from 0");
+    assert_eq!(record.data.values["fresh"], -3);
+    assert!(record.expires.is_some(), "the stamp is written");
+    assert_eq!(after.matches("\"dup\"").count(), 1, "{after}");
+}
+
+/// Records that are not session records are left alone and count as no session.
+#[tokio::test]
+async fn a_corrupt_record_is_not_merged_into() {
+    let prefix = unique_prefix("merge-corrupt");
+    let store = store(&redis_url(), &prefix);
+    let mut conn = raw(&redis_url()).await;
+    let mut changes = SessionChanges::default();
+    set(&mut changes, "a", json!(1));
+    for text in ["{}", "[1, {}]", "[{\"a\":1", "[{\"a\":\"unterminated}]", "null", ""] {
+        let id = SessionId::generate().expect("id");
+        let key = store.key(&id);
+        let _: () = conn.set(&key, text).await.expect("set");
+        assert!(
+            !store.merge(&id, &saving(&changes), &changes).await.expect("merge"),
+            "merged into {text:?}"
+        );
+        let left: String = conn.get(&key).await.expect("get");
+        assert_eq!(left, text, "changed a record it could not read");
+    }
+}
+
+/// The merge script goes by its SHA-1: sent whole once per server (the first save,
+/// answered `NOSCRIPT`), and again only after Redis forgot it (`SCRIPT FLUSH`, a
+/// restart), with the save going through every time.
+#[tokio::test]
+async fn scripts_are_sent_whole_only_when_redis_lacks_them() {
+    let server = RedisServer::start();
+    let app = app(store(&server.url(), "session:"));
+    let mut conn = raw(&server.url()).await;
+    let cookie = session_cookie(&send(&app, "/write", None).await);
+    let mut counts = Vec::new();
+    for flush in [false, false, true, false] {
+        if flush {
+            let _: () = redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .query_async(&mut conn)
+                .await
+                .expect("flush");
+        }
+        let response = send(&app, "/write", cookie.as_deref()).await;
+        assert_eq!(response.status(), http::StatusCode::OK);
+        counts.push(script_calls(&mut conn).await);
+    }
+    // (EVALSHA calls, EVAL calls) after each save, cumulative.
+    assert_eq!(counts, [(1, 1), (2, 1), (3, 2), (4, 2)]);
+    let response = send(&app, "/write", cookie.as_deref()).await;
+    assert_eq!(crate::support::body_text(response).await, "6", "every save counted");
+}
+
+/// `EVALSHA` and `EVAL` calls so far.
+async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
+    let calls = command_calls(conn).await;
+    let count = |name: &str| calls.get(name).copied().unwrap_or(0);
+    (count("evalsha"), count("eval"))
+}
