@@ -359,6 +359,29 @@ impl Session {
         self.with_copy(|copy| Ok(copy.len()))
     }
 
+    /// The keys of the values, in sorted order (arriving flash values are not
+    /// included); none once destroyed.
+    ///
+    /// ```
+    /// use session_core::Session;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let session = Session::detached()?;
+    /// session.load().await?;
+    /// session.set("visited.b", true)?;
+    /// session.set("visited.a", true)?;
+    /// assert_eq!(session.keys()?, ["visited.a", "visited.b"]);
+    /// # Ok::<(), session_core::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotLoaded`] before [`load`](Self::load).
+    pub fn keys(&self) -> Result<Vec<String>, Error> {
+        self.with_copy(|copy| Ok(copy.keys()))
+    }
+
     /// True when [`len`](Self::len) is 0.
     ///
     /// # Errors

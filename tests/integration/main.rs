@@ -5,6 +5,7 @@ mod conformance;
 mod connection_counts;
 mod cookie_details;
 mod demo_flows;
+mod demo_parallel;
 mod error_bodies;
 mod expired_on_the_server;
 mod failed_writes;

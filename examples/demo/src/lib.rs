@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::extract::{Form, Request};
+use axum::extract::{Form, Path, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -172,6 +172,9 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .route_layer(middleware::from_fn(require_auth));
     Ok(Router::new()
         .route("/", get(counter))
+        .route("/hits", get(hits))
+        .route("/visit/{page}", get(visit))
+        .route("/visits", get(visits))
         .route("/untouched", get(untouched))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -247,6 +250,47 @@ async fn counter(session: Session) -> Result<impl IntoResponse, Error> {
     let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
     session.set("count", count)?;
     Ok(format!("Count: {count}"))
+}
+
+/// The counter as it should be written when requests run in parallel: an increment
+/// the store applies to the value it holds, so none is lost.
+async fn hits(session: Session) -> Result<impl IntoResponse, Error> {
+    let hits = session.increment("hits", 1)?;
+    Ok(format!("Hits: {hits}"))
+}
+
+/// The key a visited page is recorded under.
+const VISITED: &str = "visited.";
+
+/// Records a visit to `page` under a key of its own, so parallel visits all stay.
+async fn visit(session: Session, Path(page): Path<String>) -> Result<Response, Error> {
+    let valid = !page.is_empty()
+        && page.len() <= 64
+        && page
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            "page names are 1 to 64 letters, digits, '-' or '_'",
+        )
+            .into_response());
+    }
+    session.set(format!("{VISITED}{page}"), true)?;
+    Ok("ok".into_response())
+}
+
+/// The pages visited, as a sorted JSON list.
+async fn visits(session: Session) -> Result<impl IntoResponse, Error> {
+    let pages: Vec<String> = session
+        .keys()?
+        .into_iter()
+        .filter_map(|key| key.strip_prefix(VISITED).map(str::to_owned))
+        .collect();
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&pages).unwrap_or_else(|_| "[]".to_owned()),
+    ))
 }
 
 async fn untouched() -> &'static str {

@@ -239,6 +239,14 @@ impl WorkingCopy {
             && (self.values.contains_key(key) || self.flash_in.contains_key(key))
     }
 
+    /// The values' keys, sorted (the map is ordered); none once destroyed.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        match self.phase {
+            Phase::Live => self.values.keys().cloned().collect(),
+            Phase::Destroyed => Vec::new(),
+        }
+    }
+
     /// Values plus arriving flash values; 0 once destroyed.
     pub(crate) fn len(&self) -> usize {
         match self.phase {
