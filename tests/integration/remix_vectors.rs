@@ -270,3 +270,85 @@ async fn the_demo_continues_a_session_that_remix_signed() {
         .to_bytes();
     assert_eq!(&body[..], b"Count: 4");
 }
+
+/// A session record Remix wrote (the vector, under the vector's key) that a request
+/// here changes and saves by merging: the result is still Remix's layout, with the
+/// member the request did not touch copied byte for byte, on Redis and on memcached.
+#[tokio::test]
+async fn a_remix_record_merged_here_is_still_remixs_layout() {
+    use async_memcached::AsciiProtocol;
+    use redis::AsyncCommands;
+    use session_core::SessionBackend;
+
+    let vectors = vectors();
+    let record = &vectors["server_side_record"];
+    let text = |field: &str| record[field].as_str().expect("a vector field").to_owned();
+    let id = text("session_id");
+
+    let redis_store = session_redis_store::RedisStore::builder()
+        .url(session_tests::servers::redis_url())
+        .build()
+        .expect("valid");
+    let mut redis = redis::Client::open(session_tests::servers::redis_url())
+        .expect("URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    let _: () = redis
+        .set(text("redis_key"), text("redis_value"))
+        .await
+        .expect("set");
+    save_a_change(Arc::new(redis_store), &id).await;
+    let merged: String = redis.get(text("redis_key")).await.expect("get");
+    assert_remix_layout_after_the_change(&merged);
+
+    let servers = session_tests::servers::memcache_servers();
+    let memcache_store = session_memcache_store::MemcacheStore::builder()
+        .servers(servers.clone())
+        .build()
+        .expect("valid");
+    let key = text("memcache_key");
+    let session_id = session_core::SessionId::parse(&id).expect("a UUID is a valid ID");
+    let server = memcache_store.server_for(&session_id).to_owned();
+    let mut memcached = async_memcached::Client::new(format!("tcp://{server}"))
+        .await
+        .expect("memcached answers");
+    memcached
+        .set(&key, &text("memcache_value"), None, None)
+        .await
+        .expect("set");
+    save_a_change(Arc::new(memcache_store), &id).await;
+    let merged = memcached
+        .get(&key)
+        .await
+        .expect("get")
+        .and_then(|value| value.data)
+        .expect("still there");
+    assert_remix_layout_after_the_change(std::str::from_utf8(&merged).expect("UTF-8"));
+
+    /// One request on the Remix session: reads the flash, bumps the counter.
+    async fn save_a_change(backend: Arc<dyn SessionBackend>, id: &str) {
+        let session = Session::new(backend, Some(id.to_owned()));
+        session.load().await.expect("load");
+        assert_eq!(session.get::<u32>("count").expect("count"), Some(3));
+        assert_eq!(
+            session.get::<String>("notice").expect("flash").as_deref(),
+            Some("saved")
+        );
+        session.increment("count", 1).expect("a counter");
+        let update = session.commit().await.expect("commit");
+        assert!(matches!(update, CookieUpdate::Set { .. }), "{update:?}");
+    }
+
+    /// What `JSON.parse(record)` gives Remix: `[0]` the values, `[1]` the flash.
+    fn assert_remix_layout_after_the_change(merged: &str) {
+        let parsed: Value = serde_json::from_str(merged).expect("JSON");
+        assert_eq!(parsed[0]["count"], 4, "{merged}");
+        assert_eq!(parsed[0]["user"]["name"], "Zoë", "{merged}");
+        assert_eq!(parsed[1], serde_json::json!({}), "the flash was consumed");
+        assert!(
+            merged.contains(r#""user":{"id":7,"name":"Zoë"}"#),
+            "{merged}"
+        );
+    }
+}
