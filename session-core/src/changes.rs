@@ -216,10 +216,7 @@ mod tests {
 
     #[test]
     fn sets_removes_and_increments_touch_only_their_keys() {
-        let mut stored = data(
-            json!({"a": 1, "b": 2, "n": 5, "other": "kept"}),
-            json!({}),
-        );
+        let mut stored = data(json!({"a": 1, "b": 2, "n": 5, "other": "kept"}), json!({}));
         let mut changes = SessionChanges::default();
         changes.set("a".into(), json!(10));
         changes.set("b".into(), Value::Null);
@@ -228,7 +225,10 @@ mod tests {
         changes.apply_to(&mut stored);
         assert_eq!(
             stored,
-            data(json!({"a": 10, "n": 7, "fresh": 3, "other": "kept"}), json!({}))
+            data(
+                json!({"a": 10, "n": 7, "fresh": 3, "other": "kept"}),
+                json!({})
+            )
         );
     }
 
@@ -250,7 +250,9 @@ mod tests {
         let mut stored = data(json!({}), json!({"old": "seen", "replaced": "newer"}));
         let mut changes = SessionChanges::default();
         changes.flash_consumed.insert("old".into(), json!("seen"));
-        changes.flash_consumed.insert("replaced".into(), json!("older"));
+        changes
+            .flash_consumed
+            .insert("replaced".into(), json!("older"));
         changes.flash_set.insert("next".into(), json!("hello"));
         changes.apply_to(&mut stored);
         assert_eq!(
@@ -311,6 +313,9 @@ mod tests {
         let mut changes = SessionChanges::default();
         changes.set("password".into(), json!("hunter2"));
         let shown = format!("{changes:?} {:?}", changes.values["password"]);
-        assert!(!shown.contains("hunter2") && !shown.contains("password"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("password"),
+            "{shown}"
+        );
     }
 }

@@ -68,6 +68,10 @@ struct Inner {
     state: Mutex<State>,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "most sessions get loaded; boxing the copy would add an allocation to every request that loads"
+)]
 enum State {
     /// Not loaded yet: the cookie value waits until somebody asks for the data.
     Unloaded {

@@ -88,9 +88,7 @@ pub use builder::{MemcacheStoreBuilder, DEFAULT_MAX_RECORD_SIZE};
 use protocol::{Command, Item, Outcome, SetMode, Swap};
 use ring::Ring;
 use server::Server;
-use session_core::{
-    async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession,
-};
+use session_core::{async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession};
 
 /// Remix's default key prefix for memcached sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "remix:session:";
@@ -254,8 +252,7 @@ impl Inner {
                     let Some(item) = self.read_key(key).await? else {
                         return Ok(false);
                     };
-                    let Some(mut now) = StoredSession::decode_live(&item.data, "memcached")
-                    else {
+                    let Some(mut now) = StoredSession::decode_live(&item.data, "memcached") else {
                         // Expired, or not a session: the session is over either way.
                         return Ok(false);
                     };

@@ -51,9 +51,7 @@ use std::time::{Duration, SystemTime};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use session_core::{
-    async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession,
-};
+use session_core::{async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession};
 
 pub use builder::MemoryStoreBuilder;
 pub use session_core::DEFAULT_TTL;

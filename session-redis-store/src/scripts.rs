@@ -49,8 +49,7 @@ return 2",
 /// change, keys and values as JSON text, in the order `SessionChanges::apply_to`
 /// applies them (values, then consumed flash values, then flash values set).
 pub(crate) fn merge_arguments(changes: &SessionChanges) -> Result<Vec<String>, Error> {
-    let count =
-        changes.values.len() + changes.flash_consumed.len() + changes.flash_set.len();
+    let count = changes.values.len() + changes.flash_consumed.len() + changes.flash_set.len();
     let mut out = Vec::with_capacity(3 * count);
     let mut push = |op: &str, key: &str, value: String| -> Result<(), Error> {
         out.push(op.to_owned());
@@ -99,16 +98,28 @@ mod tests {
             .values
             .insert("a\"b".into(), ValueChange::Set(json!({"x": [1, 2.5]})));
         changes.values.insert("gone".into(), ValueChange::Remove);
-        changes.values.insert("hits".into(), ValueChange::Increment(-3));
+        changes
+            .values
+            .insert("hits".into(), ValueChange::Increment(-3));
         changes.flash_set.insert("notice".into(), json!("new"));
         changes.flash_consumed.insert("notice".into(), json!("old"));
         let args = merge_arguments(&changes).expect("JSON");
         let expected = [
-            "s", r#""a\"b""#, r#"{"x":[1,2.5]}"#,
-            "r", r#""gone""#, "",
-            "i", r#""hits""#, "-3",
-            "c", r#""notice""#, r#""old""#,
-            "f", r#""notice""#, r#""new""#,
+            "s",
+            r#""a\"b""#,
+            r#"{"x":[1,2.5]}"#,
+            "r",
+            r#""gone""#,
+            "",
+            "i",
+            r#""hits""#,
+            "-3",
+            "c",
+            r#""notice""#,
+            r#""old""#,
+            "f",
+            r#""notice""#,
+            r#""new""#,
         ];
         assert_eq!(args, expected);
     }

@@ -20,9 +20,7 @@ mod cookie {
 /// A user's own storage that keeps `SessionStorage::merge`'s default: it still
 /// compiles and passes every other case, writing whole records.
 mod whole_record {
-    use session_core::{
-        async_trait, Error, SessionId, SessionStorage, StoredSession,
-    };
+    use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
     use session_memory_store::MemoryStore;
     use session_tests::{backend_conformance, storage_conformance, Capabilities};
 

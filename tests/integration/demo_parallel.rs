@@ -85,7 +85,9 @@ async fn parallel_visits_are_all_recorded(storage: StorageKind) {
     let address = serve(storage).await;
     let first = get(address, "/visit/home", None).await;
     assert_eq!((first.status, first.body.as_str()), (200, "ok"));
-    let cookie = first.cookie.expect("the first visit sets the session cookie");
+    let cookie = first
+        .cookie
+        .expect("the first visit sets the session cookie");
     let pages: Vec<String> = (0..PARALLEL).map(|n| format!("p{n:02}")).collect();
     let paths = pages.iter().map(|page| format!("/visit/{page}")).collect();
     for body in all_at_once(address, &cookie, paths).await {

@@ -83,7 +83,10 @@ async fn the_limit_matches_memcacheds_to_the_byte() {
     let largest = 887;
     assert!(store.create(&id, &record_of(largest)).await.expect("fits"));
     let read = store.read(&id).await.expect("read").expect("stored");
-    assert!(read.revision.is_some(), "memcached returns the item's CAS value");
+    assert!(
+        read.revision.is_some(),
+        "memcached returns the item's CAS value"
+    );
     assert_eq!(without_revision(read), record_of(largest), "stored whole");
     let error = store
         .update(&id, &record_of(largest + 1))

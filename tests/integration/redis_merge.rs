@@ -41,7 +41,10 @@ async fn merged(text: &str, changes: &SessionChanges) -> String {
     let key = store.key(&id);
     let _: () = conn.set(&key, text).await.expect("set");
     assert!(
-        store.merge(&id, &saving(changes), changes).await.expect("merge"),
+        store
+            .merge(&id, &saving(changes), changes)
+            .await
+            .expect("merge"),
         "the record was there"
     );
     conn.get(&key).await.expect("get")
@@ -65,7 +68,9 @@ async fn untouched_values_are_copied_byte_for_byte() {
     set(&mut changes, "n", json!(2));
     let after = merged(&text, &changes).await;
     assert!(
-        after.starts_with(&format!(r#"[{{{untouched},"n":2}},{{"notice":"x"}},{{"expires":"#)),
+        after.starts_with(&format!(
+            r#"[{{{untouched},"n":2}},{{"notice":"x"}},{{"expires":"#
+        )),
         "{after}"
     );
     // And it is still a record both we and Remix (`JSON.parse`, then [0] and [1]) read.
@@ -84,10 +89,18 @@ async fn every_kind_of_change_applies_as_apply_to_says() {
         {"old": "seen", "kept": "newer"} ]"#;
     let mut changes = SessionChanges::default();
     changes.values.insert("drop".into(), ValueChange::Remove);
-    changes.values.insert("hits".into(), ValueChange::Increment(2));
-    changes.values.insert("text".into(), ValueChange::Increment(5));
-    changes.values.insert("fresh".into(), ValueChange::Increment(-3));
-    changes.values.insert("café".into(), ValueChange::Increment(1));
+    changes
+        .values
+        .insert("hits".into(), ValueChange::Increment(2));
+    changes
+        .values
+        .insert("text".into(), ValueChange::Increment(5));
+    changes
+        .values
+        .insert("fresh".into(), ValueChange::Increment(-3));
+    changes
+        .values
+        .insert("café".into(), ValueChange::Increment(1));
     set(&mut changes, "dup", json!("one"));
     set(&mut changes, "new", json!({"deep": [1, 2]}));
     changes.flash_consumed.insert("old".into(), json!("seen"));
@@ -101,7 +114,10 @@ async fn every_kind_of_change_applies_as_apply_to_says() {
     changes.apply_to(&mut expected);
     assert_eq!(record.data, expected, "{after}");
     assert_eq!(record.data.values["hits"], 43);
-    assert_eq!(record.data.values["text"], 5, "not an integer: counts from 0");
+    assert_eq!(
+        record.data.values["text"], 5,
+        "not an integer: counts from 0"
+    );
     assert_eq!(record.data.values["fresh"], -3);
     assert!(record.expires.is_some(), "the stamp is written");
     assert_eq!(after.matches("\"dup\"").count(), 1, "{after}");
@@ -115,12 +131,22 @@ async fn a_corrupt_record_is_not_merged_into() {
     let mut conn = raw(&redis_url()).await;
     let mut changes = SessionChanges::default();
     set(&mut changes, "a", json!(1));
-    for text in ["{}", "[1, {}]", "[{\"a\":1", "[{\"a\":\"unterminated}]", "null", ""] {
+    for text in [
+        "{}",
+        "[1, {}]",
+        "[{\"a\":1",
+        "[{\"a\":\"unterminated}]",
+        "null",
+        "",
+    ] {
         let id = SessionId::generate().expect("id");
         let key = store.key(&id);
         let _: () = conn.set(&key, text).await.expect("set");
         assert!(
-            !store.merge(&id, &saving(&changes), &changes).await.expect("merge"),
+            !store
+                .merge(&id, &saving(&changes), &changes)
+                .await
+                .expect("merge"),
             "merged into {text:?}"
         );
         let left: String = conn.get(&key).await.expect("get");
@@ -153,7 +179,11 @@ async fn scripts_are_sent_whole_only_when_redis_lacks_them() {
     // (EVALSHA calls, EVAL calls) after each save, cumulative.
     assert_eq!(counts, [(1, 1), (2, 1), (3, 2), (4, 2)]);
     let response = send(&app, "/write", cookie.as_deref()).await;
-    assert_eq!(crate::support::body_text(response).await, "6", "every save counted");
+    assert_eq!(
+        crate::support::body_text(response).await,
+        "6",
+        "every save counted"
+    );
 }
 
 /// `EVALSHA` and `EVAL` calls so far.

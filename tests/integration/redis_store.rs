@@ -300,7 +300,13 @@ pub(crate) async fn assert_commands_per_request_kind(server: &RedisServer, store
             "/regenerate",
             true,
             // One script: the delete, and the create only if it counted one.
-            &[("get", 1), ("evalsha", 1), ("del", 1), ("set", 1), ("ping", 2)],
+            &[
+                ("get", 1),
+                ("evalsha", 1),
+                ("del", 1),
+                ("set", 1),
+                ("ping", 2),
+            ],
         ),
         ("/destroy", true, &[("get", 1), ("del", 1), ("ping", 2)]),
     ];

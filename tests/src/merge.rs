@@ -85,7 +85,10 @@ pub async fn parallel_requests_keep_each_others_keys(
     let missing: Vec<usize> = (0..PARALLEL)
         .filter(|n| value(&after, &format!("key{n}")) != Some(json!(n)))
         .collect();
-    assert!(missing.is_empty(), "lost the writes of requests {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "lost the writes of requests {missing:?}"
+    );
     assert_eq!(value(&after, "before"), Some(json!("kept")));
 }
 
@@ -119,7 +122,10 @@ pub async fn one_key_written_twice_ends_with_one_of_the_values(
     if !capabilities.merges {
         return;
     }
-    let cookie = start(&backend, |s| s.set("cart", json!({"items": []})).expect("set")).await;
+    let cookie = start(&backend, |s| {
+        s.set("cart", json!({"items": []})).expect("set")
+    })
+    .await;
     let writes = [
         json!({"items": ["book"], "by": "tab one"}),
         json!({"items": ["pen", "ink"], "total": 3}),
@@ -154,7 +160,11 @@ pub async fn a_removed_key_stays_removed(
     remover.commit().await.expect("commit");
     writer.commit().await.expect("commit");
     let after = open(&backend, &cookie).await;
-    assert_eq!(value(&after, "coupon"), None, "the stale copy brought it back");
+    assert_eq!(
+        value(&after, "coupon"),
+        None,
+        "the stale copy brought it back"
+    );
     assert_eq!(value(&after, "theme"), Some(json!("dark")));
 }
 
@@ -208,10 +218,7 @@ pub async fn a_new_flash_survives_the_consumption_of_an_older_one(
 
 /// A logout wins over parallel value changes and increments: their saves find the
 /// session gone, clear their cookies, and store nothing.
-pub async fn a_parallel_logout_wins(
-    backend: Arc<dyn SessionBackend>,
-    capabilities: Capabilities,
-) {
+pub async fn a_parallel_logout_wins(backend: Arc<dyn SessionBackend>, capabilities: Capabilities) {
     if !capabilities.merges {
         return;
     }

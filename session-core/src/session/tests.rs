@@ -733,7 +733,9 @@ async fn no_public_debug_shows_an_id_or_data() {
     changes
         .values
         .insert("secret".into(), crate::ValueChange::Set(json!("hunter2")));
-    changes.flash_set.insert("notice".into(), json!("hunter2 flash"));
+    changes
+        .flash_set
+        .insert("notice".into(), json!("hunter2 flash"));
     let write = crate::SessionWrite {
         id: &id,
         mode: crate::WriteMode::Replace { old: &id },

@@ -103,6 +103,10 @@ pub(crate) struct WorkingCopy {
 
 /// What a commit must do, decided under the lock and carried out after it.
 #[cfg_attr(test, derive(Debug, PartialEq))]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a plan lives on the stack for one commit; boxing the write would add an allocation to every save"
+)]
 pub(crate) enum Plan {
     /// Nothing changed: no storage call, no cookie.
     Nothing,

@@ -213,7 +213,10 @@ fn replies_only_fit_their_command() {
         })))
     );
     assert_eq!(create.outcome(Reply::Done), Some(Outcome::Stored(true)));
-    assert_eq!(swap.outcome(Reply::Done), Some(Outcome::Swapped(Swap::Stored)));
+    assert_eq!(
+        swap.outcome(Reply::Done),
+        Some(Outcome::Swapped(Swap::Stored))
+    );
     assert_eq!(delete.outcome(Reply::Done), Some(Outcome::Deleted(true)));
     for command in [&get, &delete, &create, &swap] {
         assert_eq!(

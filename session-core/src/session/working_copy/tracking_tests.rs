@@ -44,7 +44,10 @@ fn a_loaded_flash_is_a_consumption_to_save_and_the_revision_is_handed_back() {
     assert_eq!(write.changes.flash_consumed["notice"], "saved");
     assert!(write.changes.values.is_empty() && write.changes.flash_set.is_empty());
     assert_eq!(write.stored.revision, Some(99));
-    assert!(write.stored.data.flash.is_empty(), "the whole record drops it too");
+    assert!(
+        write.stored.data.flash.is_empty(),
+        "the whole record drops it too"
+    );
 }
 
 #[test]
@@ -87,7 +90,8 @@ fn a_saved_increment_is_not_saved_again_but_one_made_during_the_save_is() {
     let mut copy = loaded();
     copy.increment("n", 1).expect("counter");
     let write = written(&copy);
-    copy.increment("n", 10).expect("another clone, during the write");
+    copy.increment("n", 10)
+        .expect("another clone, during the write");
     let id = write.id.as_str().to_owned();
     copy.settle_written(write, id);
     let next = written(&copy);
