@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the hot path: cookie signing and verification in each
 //! format, record encoding, `Session` operations, the layer's own overhead over a bare
-//! service, and the memory store under contention.
+//! service, the merge path (what a save of a loaded session costs a merging store,
+//! against a whole-record update), and the memory store under contention.
 //!
 //! Run: `cd bench && cargo bench --bench micro` (reports in bench/target/criterion).
 
@@ -9,7 +10,9 @@ use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use http::{header, Request, Response};
-use session_core::{Session, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    Session, SessionChanges, SessionId, SessionStorage, StoredSession, ValueChange,
+};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, CookieStore, SessionCookie, SigningFormat};
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -203,6 +206,50 @@ fn bench_request<S>(
     });
 }
 
+/// A save of a loaded session with ten values, one of them changed: the whole-record
+/// `update` a non-merging store does, against the `merge` the memory store does, and
+/// the reference merge alone.
+fn merging(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut record = StoredSession::default();
+    for n in 0..10 {
+        record
+            .data
+            .values
+            .insert(format!("key{n}"), serde_json::json!({"n": n, "name": "Zoë"}));
+    }
+    let mut changes = SessionChanges::default();
+    changes
+        .values
+        .insert("key3".into(), ValueChange::Set(serde_json::json!(3)));
+    changes.values.insert("hits".into(), ValueChange::Increment(1));
+    let store = MemoryStore::new();
+    let id = SessionId::generate().expect("id");
+    runtime
+        .block_on(store.create(&id, &record))
+        .expect("create");
+    c.bench_function("memory-store/update-whole-record", |b| {
+        b.iter(|| runtime.block_on(store.update(&id, black_box(&record))))
+    });
+    c.bench_function("memory-store/merge-two-keys", |b| {
+        b.iter(|| runtime.block_on(store.merge(&id, &record, black_box(&changes))))
+    });
+    c.bench_function("changes/apply-to", |b| {
+        b.iter_batched(
+            || record.data.clone(),
+            |mut data| changes.apply_to(&mut data),
+            BatchSize::SmallInput,
+        )
+    });
+    let session = Session::detached().expect("session");
+    runtime.block_on(session.load()).expect("load");
+    c.bench_function("session/increment", |b| {
+        b.iter(|| session.increment(black_box("hits"), 1))
+    });
+}
+
 /// Eight tasks reading and writing their own sessions in one memory store.
 fn contention(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -240,6 +287,6 @@ criterion_group! {
     config = Criterion::default()
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500));
-    targets = signing, encoding, session_ops, middleware, contention
+    targets = signing, encoding, session_ops, middleware, merging, contention
 }
 criterion_main!(benches);
