@@ -41,8 +41,15 @@
 //!   signed payload and enforced on every read), or use server-side storage where
 //!   logout must be final.
 //! - **Privacy**: signed is not encrypted; the client can read (but not change) the data.
+//! - **Parallel requests**: cookie storage cannot merge. The browser holds the only
+//!   copy, each response carries a whole session, and the browser keeps whichever
+//!   cookie arrived last, so of two parallel requests that write, one's changes are
+//!   lost, [`increment`] included. The server-side stores merge per key (see
+//!   `SessionStorage::merge` and ARCHITECTURE.md, "Concurrency"); use one of them for
+//!   pages that write the session from parallel requests.
 //!
 //! [`regenerate_id`]: session_core::Session::regenerate_id
+//! [`increment`]: session_core::Session::increment
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -20,6 +20,11 @@ struct Stamp {
     expires: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     created: Option<u64>,
+    /// A random number each write draws, for a store that checks "still the record I
+    /// read" by comparing it (the Redis store's merge script): last, so the script
+    /// finds it at the end of the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rev: Option<u64>,
 }
 
 impl StoredSession {
@@ -44,44 +49,68 @@ impl StoredSession {
     ///
     /// [`Error::Json`] if a value cannot be serialized (not possible for JSON values).
     pub fn to_json(&self) -> Result<String, Error> {
-        serde_json::to_string(self).map_err(|source| Error::Json {
-            key: "(whole session)".to_owned(),
-            source: source.into(),
-        })
+        json_text(self, "(whole session)")
     }
 
-    /// The record's third element alone, `{"expires": ms, "created": ms}`, or `None`
-    /// when it has neither: for a store that splices records as text (the Redis
-    /// store's merge script) instead of writing [`to_json`](Self::to_json) whole.
+    /// Like [`to_json`](Self::to_json), with `revision` in the stamp as `"rev"`: what
+    /// [`StoredSession::revision`] reads back. A store that tells records apart by it
+    /// draws a new one for every write.
+    ///
+    /// ```
+    /// use session_core::StoredSession;
+    ///
+    /// let record = StoredSession::default();
+    /// let text = record.to_json_revised(42)?;
+    /// assert_eq!(text, r#"[{},{},{"rev":42}]"#);
+    /// assert_eq!(StoredSession::from_json(&text)?.revision, Some(42));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] if a value cannot be serialized (not possible for JSON values).
+    pub fn to_json_revised(&self, revision: u64) -> Result<String, Error> {
+        json_text(&Revised(self, Some(revision)), "(whole session)")
+    }
+
+    /// The record's third element alone, `{"expires": ms, "created": ms, "rev": n}`
+    /// (each part left out when unknown), or `None` when it would be empty: for a store
+    /// that splices records as text (the Redis store's merge script) instead of
+    /// writing [`to_json_revised`](Self::to_json_revised) whole.
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use session_core::StoredSession;
     ///
     /// let mut record = StoredSession::default();
-    /// assert_eq!(record.stamp_to_json()?, None);
+    /// assert_eq!(record.stamp_to_json(None)?, None);
     /// record.created = Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_000));
-    /// assert_eq!(record.stamp_to_json()?.as_deref(), Some(r#"{"created":1700000000000}"#));
+    /// assert_eq!(
+    ///     record.stamp_to_json(Some(9))?.as_deref(),
+    ///     Some(r#"{"created":1700000000000,"rev":9}"#)
+    /// );
     /// # Ok::<(), session_core::Error>(())
     /// ```
     ///
     /// # Errors
     ///
     /// [`Error::Json`] if the stamp cannot be serialized (not possible).
-    pub fn stamp_to_json(&self) -> Result<Option<String>, Error> {
-        if self.expires.is_none() && self.created.is_none() {
-            return Ok(None);
+    pub fn stamp_to_json(&self, revision: Option<u64>) -> Result<Option<String>, Error> {
+        self.stamp(revision)
+            .map(|stamp| json_text(&stamp, "(stamp)"))
+            .transpose()
+    }
+
+    /// The stamp to write, if there is anything to stamp.
+    fn stamp(&self, revision: Option<u64>) -> Option<Stamp> {
+        if self.expires.is_none() && self.created.is_none() && revision.is_none() {
+            return None;
         }
-        let stamp = Stamp {
+        Some(Stamp {
             expires: self.expires.map(unix_millis),
             created: self.created.map(unix_millis),
-        };
-        serde_json::to_string(&stamp)
-            .map(Some)
-            .map_err(|source| Error::Json {
-                key: "(stamp)".to_owned(),
-                source: source.into(),
-            })
+            rev: revision,
+        })
     }
 
     /// Parses a record written by [`to_json`](Self::to_json) or by Remix.
@@ -147,17 +176,34 @@ pub fn time_from_unix_millis(millis: u64) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
+/// `value` as JSON, or the error naming `what`.
+fn json_text(value: &impl Serialize, what: &str) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|source| Error::Json {
+        key: what.to_owned(),
+        source: source.into(),
+    })
+}
+
+/// A record serialized with a revision in its stamp ([`StoredSession::to_json_revised`]).
+struct Revised<'a>(&'a StoredSession, Option<u64>);
+
+/// Serializes without a revision: the one a record was read with is the backend's
+/// business (memcached's CAS value), never written back as if it were new.
 impl Serialize for StoredSession {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let stamped = self.expires.is_some() || self.created.is_some();
-        let mut seq = serializer.serialize_seq(Some(if stamped { 3 } else { 2 }))?;
-        seq.serialize_element(&self.data.values)?;
-        seq.serialize_element(&self.data.flash)?;
-        if stamped {
-            seq.serialize_element(&Stamp {
-                expires: self.expires.map(unix_millis),
-                created: self.created.map(unix_millis),
-            })?;
+        Revised(self, None).serialize(serializer)
+    }
+}
+
+impl Serialize for Revised<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self(record, revision) = self;
+        let stamp = record.stamp(*revision);
+        let mut seq = serializer.serialize_seq(Some(if stamp.is_some() { 3 } else { 2 }))?;
+        seq.serialize_element(&record.data.values)?;
+        seq.serialize_element(&record.data.flash)?;
+        if let Some(stamp) = stamp {
+            seq.serialize_element(&stamp)?;
         }
         seq.end()
     }
@@ -193,7 +239,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
             data: SessionData { values, flash },
             expires: time(stamp.as_ref().and_then(|s| s.expires))?,
             created: time(stamp.as_ref().and_then(|s| s.created))?,
-            revision: None,
+            revision: stamp.as_ref().and_then(|s| s.rev),
         })
     }
 }

@@ -40,10 +40,13 @@ pub struct StoredSession {
     pub expires: Option<SystemTime>,
     /// When the session was first saved, if known.
     pub created: Option<SystemTime>,
-    /// The backend's version of the record when it was read (memcached's CAS value),
-    /// handed back with the changes to [`merge`](SessionStorage::merge) so a store that
-    /// merges by compare-and-swap can try its first write without reading again.
-    /// `None` where the backend has no such thing; never serialized, ignored on writes.
+    /// The backend's version of the record when it was read, handed back with the
+    /// changes to [`merge`](SessionStorage::merge), so a store can tell whether the
+    /// record changed since: memcached's CAS value, or the `"rev"` a text record's
+    /// stamp carries (written by [`to_json_revised`](Self::to_json_revised), read
+    /// back by [`from_json`](Self::from_json); the Redis store draws one per write).
+    /// `None` where the backend has no such thing. [`to_json`](Self::to_json) never
+    /// writes it.
     pub revision: Option<u64>,
 }
 

@@ -253,7 +253,7 @@ impl Inner {
             self.delete_key(key).await?;
             return Ok(true);
         };
-        let json = record.to_json()?;
+        let json = record.to_json_revised(scripts::new_revision())?;
         self.conditional_set(condition, || self.set_command(key, &json, condition, ttl))
             .await
     }
@@ -307,7 +307,15 @@ impl Inner {
             return Ok(true);
         };
         let ttl = ttl.map_or(0, millis);
-        let stamp = record.stamp_to_json()?.unwrap_or_default();
+        // This write's revision; the record's as loaded, if it has one, lets the
+        // script skip the merge when nobody wrote the key since.
+        let revision = scripts::new_revision();
+        let loaded = record
+            .revision
+            .map(|rev| rev.to_string())
+            .unwrap_or_default();
+        let stamp = record.stamp_to_json(Some(revision))?.unwrap_or_default();
+        let whole = record.to_json_revised(revision)?;
         let arguments = scripts::merge_arguments(changes)?;
         // Setting keys twice to the same values is one write; an increment is not.
         let repeat = if changes.has_increments() {
@@ -318,7 +326,13 @@ impl Inner {
         let Merged(merged) = self
             .connections
             .run_script("write a session", repeat, &scripts::MERGE, |cmd| {
-                cmd.arg(1).arg(key).arg(ttl).arg(&stamp).arg(&arguments);
+                cmd.arg(1)
+                    .arg(key)
+                    .arg(ttl)
+                    .arg(&stamp)
+                    .arg(&loaded)
+                    .arg(&whole)
+                    .arg(&arguments);
             })
             .await?;
         match merged {
@@ -417,7 +431,7 @@ impl SessionStorage for RedisStore {
                 MoveOutcome::Gone
             });
         };
-        let json = record.to_json()?;
+        let json = record.to_json_revised(scripts::new_revision())?;
         if !inner.connections.is_cluster() {
             return inner.move_atomically(&from_key, &to_key, &json, ttl).await;
         }
@@ -448,7 +462,7 @@ impl SessionStorage for RedisStore {
             inner.delete_key(&old_key).await?;
             return Ok(true);
         };
-        let json = record.to_json()?;
+        let json = record.to_json_revised(scripts::new_revision())?;
         let create = || inner.set_command(&new_key, &json, "NX", ttl);
         if inner.connections.is_cluster() {
             // Two keys in two slots cannot share a MULTI; send both at once instead.

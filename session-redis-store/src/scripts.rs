@@ -45,7 +45,17 @@ return 2",
     )
 });
 
-/// The merge script's arguments after the TTL and the stamp: `(op, key, value)` per
+/// A fresh revision for a record about to be written (the stamp's `"rev"`): random, so
+/// that writes from different processes never share one. Only uniqueness matters (a
+/// repeat would let the merge script take a changed record for the one a request
+/// read), not secrecy: a fresh `RandomState` is seeded differently each time.
+pub(crate) fn new_revision() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::hash::RandomState::new().build_hasher().finish()
+}
+
+/// The merge script's arguments after the TTL, the stamp, the revision loaded and the
+/// whole record: `(op, key, value)` per
 /// change, keys and values as JSON text, in the order `SessionChanges::apply_to`
 /// applies them (values, then consumed flash values, then flash values set).
 pub(crate) fn merge_arguments(changes: &SessionChanges) -> Result<Vec<String>, Error> {

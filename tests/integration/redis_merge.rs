@@ -192,3 +192,36 @@ async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> (u64, u64
     let count = |name: &str| calls.get(name).copied().unwrap_or(0);
     (count("evalsha"), count("eval"))
 }
+
+/// The shortcut: a save whose loaded revision is still the record's writes its whole
+/// record; one whose revision is stale (another save landed since) merges instead, so
+/// the other save's key survives.
+#[tokio::test]
+async fn only_a_record_unchanged_since_it_was_read_is_written_whole() {
+    let store = store(&redis_url(), &unique_prefix("merge-revision"));
+    let id = SessionId::generate().expect("id");
+    assert!(store
+        .create(&id, &saving(&SessionChanges::default()))
+        .await
+        .expect("create"));
+    let loaded = store.read(&id).await.expect("read").expect("stored");
+    assert!(loaded.revision.is_some(), "every write stamps a revision");
+    // Two requests loaded `loaded`; each changes a key of its own.
+    for key in ["first", "second"] {
+        let mut changes = SessionChanges::default();
+        set(&mut changes, key, json!(true));
+        let mut record = StoredSession {
+            expires: Some(SystemTime::now() + Duration::from_secs(600)),
+            ..loaded.clone()
+        };
+        changes.apply_to(&mut record.data);
+        assert!(store.merge(&id, &record, &changes).await.expect("merge"));
+    }
+    let after = store.read(&id).await.expect("read").expect("stored");
+    assert_eq!(
+        after.data.values["first"], true,
+        "the second save lost the first"
+    );
+    assert_eq!(after.data.values["second"], true);
+    assert_ne!(after.revision, loaded.revision);
+}

@@ -1,21 +1,44 @@
 -- Merges one request's changes into the session record at KEYS[1], if it is there.
 --
 -- ARGV[1]: the TTL in milliseconds ('0': none); ARGV[2]: the record's new stamp, the
--- JSON of its third element ('': none); then triples (op, key, value), keys and values
--- as JSON text: 's' sets a value, 'r' removes one, 'i' adds an integer to one, 'c'
--- removes a flash value if it is still `value`, 'f' sets a flash value. The client
--- sends value changes first, then consumed flash values, then flash values set: the
--- order of `SessionChanges::apply_to`, whose rules this follows.
+-- JSON of its third element ('': none); ARGV[3]: the revision (the stamp's "rev") of
+-- the record as the request loaded it ('': none); ARGV[4]: the whole record as the
+-- request would write it (what it loaded, with its changes applied, and the new
+-- stamp); then triples (op, key, value), keys and values as JSON text: 's' sets a
+-- value, 'r' removes one, 'i' adds an integer to one, 'c' removes a flash value if it
+-- is still `value`, 'f' sets a flash value. The client sends value changes first, then
+-- consumed flash values, then flash values set: the order of
+-- `SessionChanges::apply_to`, whose rules this follows.
 --
 -- Answers 0 when no record is there (nothing is written: a logout is never undone),
 -- 1 when merged, 2 when the record is not a session record (nothing is written).
 --
--- Untouched members are copied as text, never decoded: Lua's cjson would re-encode
--- numbers with 14 significant digits and empty arrays as objects, changing values
--- this request never touched. The scan needs only where each member starts and ends.
+-- Nearly always nobody wrote the key since the request read it: its revision is still
+-- the one loaded, and the whole record is the merge's result, written as it is. Every
+-- write draws a new revision, so any other write in between sends the script down
+-- the merge.
+--
+-- The merge copies untouched members as text, never decoded: Lua's cjson would
+-- re-encode numbers with 14 significant digits and empty arrays as objects, changing
+-- values this request never touched. The scan needs only where each member starts
+-- and ends.
 
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
+
+local function store(record)
+  if ARGV[1] == '0' then
+    redis.call('SET', KEYS[1], record)
+  else
+    redis.call('SET', KEYS[1], record, 'PX', ARGV[1])
+  end
+  return 1
+end
+
+-- The stamp ends the record, and "rev" ends the stamp: a look at the last bytes.
+if ARGV[3] ~= '' and string.match(string.sub(raw, -40), '"rev":(%d+)}%]$') == ARGV[3] then
+  return store(ARGV[4])
+end
 
 local find, sub, byte = string.find, string.sub, string.byte
 
@@ -156,7 +179,7 @@ end
 
 -- Counters are exact while they fit a double's 53-bit mantissa.
 local exact = 9007199254740992
-for n = 3, #ARGV, 3 do
+for n = 5, #ARGV, 3 do
   local op, key, value = ARGV[n], ARGV[n + 1], ARGV[n + 2]
   if op == 's' then
     put(values, key, value)
@@ -177,9 +200,4 @@ end
 local record = '[' .. encode(values) .. ',' .. encode(flash)
 if ARGV[2] ~= '' then record = record .. ',' .. ARGV[2] end
 record = record .. ']'
-if ARGV[1] == '0' then
-  redis.call('SET', KEYS[1], record)
-else
-  redis.call('SET', KEYS[1], record, 'PX', ARGV[1])
-end
-return 1
+return store(record)
