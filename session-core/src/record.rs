@@ -9,8 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Error, SessionData, StoredSession, ValueMap};
 
-/// The optional third element: `{"expires": ms, "created": ms}` (milliseconds since the
-/// Unix epoch; each left out when unknown).
+/// The optional third element: `{"expires": ms, "created": ms, "rev": n}` (times in
+/// milliseconds since the Unix epoch; each part left out when unknown).
 ///
 /// Remix reads `data[0]` and `data[1]` only, so it reads our records unchanged; a record
 /// Remix writes has no stamp, and then the backend's own TTL is the only deadline.

@@ -275,9 +275,9 @@ impl Session {
     /// increment is saved as "add `by`", and a store that merges
     /// ([`SessionStorage::merge`](crate::SessionStorage::merge): memory, Redis,
     /// memcached) adds it to the value stored at that moment, so parallel increments
-    /// all count. Counters stay exact up to 2^53 on Redis (its scripts count in
-    /// doubles) and saturate at `i64` bounds elsewhere; a stored value that is not an
-    /// integer when the merge happens counts as 0.
+    /// all count. Counters saturate at ±2^53 on Redis (its scripts count in doubles,
+    /// exact up to there) and at the `i64` bounds elsewhere; a stored value that is
+    /// not an integer when the merge happens counts as 0.
     ///
     /// # Example
     ///

@@ -133,6 +133,9 @@ impl StoredSession {
 ///   before the backend's own TTL mechanism removes them, and count as absent for
 ///   [`create`](Self::create) and [`update`](Self::update). Return the deadline you were
 ///   given in [`StoredSession::expires`]: the caller checks it once more.
+/// - [`merge`](Self::merge), like [`update`](Self::update), never creates a record, and
+///   a store that overrides it must apply the changes in one atomic step against the
+///   record as stored (a script, a compare-and-swap, an entry lock).
 /// - [`create`](Self::create) and [`update`](Self::update) must each be one atomic step
 ///   in the backend (Redis `SET NX`/`SET XX`, memcached's `ME`/`MR` set modes, an entry
 ///   API):

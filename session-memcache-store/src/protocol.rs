@@ -125,7 +125,11 @@ impl Command<'_> {
             (Self::Set { .. }, Reply::NotStored) => Some(Outcome::Stored(false)),
             (Self::Swap { .. }, Reply::Done) => Some(Outcome::Swapped(Swap::Stored)),
             (Self::Swap { .. }, Reply::Exists) => Some(Outcome::Swapped(Swap::Changed)),
-            (Self::Swap { .. }, Reply::NotFound) => Some(Outcome::Swapped(Swap::Gone)),
+            // `NF` is memcached's answer to a swap of a missing item; `NS` is taken the
+            // same way, as some proxies answer it: either way nothing was stored.
+            (Self::Swap { .. }, Reply::NotFound | Reply::NotStored) => {
+                Some(Outcome::Swapped(Swap::Gone))
+            }
             // Deleting what is not there is success: the record is gone either way.
             (Self::Delete(_), Reply::Done) => Some(Outcome::Deleted(true)),
             (Self::Delete(_), Reply::NotFound) => Some(Outcome::Deleted(false)),

@@ -4,8 +4,9 @@
 //!
 //! Each session is one key, `prefix + id` (prefix `session:` by default, as in Remix),
 //! holding the JSON `[values, flash]`, so a Node Remix app and a Rust service can share
-//! one Redis. A third element `{"expires": ms, "created": ms}` records the deadline and
-//! the creation time (Remix ignores it); the key's TTL matches the deadline, or is the
+//! one Redis. A third element `{"expires": ms, "created": ms, "rev": n}` records the
+//! deadline, the creation time and a random revision every write draws (Remix ignores
+//! it; the merge script uses the revision, see below); the key's TTL matches the deadline, or is the
 //! store's [`ttl`](RedisStoreBuilder::ttl) (two weeks by default) without one.
 //!
 //! # Example
@@ -309,13 +310,13 @@ impl Inner {
         let ttl = ttl.map_or(0, millis);
         // This write's revision; the record's as loaded, if it has one, lets the
         // script skip the merge when nobody wrote the key since.
-        let revision = scripts::new_revision();
+        let first = scripts::new_revision();
         let loaded = record
             .revision
             .map(|rev| rev.to_string())
             .unwrap_or_default();
-        let stamp = record.stamp_to_json(Some(revision))?.unwrap_or_default();
-        let whole = record.to_json_revised(revision)?;
+        let stamp = record.stamp_to_json(Some(first))?.unwrap_or_default();
+        let whole = record.to_json_revised(first)?;
         let arguments = scripts::merge_arguments(changes)?;
         // Setting keys twice to the same values is one write; an increment is not.
         let repeat = if changes.has_increments() {
@@ -323,16 +324,22 @@ impl Inner {
         } else {
             Repeat::Safe
         };
+        // A resend draws a new revision: one reused after the first send had landed
+        // would let a request that read that write take a later one for it.
+        let sent = std::sync::atomic::AtomicBool::new(false);
         let Merged(merged) = self
             .connections
             .run_script("write a session", repeat, &scripts::MERGE, |cmd| {
-                cmd.arg(1)
-                    .arg(key)
-                    .arg(ttl)
-                    .arg(&stamp)
-                    .arg(&loaded)
-                    .arg(&whole)
-                    .arg(&arguments);
+                cmd.arg(1).arg(key).arg(ttl);
+                if !sent.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    cmd.arg(&stamp).arg(&loaded).arg(&whole);
+                } else {
+                    let revision = scripts::new_revision();
+                    cmd.arg(scripts::revised(&stamp, first, revision))
+                        .arg(&loaded)
+                        .arg(scripts::revised(&whole, first, revision));
+                }
+                cmd.arg(&arguments);
             })
             .await?;
         match merged {

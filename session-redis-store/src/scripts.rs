@@ -54,6 +54,17 @@ pub(crate) fn new_revision() -> u64 {
     std::hash::RandomState::new().build_hasher().finish()
 }
 
+/// `text` (a stamp or a whole record, which end in `"rev":<old>}` or
+/// `"rev":<old>}]`) with revision `new` in place of `old`.
+pub(crate) fn revised(text: &str, old: u64, new: u64) -> String {
+    let old = format!("\"rev\":{old}}}");
+    match text.rfind(&old) {
+        Some(at) => format!("{}\"rev\":{new}}}{}", &text[..at], &text[at + old.len()..]),
+        // No revision in it: nothing to replace.
+        None => text.to_owned(),
+    }
+}
+
 /// The merge script's arguments after the TTL, the stamp, the revision loaded and the
 /// whole record: `(op, key, value)` per
 /// change, keys and values as JSON text, in the order `SessionChanges::apply_to`
@@ -100,6 +111,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_resend_swaps_the_revision_at_the_end_only() {
+        let whole = r#"[{"rev":5},{},{"expires":1,"rev":5}]"#;
+        assert_eq!(
+            revised(whole, 5, 77),
+            r#"[{"rev":5},{},{"expires":1,"rev":77}]"#
+        );
+        assert_eq!(revised(r#"{"rev":5}"#, 5, 6), r#"{"rev":6}"#);
+        assert_eq!(revised("", 5, 6), "");
+    }
 
     #[test]
     fn changes_become_triples_in_the_order_the_merge_applies_them() {

@@ -45,4 +45,42 @@ mod whole_record {
 
     storage_conformance!(WholeRecord(MemoryStore::new()));
     backend_conformance!(WholeRecord(MemoryStore::new()), Capabilities::WHOLE_RECORD);
+
+    /// The merge cases catch the bug they are named for: a whole-record store, run
+    /// as if it merged, loses keys, increments, removals and a new flash.
+    #[tokio::test]
+    async fn the_merge_cases_catch_a_whole_record_store() {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::sync::Arc;
+
+        use session_tests::{merge, SessionBackend};
+
+        type Case =
+            fn(Arc<dyn SessionBackend>, Capabilities) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+        let cases: [(&str, Case); 4] = [
+            ("keys", |b, c| {
+                Box::pin(merge::parallel_requests_keep_each_others_keys(b, c))
+            }),
+            ("increments", |b, c| {
+                Box::pin(merge::parallel_increments_all_count(b, c))
+            }),
+            ("removal", |b, c| {
+                Box::pin(merge::a_removed_key_stays_removed(b, c))
+            }),
+            ("new flash", |b, c| {
+                Box::pin(merge::a_new_flash_survives_the_consumption_of_an_older_one(
+                    b, c,
+                ))
+            }),
+        ];
+        for (name, case) in cases {
+            let backend: Arc<dyn SessionBackend> = Arc::new(WholeRecord(MemoryStore::new()));
+            let outcome = tokio::spawn(case(backend, Capabilities::SERVER_SIDE)).await;
+            assert!(
+                outcome.is_err_and(|error| error.is_panic()),
+                "the {name} case passed on a whole-record store"
+            );
+        }
+    }
 }

@@ -86,7 +86,7 @@ async fn untouched_values_are_copied_byte_for_byte() {
 #[tokio::test]
 async fn every_kind_of_change_applies_as_apply_to_says() {
     let text = r#"[ {"keep": 1, "drop": true, "hits": 41, "text": "x", "dup": 1, "dup": 2, "caf\u00e9": 0},
-        {"old": "seen", "kept": "newer"} ]"#;
+        {"old": "seen", "kept": "newer", "error": {"type": "login", "message": "Invalid"}} ]"#;
     let mut changes = SessionChanges::default();
     changes.values.insert("drop".into(), ValueChange::Remove);
     changes
@@ -105,6 +105,11 @@ async fn every_kind_of_change_applies_as_apply_to_says() {
     set(&mut changes, "new", json!({"deep": [1, 2]}));
     changes.flash_consumed.insert("old".into(), json!("seen"));
     changes.flash_consumed.insert("kept".into(), json!("older"));
+    // Seen as serde prints it (keys sorted), stored as Remix wrote it: the same value.
+    changes.flash_consumed.insert(
+        "error".into(),
+        json!({"type": "login", "message": "Invalid"}),
+    );
     changes.flash_set.insert("next".into(), json!("hello"));
     let after = merged(text, &changes).await;
     let record = StoredSession::from_json(&after).expect("a record");
@@ -121,6 +126,10 @@ async fn every_kind_of_change_applies_as_apply_to_says() {
     assert_eq!(record.data.values["fresh"], -3);
     assert!(record.expires.is_some(), "the stamp is written");
     assert_eq!(after.matches("\"dup\"").count(), 1, "{after}");
+    assert!(
+        !record.data.flash.contains_key("error"),
+        "a consumed flash shown again"
+    );
 }
 
 /// Records that are not session records are left alone and count as no session.
@@ -224,4 +233,30 @@ async fn only_a_record_unchanged_since_it_was_read_is_written_whole() {
     );
     assert_eq!(after.data.values["second"], true);
     assert_ne!(after.revision, loaded.revision);
+}
+
+/// The shortcut is taken: with the revision still the one loaded, the script writes
+/// the request's record as it is, without looking at what the key holds (here a key
+/// planted under the same revision, which a merge would have kept).
+#[tokio::test]
+async fn with_the_revision_unchanged_the_whole_record_is_written_as_sent() {
+    let store = store(&redis_url(), &unique_prefix("merge-shortcut"));
+    let id = SessionId::generate().expect("id");
+    assert!(store
+        .create(&id, &saving(&SessionChanges::default()))
+        .await
+        .expect("create"));
+    let loaded = store.read(&id).await.expect("read").expect("stored");
+    let revision = loaded.revision.expect("a revision");
+    let mut conn = raw(&redis_url()).await;
+    let planted = format!(r#"[{{"planted":1}},{{}},{{"rev":{revision}}}]"#);
+    let _: () = conn.set(store.key(&id), &planted).await.expect("set");
+    let mut changes = SessionChanges::default();
+    set(&mut changes, "mine", json!(1));
+    let mut record = loaded.clone();
+    changes.apply_to(&mut record.data);
+    assert!(store.merge(&id, &record, &changes).await.expect("merge"));
+    let after = store.read(&id).await.expect("read").expect("stored");
+    assert_eq!(after.data.values.get("planted"), None, "merged instead");
+    assert_eq!(after.data.values["mine"], 1);
 }

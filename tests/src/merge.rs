@@ -5,7 +5,9 @@
 //!
 //! Each case provokes the race instead of hoping for it: every request loads the
 //! session before any of them saves, so each saves on top of a record that others
-//! changed after it was read. A store that writes whole records fails every case.
+//! changed after it was read. A store that writes whole records fails the key,
+//! increment, removal and new-flash cases (checked in `conformance.rs`); the others
+//! guard what a merge must keep of the whole-session events and the flash rules.
 
 use std::sync::Arc;
 

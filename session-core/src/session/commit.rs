@@ -106,8 +106,12 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// The backend's error when it could not persist the change; nothing was saved then
-    /// and the session stays dirty.
+    /// The backend's error when it could not persist the change; the session stays
+    /// dirty. Nothing was saved, unless the backend failed after applying the write
+    /// (a reply lost to a timeout or a broken connection): then committing again
+    /// applies the same changes twice, which for an
+    /// [`increment`](Session::increment) counts it twice. A request that fails to save
+    /// is best answered with an error rather than a second commit.
     pub async fn commit(&self) -> Result<CookieUpdate, Error> {
         let Some(backend) = &self.inner.backend else {
             return Ok(CookieUpdate::Keep);

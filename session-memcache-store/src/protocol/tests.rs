@@ -202,7 +202,11 @@ fn replies_only_fit_their_command() {
         swap.outcome(Reply::NotFound),
         Some(Outcome::Swapped(Swap::Gone))
     );
-    assert_eq!(swap.outcome(Reply::NotStored), None);
+    assert_eq!(
+        swap.outcome(Reply::NotStored),
+        Some(Outcome::Swapped(Swap::Gone))
+    );
+    assert_eq!(swap.outcome(Reply::Miss), None);
     assert_eq!(create.outcome(Reply::Exists), None);
     // And each command's success, and a server error for any of them.
     assert_eq!(

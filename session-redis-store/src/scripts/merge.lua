@@ -109,7 +109,7 @@ local function object(s, i)
     local start = blank(s, colon + 1)
     if not start then return nil end
     local stop = value_end(s, start)
-    if not stop then return nil end
+    if not stop or stop < start then return nil end
     local key = sub(s, i, key_end)
     local earlier = at[name(key)]
     if earlier then members[earlier][2] = nil end
@@ -123,6 +123,27 @@ local function object(s, i)
     i = blank(s, after + 1)
   end
   return nil
+end
+
+-- Whether two JSON texts hold the same value: equal text, or equal once decoded
+-- (another writer may order keys or spell numbers and escapes differently).
+local function same(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= 'table' then return a == b end
+  for k, v in pairs(a) do
+    if not same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+local function same_json(x, y)
+  if x == y then return true end
+  local ok_x, a = pcall(cjson.decode, x)
+  local ok_y, b = pcall(cjson.decode, y)
+  return ok_x and ok_y and same(a, b)
 end
 
 local function get(o, key)
@@ -177,7 +198,7 @@ else
   end
 end
 
--- Counters are exact while they fit a double's 53-bit mantissa.
+-- Counters are exact while they fit a double's 53-bit mantissa, and saturate there.
 local exact = 9007199254740992
 for n = 5, #ARGV, 3 do
   local op, key, value = ARGV[n], ARGV[n + 1], ARGV[n + 2]
@@ -188,10 +209,11 @@ for n = 5, #ARGV, 3 do
   elseif op == 'i' then
     local text = get(values, key)
     local count = text and find(text, '^%-?%d+$') and tonumber(text) or 0
-    if count > exact or count < -exact then count = 0 end
-    put(values, key, string.format('%.0f', count + tonumber(value)))
+    local sum = math.max(-exact, math.min(exact, count + tonumber(value)))
+    put(values, key, string.format('%.0f', sum))
   elseif op == 'c' then
-    if get(flash, key) == value then drop(flash, key) end
+    local stored = get(flash, key)
+    if stored and same_json(stored, value) then drop(flash, key) end
   elseif op == 'f' then
     put(flash, key, value)
   end
