@@ -309,6 +309,31 @@ mod tests {
     }
 
     #[test]
+    fn a_value_set_again_during_the_write_stays_to_save() {
+        let mut changes = SessionChanges::default();
+        changes.set("a".into(), json!(1));
+        let written = changes.clone();
+        changes.set("a".into(), json!(2));
+        changes.settle(&written);
+        assert_eq!(changes.values["a"], ValueChange::Set(json!(2)));
+    }
+
+    #[test]
+    fn empty_means_no_part_holds_anything() {
+        assert!(SessionChanges::default().is_empty());
+        let mut values = SessionChanges::default();
+        values.set("a".into(), json!(1));
+        let mut flash_set = SessionChanges::default();
+        flash_set.flash_set.insert("f".into(), json!(1));
+        let mut consumed = SessionChanges::default();
+        consumed.flash_consumed.insert("f".into(), json!(1));
+        for changes in [&values, &flash_set, &consumed] {
+            assert!(!changes.is_empty(), "{changes:?}");
+            assert!(!changes.has_increments(), "no increment in {changes:?}");
+        }
+    }
+
+    #[test]
     fn debug_shows_counts_not_values() {
         let mut changes = SessionChanges::default();
         changes.set("password".into(), json!("hunter2"));
