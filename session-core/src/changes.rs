@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::{SessionData, ValueMap};
+use crate::{SessionData, StoredSession, ValueMap};
 
 /// What a request did to one value.
 #[derive(Clone, PartialEq)]
@@ -127,6 +127,30 @@ impl SessionChanges {
         for (key, value) in &self.flash_set {
             data.flash.insert(key.clone(), value.clone());
         }
+    }
+
+    /// Merges a save into `stored`, the record as it is now: the changes applied to its
+    /// data, the deadline of `saving` (the whole session as the saving request sees
+    /// it), and the creation time `stored` already had, if any. What every store that
+    /// merges in Rust does ([`SessionStorage::merge`](crate::SessionStorage::merge)).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use session_core::{SessionChanges, StoredSession, ValueChange};
+    ///
+    /// let at = |s| Some(UNIX_EPOCH + Duration::from_secs(s));
+    /// let mut stored = StoredSession { created: at(1), expires: at(10), ..StoredSession::default() };
+    /// let saving = StoredSession { created: at(2), expires: at(20), ..StoredSession::default() };
+    /// let mut changes = SessionChanges::default();
+    /// changes.values.insert("hits".into(), ValueChange::Increment(1));
+    /// changes.merge_into(&mut stored, &saving);
+    /// assert_eq!((stored.created, stored.expires), (at(1), at(20)));
+    /// assert_eq!(stored.data.values["hits"], 1);
+    /// ```
+    pub fn merge_into(&self, stored: &mut StoredSession, saving: &StoredSession) {
+        self.apply_to(&mut stored.data);
+        stored.expires = saving.expires;
+        stored.created = stored.created.or(saving.created);
     }
 
     /// Records that `key` was set to `value` (`null`: removed).

@@ -256,9 +256,7 @@ impl Inner {
                         // Expired, or not a session: the session is over either way.
                         return Ok(false);
                     };
-                    changes.apply_to(&mut now.data);
-                    now.expires = record.expires;
-                    now.created = now.created.or(record.created);
+                    changes.merge_into(&mut now, record);
                     let Some(cas) = item.cas else {
                         // A server that sends no CAS values cannot merge: write whole.
                         return self.write_key(key, &now, SetMode::Update).await;

@@ -281,9 +281,7 @@ impl SessionStorage for MemoryStore {
         let merged = match self.inner.records.get_mut(id) {
             Some(mut held) if !held.is_expired() => {
                 let held = &mut *held;
-                changes.apply_to(&mut held.record.data);
-                held.record.expires = record.expires;
-                held.record.created = held.record.created.or(record.created);
+                changes.merge_into(&mut held.record, record);
                 held.until = self.inner.until(record.expires);
                 true
             }

@@ -208,12 +208,7 @@ async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> (u64, u64
 #[tokio::test]
 async fn only_a_record_unchanged_since_it_was_read_is_written_whole() {
     let store = store(&redis_url(), &unique_prefix("merge-revision"));
-    let id = SessionId::generate().expect("id");
-    assert!(store
-        .create(&id, &saving(&SessionChanges::default()))
-        .await
-        .expect("create"));
-    let loaded = store.read(&id).await.expect("read").expect("stored");
+    let (id, loaded) = stored_and_loaded(&store).await;
     assert!(loaded.revision.is_some(), "every write stamps a revision");
     // Two requests loaded `loaded`; each changes a key of its own.
     for key in ["first", "second"] {
@@ -241,12 +236,7 @@ async fn only_a_record_unchanged_since_it_was_read_is_written_whole() {
 #[tokio::test]
 async fn with_the_revision_unchanged_the_whole_record_is_written_as_sent() {
     let store = store(&redis_url(), &unique_prefix("merge-shortcut"));
-    let id = SessionId::generate().expect("id");
-    assert!(store
-        .create(&id, &saving(&SessionChanges::default()))
-        .await
-        .expect("create"));
-    let loaded = store.read(&id).await.expect("read").expect("stored");
+    let (id, loaded) = stored_and_loaded(&store).await;
     let revision = loaded.revision.expect("a revision");
     let mut conn = raw(&redis_url()).await;
     let planted = format!(r#"[{{"planted":1}},{{}},{{"rev":{revision}}}]"#);
@@ -259,4 +249,15 @@ async fn with_the_revision_unchanged_the_whole_record_is_written_as_sent() {
     let after = store.read(&id).await.expect("read").expect("stored");
     assert_eq!(after.data.values.get("planted"), None, "merged instead");
     assert_eq!(after.data.values["mine"], 1);
+}
+
+/// A new session created through the store, and the record a request then loads.
+async fn stored_and_loaded(store: &RedisStore) -> (SessionId, StoredSession) {
+    let id = SessionId::generate().expect("id");
+    assert!(store
+        .create(&id, &saving(&SessionChanges::default()))
+        .await
+        .expect("create"));
+    let loaded = store.read(&id).await.expect("read").expect("stored");
+    (id, loaded)
 }
