@@ -23,7 +23,12 @@
 //! let expected = r#"{"i":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","d":[{"count":4},{}]}"#;
 //! assert_eq!(
 //!     update,
-//!     CookieUpdate::Set { value: expected.into(), expires: None, same_value: false }
+//!     CookieUpdate::Set {
+//!         value: expected.into(),
+//!         expires: None,
+//!         same_value: false,
+//!         persistent: true,
+//!     }
 //! );
 //! # Ok::<(), session_core::Error>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -40,6 +45,11 @@
 //!   idle and absolute timeouts (their deadline and creation time are stored in the
 //!   signed payload and enforced on every read), or use server-side storage where
 //!   logout must be final.
+//! - **A user's sessions**: nothing on the server can list or end them, so
+//!   `Session::user_sessions` and the `revoke_*` methods answer
+//!   [`Error::Unsupported`]. "Remember me" ([`set_persistent`]) and renewal on a
+//!   timer work: the choice and the ID's issue time travel in the signed payload
+//!   (`"m"`, `"n"`, members Remix ignores).
 //! - **Privacy**: signed is not encrypted; the client can read (but not change) the data.
 //! - **Parallel requests**: cookie storage cannot merge. The browser holds the only
 //!   copy, each response carries a whole session, and the browser keeps whichever
@@ -49,6 +59,7 @@
 //!   pages that write the session from parallel requests.
 //!
 //! [`regenerate_id`]: session_core::Session::regenerate_id
+//! [`set_persistent`]: session_core::Session::set_persistent
 //! [`increment`]: session_core::Session::increment
 
 #![forbid(unsafe_code)]
@@ -59,7 +70,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use session_core::{
     async_trait, time_from_unix_millis, unix_millis, Error, FoundSession, SessionBackend,
-    SessionData, SessionId, SessionWrite, WriteOutcome,
+    Revoke, SessionData, SessionId, SessionMeta, SessionWrite, UserSession, WriteOutcome,
 };
 
 /// Keeps each session inside its cookie. Stateless, so cheap to create and to clone.
@@ -90,6 +101,12 @@ struct PayloadOut<'a> {
     /// there is a deadline too, for the same reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     c: Option<u64>,
+    /// When the ID was issued, for renewal on a timer: written only when renewal is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<u64>,
+    /// The login choices (persistence, lifetime, user, label): written only when set.
+    #[serde(skip_serializing_if = "SessionMeta::is_empty")]
+    m: &'a SessionMeta,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +118,10 @@ struct PayloadIn {
     e: Option<u64>,
     #[serde(default)]
     c: Option<u64>,
+    #[serde(default)]
+    n: Option<u64>,
+    #[serde(default)]
+    m: SessionMeta,
 }
 
 #[async_trait]
@@ -128,7 +149,9 @@ impl SessionBackend for CookieStore {
                 .map(|ms| time_from_unix_millis(ms).ok_or(()))
                 .transpose()
         };
-        let (Ok(expires), Ok(created)) = (time(payload.e), time(payload.c)) else {
+        let (Ok(expires), Ok(created), Ok(id_issued)) =
+            (time(payload.e), time(payload.c), time(payload.n))
+        else {
             tracing::warn!(
                 "signed session cookie holds a timestamp out of range; starting a fresh session"
             );
@@ -146,6 +169,8 @@ impl SessionBackend for CookieStore {
             expires,
             created,
             revision: None,
+            meta: payload.m,
+            id_issued,
             reissue: false,
         }))
     }
@@ -164,6 +189,8 @@ impl SessionBackend for CookieStore {
                 .expires
                 .and(write.record.created)
                 .map(unix_millis),
+            n: write.record.id_issued.map(unix_millis),
+            m: &write.record.meta,
         };
         let json = serde_json::to_string(&payload).map_err(|source| Error::Json {
             key: "(whole session)".to_owned(),
@@ -175,6 +202,30 @@ impl SessionBackend for CookieStore {
     async fn destroy(&self, _id: &SessionId) -> Result<(), Error> {
         // Nothing on the server; the middleware clears the cookie.
         Ok(())
+    }
+
+    // A cookie it never stored cannot be listed or revoked: say so, never pretend.
+    async fn user_sessions(
+        &self,
+        _user: &str,
+        _current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        Err(unsupported("list a user's sessions"))
+    }
+
+    async fn revoke_user_session(&self, _user: &str, _handle: &str) -> Result<bool, Error> {
+        Err(unsupported("revoke one of a user's sessions"))
+    }
+
+    async fn revoke_user_sessions(&self, _user: &str, _which: Revoke<'_>) -> Result<u64, Error> {
+        Err(unsupported("revoke a user's sessions"))
+    }
+}
+
+fn unsupported(operation: &'static str) -> Error {
+    Error::Unsupported {
+        backend: "cookie",
+        operation,
     }
 }
 

@@ -4,7 +4,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::{Error, SessionChanges, SessionData, SessionId, StoredSession};
+use crate::{
+    Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, StoredSession, UserSession,
+};
 
 /// A session as a backend found it.
 #[derive(Clone, Debug)]
@@ -20,8 +22,13 @@ pub struct FoundSession {
     /// The backend's version of the record, if it has one
     /// ([`StoredSession::revision`]); handed back when the session is saved.
     pub revision: Option<u64>,
+    /// Its login choices ([`StoredSession::meta`]).
+    pub meta: SessionMeta,
+    /// When it got its current ID, if not at creation ([`StoredSession::id_issued`]).
+    pub id_issued: Option<SystemTime>,
     /// True when the cookie must be issued again even if nothing changes (it was
-    /// signed with a secret that is being rotated out): the session is saved dirty.
+    /// signed with a secret that is being rotated out, or it carries the old ID of a
+    /// renewal): the session is saved dirty.
     pub reissue: bool,
 }
 
@@ -54,6 +61,17 @@ pub enum WriteMode<'a> {
         /// The ID whose record must go.
         old: &'a SessionId,
     },
+    /// A session loaded from storage whose ID is renewed on the policy's timer: as
+    /// [`Move`](Self::Move), except that the old ID stays usable for `grace`, serving
+    /// only the renewed session ([`SessionStorage::renew`]).
+    ///
+    /// [`SessionStorage::renew`]: crate::SessionStorage::renew
+    Renew {
+        /// The ID the session's record is stored under.
+        from: &'a SessionId,
+        /// How long the old ID keeps serving the renewed session.
+        grace: std::time::Duration,
+    },
 }
 
 /// A session to persist at the end of a request.
@@ -79,6 +97,15 @@ pub struct SessionWrite<'a> {
 pub enum WriteOutcome {
     /// Stored; the cookie must now carry this value.
     Written(String),
+    /// Stored, but under another ID than the write named: a parallel request had
+    /// renewed the session's ID, and the save went to the renewed session. The cookie
+    /// must now carry `value`.
+    Renamed {
+        /// The ID the session now lives under.
+        id: SessionId,
+        /// The cookie value for it.
+        value: String,
+    },
     /// A create found the ID already in use (a collision): nothing was written. The
     /// session retries under a fresh ID.
     IdTaken,
@@ -92,6 +119,7 @@ impl std::fmt::Debug for WriteOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Written(_) => f.write_str("Written(<redacted>)"),
+            Self::Renamed { .. } => f.write_str("Renamed(<redacted>)"),
             Self::IdTaken => f.write_str("IdTaken"),
             Self::Gone => f.write_str("Gone"),
         }
@@ -135,6 +163,8 @@ impl std::fmt::Debug for WriteOutcome {
 ///             expires: None,
 ///             created: None,
 ///             revision: None,
+///             meta: Default::default(),
+///             id_issued: None,
 ///             reissue: false,
 ///         }))
 ///     }
@@ -173,4 +203,51 @@ pub trait SessionBackend: Send + Sync + 'static {
     ///
     /// When the backend could not be reached: the logout must then not look successful.
     async fn destroy(&self, id: &SessionId) -> Result<(), Error>;
+
+    /// The live sessions bound to `user`, `current` marked
+    /// ([`SessionStorage::user_sessions`](crate::SessionStorage::user_sessions)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default: cookie storage keeps nothing on the server
+    /// to list. A backend that wraps another must forward this.
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        let _ = (user, current);
+        Err(Error::Unsupported {
+            backend: "(this backend)",
+            operation: "list a user's sessions",
+        })
+    }
+
+    /// Ends the session of `user` listed as `handle`
+    /// ([`SessionStorage::revoke_user_session`](crate::SessionStorage::revoke_user_session)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default.
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        let _ = (user, handle);
+        Err(Error::Unsupported {
+            backend: "(this backend)",
+            operation: "revoke one of a user's sessions",
+        })
+    }
+
+    /// Ends `user`'s sessions
+    /// ([`SessionStorage::revoke_user_sessions`](crate::SessionStorage::revoke_user_sessions)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default.
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        let _ = (user, which);
+        Err(Error::Unsupported {
+            backend: "(this backend)",
+            operation: "revoke a user's sessions",
+        })
+    }
 }

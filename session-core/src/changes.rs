@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::{SessionData, StoredSession, ValueMap};
+use crate::{SessionData, SessionMeta, StoredSession, ValueMap};
 
 /// What a request did to one value.
 #[derive(Clone, PartialEq)]
@@ -75,6 +75,12 @@ pub struct SessionChanges {
     pub flash_set: ValueMap,
     /// The flash values that arrived with this request and are consumed by saving it.
     pub flash_consumed: ValueMap,
+    /// The session's login choices as this request left them, if it changed them
+    /// ([`Session::set_user`](crate::Session::set_user),
+    /// [`set_persistent`](crate::Session::set_persistent), …): saved whole. `None`
+    /// keeps the stored ones, so a parallel request that only writes a value never
+    /// undoes a binding.
+    pub meta: Option<SessionMeta>,
 }
 
 impl fmt::Debug for SessionChanges {
@@ -84,6 +90,7 @@ impl fmt::Debug for SessionChanges {
             .field("values", &self.values.len())
             .field("flash_set", &self.flash_set.len())
             .field("flash_consumed", &self.flash_consumed.len())
+            .field("meta", &self.meta.is_some())
             .finish()
     }
 }
@@ -91,7 +98,10 @@ impl fmt::Debug for SessionChanges {
 impl SessionChanges {
     /// True when nothing changed (a save then only pushes the deadline back).
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty() && self.flash_set.is_empty() && self.flash_consumed.is_empty()
+        self.values.is_empty()
+            && self.flash_set.is_empty()
+            && self.flash_consumed.is_empty()
+            && self.meta.is_none()
     }
 
     /// True when some change is an increment: applying the changes twice would count
@@ -130,8 +140,9 @@ impl SessionChanges {
     }
 
     /// Merges a save into `stored`, the record as it is now: the changes applied to its
-    /// data, the deadline of `saving` (the whole session as the saving request sees
-    /// it), and the creation time `stored` already had, if any. What every store that
+    /// data, the deadline and the last use of `saving` (the whole session as the saving
+    /// request sees it), its meta only if this request changed it, and the creation
+    /// time `stored` already had, if any. What every store that
     /// merges in Rust does ([`SessionStorage::merge`](crate::SessionStorage::merge)).
     ///
     /// ```
@@ -151,6 +162,11 @@ impl SessionChanges {
         self.apply_to(&mut stored.data);
         stored.expires = saving.expires;
         stored.created = stored.created.or(saving.created);
+        stored.last_used = saving.last_used;
+        stored.id_issued = stored.id_issued.or(saving.id_issued);
+        if let Some(meta) = &self.meta {
+            stored.meta = meta.clone();
+        }
     }
 
     /// Records that `key` was set to `value` (`null`: removed).
@@ -201,6 +217,9 @@ impl SessionChanges {
                 }
                 _ => {}
             }
+        }
+        if self.meta == written.meta {
+            self.meta = None;
         }
         for (map, saved) in [
             (&mut self.flash_set, &written.flash_set),

@@ -200,6 +200,27 @@ pub enum Error {
     #[error("could not get random bytes from the operating system for a session id; check the OS entropy source")]
     Randomness(#[source] getrandom::Error),
 
+    /// The storage cannot do what was asked: listing or revoking a user's sessions on
+    /// cookie storage (it keeps nothing on the server to list or delete), or on a
+    /// storage of your own that does not opt in.
+    #[error(
+        "session storage {backend} cannot {operation}; use a server-side storage that \
+         supports it (memory, Redis, memcached)"
+    )]
+    Unsupported {
+        /// The storage: "cookie", "memory", ….
+        backend: &'static str,
+        /// What it cannot do: "list a user's sessions", ….
+        operation: &'static str,
+    },
+
+    /// A user's sessions were asked for through a session bound to no user.
+    #[error(
+        "this session is bound to no user, so it has no user's sessions to list or revoke; \
+         call `Session::set_user` at login"
+    )]
+    NoUser,
+
     /// An invariant of this crate did not hold: a bug, please report it.
     #[error("internal error in the session library ({0}); please report this as a bug")]
     Internal(&'static str),
@@ -264,6 +285,11 @@ mod tests {
                 backend: "Redis",
                 reason: "a reason".into(),
             },
+            Error::Unsupported {
+                backend: "cookie",
+                operation: "list a user's sessions",
+            },
+            Error::NoUser,
             Error::Internal("why"),
         ];
         for err in errors {

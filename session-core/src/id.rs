@@ -127,16 +127,50 @@ impl SessionId {
     /// assert!(!key.contains(id.as_str()));
     /// ```
     pub fn hashed_key(&self, prefix: &str) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = Sha256::digest(self.as_str().as_bytes());
-        let mut key = String::with_capacity(prefix.len() + 2 * digest.len());
-        key.push_str(prefix);
-        for byte in digest {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        key
+        hashed_key(prefix, self.as_str())
     }
+}
+
+/// `prefix` followed by the lowercase hex SHA-256 of `name`: a key that names a thing
+/// without revealing it (a session ID, a user in a store's per-user index).
+///
+/// ```
+/// let key = session_core::hashed_key("user:", "alice");
+/// assert_eq!(key.len(), "user:".len() + 64);
+/// assert!(!key.contains("alice"));
+/// ```
+pub fn hashed_key(prefix: &str, name: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(name.as_bytes());
+    let mut key = String::with_capacity(prefix.len() + 2 * digest.len());
+    key.push_str(prefix);
+    for byte in digest {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    key
+}
+
+/// The opaque handle a store lists a session under
+/// ([`UserSession::handle`](crate::UserSession::handle)): 128 bits of the SHA-256 of
+/// `name` (the session's ID, or the key its record is stored under) in hex. Stable, so
+/// a "log out this device" form can send it back, and one-way, so the list never
+/// reveals an ID that would load the session.
+///
+/// ```
+/// let handle = session_core::session_handle("session:abc");
+/// assert_eq!(handle.len(), 32);
+/// assert_eq!(handle, session_core::session_handle("session:abc"));
+/// assert!(!handle.contains("abc"));
+/// ```
+pub fn session_handle(name: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"session handle\0");
+    hasher.update(name.as_bytes());
+    hasher.finalize()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Base64url alphabet without padding, and the last character must encode only the

@@ -50,6 +50,7 @@ mod constant_time;
 mod data;
 mod error;
 mod id;
+mod meta;
 mod policy;
 mod record;
 mod session;
@@ -64,10 +65,11 @@ pub use clock::{Clock, ManualClock};
 pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error, JsonError};
-pub use id::SessionId;
+pub use id::{hashed_key, session_handle, SessionId};
+pub use meta::{Revoke, SessionMeta, UserSession};
 pub use policy::{IdleRefresh, SessionPolicy};
 pub use record::{time_from_unix_millis, unix_millis};
-pub use session::{CookieUpdate, Session};
+pub use session::{CookieUpdate, Session, Transport};
 pub use storage::{MoveOutcome, SessionStorage, StoredSession, DEFAULT_TTL};
 
 /// Re-exported so backends and users implement the traits with the same macro version.

@@ -54,6 +54,20 @@ pub struct SessionPolicy {
     /// Where the time comes from: the system clock, or a
     /// [`ManualClock`](crate::ManualClock) in tests of the timeouts.
     pub clock: Clock,
+    /// Whether a session's cookie outlives the browser session when the session does
+    /// not choose ([`Session::set_persistent`](crate::Session::set_persistent)): `true`
+    /// (the default) gives it a `Max-Age` following the session's deadline; `false`
+    /// makes it a browser-session cookie, dropped when the browser closes, while the
+    /// server still enforces both timeouts.
+    pub persistent: bool,
+    /// Renew the session's ID (as [`regenerate_id`](crate::Session::regenerate_id)
+    /// does) on the first request that loads it this long after the ID was issued, so
+    /// a stolen ID stops working (`None`, the default: never).
+    pub id_renewal: Option<Duration>,
+    /// How long the old ID of a renewal keeps working, serving only the renewed
+    /// session, for parallel requests that were sent with it. Default
+    /// [`DEFAULT_RENEWAL_GRACE`](Self::DEFAULT_RENEWAL_GRACE).
+    pub renewal_grace: Duration,
 }
 
 impl Default for SessionPolicy {
@@ -64,15 +78,51 @@ impl Default for SessionPolicy {
             idle_refresh: IdleRefresh::DEFAULT,
             fail_open: false,
             clock: Clock::system(),
+            persistent: true,
+            id_renewal: None,
+            renewal_grace: Self::DEFAULT_RENEWAL_GRACE,
         }
     }
 }
 
 impl SessionPolicy {
+    /// How long the old ID of a renewal keeps serving the renewed session unless
+    /// configured: long enough for the requests a page sent in parallel to land.
+    pub const DEFAULT_RENEWAL_GRACE: Duration = Duration::from_secs(5);
+
     /// The deadline of a session created at `created`, saved at `now`: the earlier of
     /// `now + idle` and `created + absolute`, or `None` without timeouts.
     pub fn deadline(&self, created: SystemTime, now: SystemTime) -> Option<SystemTime> {
-        let idle = self.idle_timeout.and_then(|idle| now.checked_add(idle));
+        self.deadline_with(created, now, None)
+    }
+
+    /// [`deadline`](Self::deadline) for a session with its own idle `lifetime`
+    /// ([`SessionMeta::lifetime`](crate::SessionMeta::lifetime)), which replaces the
+    /// idle timeout; the absolute timeout still caps it.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use session_core::SessionPolicy;
+    ///
+    /// let day = Duration::from_secs(86_400);
+    /// let policy = SessionPolicy {
+    ///     idle_timeout: Some(Duration::from_secs(1800)),
+    ///     absolute_timeout: Some(60 * day),
+    ///     ..SessionPolicy::default()
+    /// };
+    /// let now = SystemTime::now();
+    /// assert_eq!(policy.deadline_with(now, now, Some(30 * day)), Some(now + 30 * day));
+    /// assert_eq!(policy.deadline_with(now, now, Some(90 * day)), Some(now + 60 * day));
+    /// ```
+    pub fn deadline_with(
+        &self,
+        created: SystemTime,
+        now: SystemTime,
+        lifetime: Option<Duration>,
+    ) -> Option<SystemTime> {
+        let idle = lifetime
+            .or(self.idle_timeout)
+            .and_then(|idle| now.checked_add(idle));
         let absolute = self
             .absolute_timeout
             .and_then(|absolute| created.checked_add(absolute));
@@ -80,6 +130,14 @@ impl SessionPolicy {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// True when a session whose ID was issued at `issued` is due for renewal at `now`
+    /// ([`id_renewal`](Self::id_renewal)).
+    pub fn renewal_due(&self, issued: SystemTime, now: SystemTime) -> bool {
+        self.id_renewal
+            .and_then(|interval| issued.checked_add(interval))
+            .is_some_and(|due| due <= now)
     }
 
     /// True when a session created at `created` is past its absolute timeout at `now`.
@@ -92,16 +150,29 @@ impl SessionPolicy {
     /// True when an unchanged session whose deadline is `current` should be re-saved
     /// now to push its idle deadline: saving would move the deadline later by more than
     /// the refresh fraction of the idle window.
+    #[cfg(test)]
     pub(crate) fn needs_refresh(
         &self,
         created: SystemTime,
         current: Option<SystemTime>,
         now: SystemTime,
     ) -> bool {
-        let Some(idle) = self.idle_timeout else {
+        self.needs_refresh_with(created, current, now, None)
+    }
+
+    /// [`needs_refresh`](Self::needs_refresh) for a session with its own idle
+    /// `lifetime`.
+    pub(crate) fn needs_refresh_with(
+        &self,
+        created: SystemTime,
+        current: Option<SystemTime>,
+        now: SystemTime,
+        lifetime: Option<Duration>,
+    ) -> bool {
+        let Some(idle) = lifetime.or(self.idle_timeout) else {
             return false;
         };
-        let Some(next) = self.deadline(created, now) else {
+        let Some(next) = self.deadline_with(created, now, lifetime) else {
             return false;
         };
         let Some(current) = current else {

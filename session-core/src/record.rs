@@ -7,24 +7,108 @@ use serde::de::{Error as _, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Error, SessionData, StoredSession, ValueMap};
+use crate::{Error, SessionData, SessionId, SessionMeta, StoredSession, ValueMap};
 
-/// The optional third element: `{"expires": ms, "created": ms, "rev": n}` (times in
-/// milliseconds since the Unix epoch; each part left out when unknown).
+/// The optional third element: `{"meta": {…}, "expires": ms, "created": ms, "issued":
+/// ms, "used": ms, "next": id, "rev": n}` (times in milliseconds since the Unix epoch;
+/// each part left out when unknown or unused).
 ///
 /// Remix reads `data[0]` and `data[1]` only, so it reads our records unchanged; a record
 /// Remix writes has no stamp, and then the backend's own TTL is the only deadline.
 #[derive(Serialize, Deserialize)]
 struct Stamp {
+    /// First, so that the Redis merge script can splice the stored one in as text.
+    #[serde(default, skip_serializing_if = "MetaText::is_empty")]
+    meta: MetaText,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     created: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    used: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
     /// A random number each write draws, for a store that checks "still the record I
     /// read" by comparing it (the Redis store's merge script): last, so the script
     /// finds it at the end of the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rev: Option<u64>,
+}
+
+/// [`SessionMeta`] as the stamp spells it.
+#[derive(Serialize, Deserialize, Default)]
+struct MetaText {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    persistent: Option<bool>,
+    /// Milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lifetime: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+}
+
+impl Stamp {
+    fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+            && self.expires.is_none()
+            && self.created.is_none()
+            && self.issued.is_none()
+            && self.used.is_none()
+            && self.next.is_none()
+            && self.rev.is_none()
+    }
+}
+
+impl MetaText {
+    fn is_empty(&self) -> bool {
+        self.persistent.is_none()
+            && self.lifetime.is_none()
+            && self.user.is_none()
+            && self.label.is_none()
+    }
+}
+
+impl From<&SessionMeta> for MetaText {
+    fn from(meta: &SessionMeta) -> Self {
+        Self {
+            persistent: meta.persistent,
+            lifetime: meta
+                .lifetime
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            user: meta.user.clone(),
+            label: meta.label.clone(),
+        }
+    }
+}
+
+/// Serialized as the record's stamp spells it: `{"persistent": true, "lifetime": ms,
+/// "user": "…", "label": "…"}`, each member left out when unset; what the cookie
+/// store's payload carries too.
+impl Serialize for SessionMeta {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        MetaText::from(self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionMeta {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        MetaText::deserialize(deserializer).map(Self::from)
+    }
+}
+
+impl From<MetaText> for SessionMeta {
+    fn from(text: MetaText) -> Self {
+        Self {
+            persistent: text.persistent,
+            lifetime: text.lifetime.map(Duration::from_millis),
+            user: text.user,
+            label: text.label,
+        }
+    }
 }
 
 impl StoredSession {
@@ -103,14 +187,47 @@ impl StoredSession {
 
     /// The stamp to write, if there is anything to stamp.
     fn stamp(&self, revision: Option<u64>) -> Option<Stamp> {
-        if self.expires.is_none() && self.created.is_none() && revision.is_none() {
-            return None;
-        }
-        Some(Stamp {
+        let stamp = Stamp {
+            meta: MetaText::from(&self.meta),
             expires: self.expires.map(unix_millis),
             created: self.created.map(unix_millis),
+            issued: self.id_issued.map(unix_millis),
+            used: self.last_used.map(unix_millis),
+            next: self.successor.as_ref().map(|id| id.as_str().to_owned()),
             rev: revision,
-        })
+        };
+        (!stamp.is_empty()).then_some(stamp)
+    }
+
+    /// Like [`stamp_to_json`](Self::stamp_to_json), without the `"meta"` member: for
+    /// the Redis merge script, which keeps the stored meta when the request did not
+    /// change it ([`SessionChanges::meta`](crate::SessionChanges::meta)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] if the stamp cannot be serialized (not possible).
+    pub fn stamp_without_meta_to_json(
+        &self,
+        revision: Option<u64>,
+    ) -> Result<Option<String>, Error> {
+        self.stamp(revision)
+            .map(|stamp| Stamp {
+                meta: MetaText::default(),
+                ..stamp
+            })
+            .filter(|stamp| !stamp.is_empty())
+            .map(|stamp| json_text(&stamp, "(stamp)"))
+            .transpose()
+    }
+
+    /// The JSON of the record's meta alone, `{"user": …, …}`, for the Redis merge
+    /// script (as the stamp's `"meta"` member spells it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] if the meta cannot be serialized (not possible).
+    pub fn meta_to_json(&self) -> Result<String, Error> {
+        json_text(&MetaText::from(&self.meta), "(meta)")
     }
 
     /// Parses a record written by [`to_json`](Self::to_json) or by Remix.
@@ -235,11 +352,28 @@ impl<'de> Visitor<'de> for RecordVisitor {
                 .ok_or_else(|| A::Error::custom("a timestamp out of range")),
         };
         while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let Some(stamp) = stamp else {
+            return Ok(StoredSession {
+                data: SessionData { values, flash },
+                ..StoredSession::default()
+            });
+        };
+        let successor = match stamp.next {
+            None => None,
+            Some(text) => Some(
+                SessionId::parse(&text)
+                    .ok_or_else(|| A::Error::custom("a successor that is not a session id"))?,
+            ),
+        };
         Ok(StoredSession {
             data: SessionData { values, flash },
-            expires: time(stamp.as_ref().and_then(|s| s.expires))?,
-            created: time(stamp.as_ref().and_then(|s| s.created))?,
-            revision: stamp.as_ref().and_then(|s| s.rev),
+            expires: time(stamp.expires)?,
+            created: time(stamp.created)?,
+            revision: stamp.rev,
+            meta: stamp.meta.into(),
+            id_issued: time(stamp.issued)?,
+            last_used: time(stamp.used)?,
+            successor,
         })
     }
 }

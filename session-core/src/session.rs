@@ -1,6 +1,7 @@
 //! The `Session` handle handlers work with.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::de::DeserializeOwned;
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::{Error, SessionBackend, SessionId, SessionPolicy};
 
 mod commit;
+mod login;
 #[cfg(test)]
 mod tests;
 mod working_copy;
@@ -66,6 +68,21 @@ struct Inner {
     /// `commit` copy out what they need, await, then lock again), so it is never
     /// contended for long.
     state: Mutex<State>,
+    /// The session's token travels in a header rather than a cookie ([`Transport`]).
+    via_header: AtomicBool,
+}
+
+/// How a request carried its session token, and so how the response hands a new one
+/// back: in the session cookie, or in a header, for API clients that keep no cookie
+/// jar (the middleware's `HeaderTokens`). A response to a header-carried session never
+/// sets a cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// The session cookie (`Cookie` in, `Set-Cookie` out).
+    Cookie,
+    /// A request header in (`Authorization: Bearer …` by default), a response header
+    /// out.
+    Header,
 }
 
 #[allow(
@@ -120,6 +137,7 @@ impl Session {
                 backend,
                 policy,
                 state: Mutex::new(state),
+                via_header: AtomicBool::new(false),
             }),
         }
     }
@@ -166,17 +184,39 @@ impl Session {
             },
             _ => None,
         };
-        let copy =
-            match found.and_then(|found| WorkingCopy::found(found, policy, policy.clock.now())) {
-                Some(copy) => copy,
-                None => WorkingCopy::fresh(had_cookie)?,
-            };
+        let now = policy.clock.now();
+        let mut copy = match found.and_then(|found| WorkingCopy::found(found, policy, now)) {
+            Some(copy) => copy,
+            None => WorkingCopy::fresh(had_cookie)?,
+        };
+        if copy.renewal_due(policy, now) {
+            copy.renew_id(SessionId::generate()?, now);
+        }
         let mut state = self.lock();
         // If another clone of this handle finished loading first, its state wins.
         if matches!(*state, State::Unloaded { .. }) {
             *state = State::Loaded(copy);
         }
         Ok(())
+    }
+
+    /// How the session's token travels: [`Transport::Cookie`] unless the request
+    /// carried it in a header, or [`set_transport`](Self::set_transport) said so.
+    pub fn transport(&self) -> Transport {
+        if self.inner.via_header.load(Ordering::Relaxed) {
+            Transport::Header
+        } else {
+            Transport::Cookie
+        }
+    }
+
+    /// Chooses how the response hands the session's token back: an API login that
+    /// arrived without any token answers with a header token
+    /// ([`Transport::Header`]) instead of a cookie.
+    pub fn set_transport(&self, transport: Transport) {
+        self.inner
+            .via_header
+            .store(transport == Transport::Header, Ordering::Relaxed);
     }
 
     /// True once the data has been loaded.
@@ -326,7 +366,8 @@ impl Session {
     /// [`Error::NotLoaded`] or [`Error::Randomness`].
     pub fn regenerate_id(&self) -> Result<(), Error> {
         let new_id = SessionId::generate()?;
-        self.with_copy(|copy| copy.regenerate_id(new_id))
+        let now = self.inner.policy.clock.now();
+        self.with_copy(|copy| copy.regenerate_id(new_id, now))
     }
 
     /// Destroys the session (logout): its record is deleted and its cookie removed when

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::{
-    Error, FoundSession, SessionBackend, SessionChanges, SessionData, SessionId, SessionWrite,
-    WriteMode, WriteOutcome,
+    Error, FoundSession, Revoke, SessionBackend, SessionChanges, SessionData, SessionId,
+    SessionMeta, SessionWrite, UserSession, WriteMode, WriteOutcome,
 };
 
 /// How long a server-side store keeps a record saved without a deadline (no idle or
@@ -48,6 +48,22 @@ pub struct StoredSession {
     /// `None` where the backend has no such thing. [`to_json`](Self::to_json) never
     /// writes it.
     pub revision: Option<u64>,
+    /// The session's login choices: "remember me", its own lifetime, its user, its
+    /// label.
+    pub meta: SessionMeta,
+    /// When the session got its current ID, if it differs from its creation: what
+    /// renewal on a timer counts from ([`SessionPolicy::id_renewal`]).
+    ///
+    /// [`SessionPolicy::id_renewal`]: crate::SessionPolicy::id_renewal
+    pub id_issued: Option<SystemTime>,
+    /// When the session was last saved; recorded for sessions bound to a user, for
+    /// the list of their sessions.
+    pub last_used: Option<SystemTime>,
+    /// Set on the short-lived record an ID renewal leaves under the old ID: the ID
+    /// that replaced it. Loading the old ID during the grace period serves the
+    /// successor's session; [`update`](SessionStorage::update) and
+    /// [`merge`](SessionStorage::merge) treat such a record as absent.
+    pub successor: Option<SessionId>,
 }
 
 impl StoredSession {
@@ -246,6 +262,88 @@ pub trait SessionStorage: Send + Sync + 'static {
         })
     }
 
+    /// Renews a session's ID on the policy's timer ([`SessionPolicy::id_renewal`]):
+    /// like [`move_record`](Self::move_record), except that the record under `from`
+    /// is not deleted but replaced by a short-lived one naming `to` as its
+    /// [`successor`](StoredSession::successor), which lives for `grace`. Parallel
+    /// requests still carrying `from` then load the renewed session instead of being
+    /// logged out; after `grace`, `from` is dead.
+    ///
+    /// The default is [`move_record`](Self::move_record): no grace period, so a
+    /// request racing the renewal with the old ID starts a fresh session. Override it
+    /// where the backend can write both records safely (memory, Redis and memcached
+    /// do). A store that overrides it must treat a successor record as absent for
+    /// [`update`](Self::update) and [`merge`](Self::merge), so that a save racing the
+    /// renewal never turns the old ID back into a whole session.
+    ///
+    /// [`SessionPolicy::id_renewal`]: crate::SessionPolicy::id_renewal
+    ///
+    /// # Errors
+    ///
+    /// When either step failed.
+    async fn renew(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+        grace: Duration,
+    ) -> Result<MoveOutcome, Error> {
+        let _ = grace;
+        self.move_record(from, to, record).await
+    }
+
+    /// The live sessions bound to `user` ([`Session::set_user`]), `current` marked.
+    ///
+    /// The default answers [`Error::Unsupported`]: a storage lists a user's sessions
+    /// only if it keeps an index of them. A stale index entry (a session that ended,
+    /// or was rebound to another user) must never be listed.
+    ///
+    /// [`Session::set_user`]: crate::Session::set_user
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`], or when the backend could not be asked.
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        let _ = (user, current);
+        Err(Error::Unsupported {
+            backend: "(this storage)",
+            operation: "list a user's sessions",
+        })
+    }
+
+    /// Ends the session of `user` that [`user_sessions`](Self::user_sessions) listed as
+    /// `handle`; `false` when there is none (already ended, or not this user's).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default, or when the backend could not be asked.
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        let _ = (user, handle);
+        Err(Error::Unsupported {
+            backend: "(this storage)",
+            operation: "revoke one of a user's sessions",
+        })
+    }
+
+    /// Ends `user`'s sessions ([`Revoke::All`], or all but one) and returns how many
+    /// it ended, as far as the storage can count. Must be complete: no session of the
+    /// user outlives it (but the one kept).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] by default, or when the backend could not be asked.
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        let _ = (user, which);
+        Err(Error::Unsupported {
+            backend: "(this storage)",
+            operation: "revoke a user's sessions",
+        })
+    }
+
     /// Starts a brand-new session in place of a destroyed one (a write after
     /// [`Session::destroy`]): deletes `old`, whether or not it was still there, and
     /// [creates](Self::create) `record` under `id`. `old` must be dead once this
@@ -279,9 +377,23 @@ impl<S: SessionStorage> SessionBackend for S {
         let Some(id) = SessionId::parse(cookie_value) else {
             return Ok(None);
         };
-        let Some(stored) = self.read(&id).await? else {
+        let Some(mut stored) = self.read(&id).await? else {
             return Ok(None);
         };
+        let mut id = id;
+        let renewed = stored.successor.is_some();
+        if let Some(successor) = stored.successor.take() {
+            // The old ID of a renewal, within its grace period: it serves only the
+            // session that replaced it (one step: a successor's successor is not
+            // followed), and the cookie is sent again with the new ID.
+            let Some(next) = self.read(&successor).await? else {
+                return Ok(None);
+            };
+            if next.successor.is_some() {
+                return Ok(None);
+            }
+            (id, stored) = (successor, next);
+        }
         // Checked here as well as in the storage, so a storage that forgets cannot serve
         // an expired session.
         if stored.is_expired() {
@@ -293,7 +405,9 @@ impl<S: SessionStorage> SessionBackend for S {
             expires: stored.expires,
             created: stored.created,
             revision: stored.revision,
-            reissue: false,
+            meta: stored.meta,
+            id_issued: stored.id_issued,
+            reissue: renewed,
         }))
     }
 
@@ -302,16 +416,24 @@ impl<S: SessionStorage> SessionBackend for S {
         let written = match write.mode {
             WriteMode::Create => self.create(write.id, record).await?,
             WriteMode::Update => {
-                if !self.merge(write.id, record, write.changes).await? {
-                    return Ok(WriteOutcome::Gone);
+                if self.merge(write.id, record, write.changes).await? {
+                    true
+                } else {
+                    return merge_into_successor(self, write).await;
                 }
-                true
             }
             WriteMode::Move { from } => match self.move_record(from, write.id, record).await? {
                 MoveOutcome::Moved => true,
                 MoveOutcome::Gone => return Ok(WriteOutcome::Gone),
                 MoveOutcome::IdTaken => false,
             },
+            WriteMode::Renew { from, grace } => {
+                match self.renew(from, write.id, record, grace).await? {
+                    MoveOutcome::Moved => true,
+                    MoveOutcome::Gone => return Ok(WriteOutcome::Gone),
+                    MoveOutcome::IdTaken => false,
+                }
+            }
             WriteMode::Replace { old } => self.replace(old, write.id, record).await?,
         };
         Ok(if written {
@@ -324,6 +446,56 @@ impl<S: SessionStorage> SessionBackend for S {
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
         self.delete(id).await.map(drop)
     }
+
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        SessionStorage::user_sessions(self, user, current).await
+    }
+
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        SessionStorage::revoke_user_session(self, user, handle).await
+    }
+
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        SessionStorage::revoke_user_sessions(self, user, which).await
+    }
+}
+
+/// The save of a session loaded just before a parallel request renewed its ID: its
+/// record was gone. If the renewal left a successor record in its place, the changes
+/// go to the renewed session (keeping its login choices unless this request changed
+/// them), and the cookie moves to the new ID; otherwise the session is over.
+async fn merge_into_successor<S: SessionStorage + ?Sized>(
+    storage: &S,
+    write: &SessionWrite<'_>,
+) -> Result<WriteOutcome, Error> {
+    let Some(successor) = storage.read(write.id).await?.and_then(|gone| gone.successor) else {
+        return Ok(WriteOutcome::Gone);
+    };
+    let Some(next) = storage.read(&successor).await? else {
+        return Ok(WriteOutcome::Gone);
+    };
+    let record = StoredSession {
+        meta: if write.changes.meta.is_some() {
+            write.record.meta.clone()
+        } else {
+            next.meta
+        },
+        id_issued: next.id_issued,
+        revision: None,
+        ..write.record.clone()
+    };
+    if !storage.merge(&successor, &record, write.changes).await? {
+        return Ok(WriteOutcome::Gone);
+    }
+    let value = successor.as_str().to_owned();
+    Ok(WriteOutcome::Renamed {
+        id: successor,
+        value,
+    })
 }
 
 #[cfg(test)]

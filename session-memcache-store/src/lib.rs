@@ -88,7 +88,10 @@ pub use builder::{MemcacheStoreBuilder, DEFAULT_MAX_RECORD_SIZE};
 use protocol::{Command, Item, Outcome, SetMode, Swap};
 use ring::Ring;
 use server::Server;
-use session_core::{async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, Error, Revoke, SessionChanges, SessionId, SessionStorage, StoredSession,
+    UserSession,
+};
 
 /// Remix's default key prefix for memcached sessions.
 pub const DEFAULT_KEY_PREFIX: &str = "remix:session:";
@@ -343,6 +346,25 @@ impl SessionStorage for MemcacheStore {
         self.inner.delete_key(&self.key(id)).await
     }
 
+    // Not yet: memcached cannot enumerate keys and may evict any of them, an index
+    // included, so revocation needs a per-user generation checked on load (planned).
+    // Until then it says so rather than pretending.
+    async fn user_sessions(
+        &self,
+        _user: &str,
+        _current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        Err(unsupported("list a user's sessions"))
+    }
+
+    async fn revoke_user_session(&self, _user: &str, _handle: &str) -> Result<bool, Error> {
+        Err(unsupported("revoke one of a user's sessions"))
+    }
+
+    async fn revoke_user_sessions(&self, _user: &str, _which: Revoke<'_>) -> Result<u64, Error> {
+        Err(unsupported("revoke a user's sessions"))
+    }
+
     async fn replace(
         &self,
         old: &SessionId,
@@ -368,6 +390,13 @@ impl fmt::Debug for MemcacheStore {
             .field("key_prefix", &self.inner.key_prefix)
             .field("ttl", &self.inner.ttl)
             .finish_non_exhaustive()
+    }
+}
+
+fn unsupported(operation: &'static str) -> Error {
+    Error::Unsupported {
+        backend: "memcached",
+        operation,
     }
 }
 

@@ -65,6 +65,7 @@ impl MemoryStoreBuilder {
         let (stop, stopped) = std::sync::mpsc::channel();
         let inner = Arc::new(Inner {
             records: dashmap::DashMap::new(),
+            users: crate::users::UserIndex::default(),
             ttl: self.ttl,
             evictor: Evictor::new(self.max_sessions),
             _stop_sweeper: stop,

@@ -45,18 +45,23 @@
 mod builder;
 mod eviction;
 mod sweeper;
+mod users;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use session_core::{async_trait, Error, SessionChanges, SessionId, SessionStorage, StoredSession};
+use session_core::{
+    async_trait, session_handle, Error, MoveOutcome, Revoke, SessionChanges, SessionId,
+    SessionStorage, StoredSession, UserSession,
+};
 
 pub use builder::MemoryStoreBuilder;
 pub use session_core::DEFAULT_TTL;
 
 use eviction::Evictor;
+use users::UserIndex;
 
 /// How often expired sessions are swept by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -73,6 +78,8 @@ pub struct MemoryStore {
 
 struct Inner {
     records: DashMap<SessionId, Held>,
+    /// Which sessions each user has, for listing and revoking them.
+    users: UserIndex,
     /// The lifetime of a record written without a deadline (`None`: until deleted).
     ttl: Option<Duration>,
     evictor: Evictor,
@@ -111,6 +118,12 @@ impl Held {
     fn is_expired(&self) -> bool {
         // The clock is read only for records that can expire.
         self.until.is_some_and(|until| until <= SystemTime::now())
+    }
+
+    /// Unexpired, and a whole session rather than a renewal's successor record: what
+    /// an update or a merge may write over.
+    fn is_live(&self) -> bool {
+        !self.is_expired() && self.record.successor.is_none()
     }
 }
 
@@ -249,6 +262,9 @@ impl SessionStorage for MemoryStore {
                 true
             }
         };
+        if created {
+            self.inner.users.saved(id, record);
+        }
         // Only a create adds a record, so only a create can go past the cap. The shard
         // lock is released by now: eviction takes the shards one at a time.
         if created {
@@ -259,13 +275,17 @@ impl SessionStorage for MemoryStore {
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
         let updated = match self.inner.records.get_mut(id) {
-            Some(mut held) if !held.is_expired() => {
+            Some(mut held) if held.is_live() => {
                 *held = self.inner.hold(record);
                 true
             }
-            // Deleted or expired meanwhile: a save must not bring it back.
+            // Deleted or expired meanwhile (or renewed: a successor record): a save
+            // must not bring it back.
             _ => false,
         };
+        if updated {
+            self.inner.users.saved(id, record);
+        }
         Ok(updated)
     }
 
@@ -279,13 +299,14 @@ impl SessionStorage for MemoryStore {
         changes: &SessionChanges,
     ) -> Result<bool, Error> {
         let merged = match self.inner.records.get_mut(id) {
-            Some(mut held) if !held.is_expired() => {
+            Some(mut held) if held.is_live() => {
                 let held = &mut *held;
                 changes.merge_into(&mut held.record, record);
                 held.until = self.inner.until(record.expires);
+                self.inner.users.saved(id, &held.record);
                 true
             }
-            // Deleted or expired meanwhile: a save must not bring it back.
+            // Deleted or expired meanwhile (or renewed): a save must not bring it back.
             _ => false,
         };
         Ok(merged)
@@ -293,7 +314,88 @@ impl SessionStorage for MemoryStore {
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         let removed = self.inner.records.remove(id);
-        Ok(removed.is_some_and(|(_, held)| !held.is_expired()))
+        Ok(removed.is_some_and(|(_, held)| {
+            self.inner.users.deleted(id, &held.record);
+            !held.is_expired()
+        }))
+    }
+
+    /// Creates the renewed record first, then turns the old one into its successor
+    /// record under the shard's lock: at no moment does the old ID load nothing, and a
+    /// logout that deleted the old record first wins (the new one is removed again).
+    async fn renew(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+        grace: Duration,
+    ) -> Result<MoveOutcome, Error> {
+        if !self.create(to, record).await? {
+            self.delete(from).await?;
+            return Ok(MoveOutcome::IdTaken);
+        }
+        let forwarded = match self.inner.records.get_mut(from) {
+            Some(mut held) if held.is_live() => {
+                let until = SystemTime::now().checked_add(grace);
+                *held = Held {
+                    record: StoredSession {
+                        expires: until,
+                        successor: Some(to.clone()),
+                        ..StoredSession::default()
+                    },
+                    until,
+                };
+                true
+            }
+            _ => false,
+        };
+        if !forwarded {
+            self.delete(to).await?;
+            return Ok(MoveOutcome::Gone);
+        }
+        Ok(MoveOutcome::Moved)
+    }
+
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        let mut listed: Vec<UserSession> = self
+            .inner
+            .users
+            .live(user, &self.inner.records)
+            .into_iter()
+            .map(|(id, record)| users::listed(&id, record, current))
+            .collect();
+        listed.sort_by(|a, b| b.last_used.cmp(&a.last_used));
+        Ok(listed)
+    }
+
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        let found = self
+            .inner
+            .users
+            .live(user, &self.inner.records)
+            .into_iter()
+            .find(|(id, _)| session_handle(id.as_str()) == handle);
+        match found {
+            Some((id, _)) => self.delete(&id).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        let mut ended = 0;
+        for (id, _) in self.inner.users.live(user, &self.inner.records) {
+            if matches!(which, Revoke::AllBut(kept) if *kept == id) {
+                continue;
+            }
+            if self.delete(&id).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 }
 

@@ -5,13 +5,13 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use session_core::{Clock, Error, Session, SessionBackend, SessionPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::manager::append_cookie_headers;
+use crate::manager::Answer;
 use crate::{SessionCookie, SessionManager};
 
 /// Adds a [`Session`] to every request and saves it after the response.
@@ -75,6 +75,30 @@ impl SessionLayer {
     #[must_use]
     pub fn clock(self, clock: Clock) -> Self {
         self.change_manager(|manager| manager.clock(clock))
+    }
+
+    /// Accepts session tokens in headers; see [`SessionManager::header_tokens`].
+    #[must_use]
+    pub fn header_tokens(self, tokens: crate::HeaderTokens) -> Self {
+        self.change_manager(|manager| manager.header_tokens(tokens))
+    }
+
+    /// The default cookie persistence; see [`SessionManager::persistent`].
+    #[must_use]
+    pub fn persistent(self, persistent: bool) -> Self {
+        self.change_manager(|manager| manager.persistent(persistent))
+    }
+
+    /// Renews session IDs on a timer; see [`SessionManager::id_renewal`].
+    #[must_use]
+    pub fn id_renewal(self, interval: Duration) -> Self {
+        self.change_manager(|manager| manager.id_renewal(interval))
+    }
+
+    /// The old ID's grace period; see [`SessionManager::renewal_grace`].
+    #[must_use]
+    pub fn renewal_grace(self, grace: Duration) -> Self {
+        self.change_manager(|manager| manager.renewal_grace(grace))
     }
 
     /// Replaces the whole policy; see [`SessionManager::policy`].
@@ -155,7 +179,7 @@ where
     }
 }
 
-type CommitFuture = Pin<Box<dyn Future<Output = Result<Option<HeaderValue>, Error>> + Send>>;
+type CommitFuture = Pin<Box<dyn Future<Output = Result<Option<Answer>, Error>> + Send>>;
 
 pin_project! {
     /// The response future of [`SessionService`]: the inner service's future, then,
@@ -182,6 +206,7 @@ pin_project! {
         Committing {
             response: Option<Response<B>>,
             commit: CommitFuture,
+            manager: SessionManager,
         },
         Refused,
         Done,
@@ -233,27 +258,34 @@ where
                         state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     }
+                    let committing = manager.clone();
                     let commit: CommitFuture =
-                        Box::pin(async move { manager.set_cookie_for(&session).await });
+                        Box::pin(async move { committing.answer_for(&session).await });
                     state.set(State::Committing {
                         response: Some(response),
                         commit,
+                        manager,
                     });
                 }
-                StateProj::Committing { response, commit } => {
+                StateProj::Committing {
+                    response,
+                    commit,
+                    manager,
+                } => {
                     let result = ready!(commit.as_mut().poll(cx));
                     let mut response = response
                         .take()
                         .expect("taken once, when leaving `Committing`");
-                    state.set(State::Done);
-                    return Poll::Ready(Ok(match result {
-                        Ok(Some(set_cookie)) => {
-                            append_cookie_headers(response.headers_mut(), set_cookie);
+                    let response = match result {
+                        Ok(Some(answer)) => {
+                            manager.apply(answer, response.headers_mut());
                             response
                         }
                         Ok(None) => response,
                         Err(error) => failure_response(&error),
-                    }));
+                    };
+                    state.set(State::Done);
+                    return Poll::Ready(Ok(response));
                 }
                 StateProj::Refused => {
                     state.set(State::Done);

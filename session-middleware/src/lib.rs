@@ -80,15 +80,18 @@
 mod cookie;
 mod layer;
 mod manager;
+mod token;
 
 pub use cookie::{SameSite, SessionCookie, SessionCookieBuilder, SigningFormat, MAX_COOKIE_SIZE};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use manager::SessionManager;
 pub use session_core::{
     async_trait, Clock, CookieUpdate, Error, FoundSession, IdleRefresh, ManualClock, MoveOutcome,
-    Session, SessionBackend, SessionData, SessionId, SessionPolicy, SessionStorage, SessionWrite,
-    StoredSession, ValueMap, WriteMode, WriteOutcome,
+    Revoke, Session, SessionBackend, SessionData, SessionId, SessionMeta, SessionPolicy,
+    SessionStorage, SessionWrite, StoredSession, Transport, UserSession, ValueMap, WriteMode,
+    WriteOutcome,
 };
+pub use token::HeaderTokens;
 
 #[cfg(feature = "cookie-store")]
 pub use session_cookie_store::{self as cookie_store, CookieStore};

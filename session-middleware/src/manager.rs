@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
 use session_core::{
-    async_trait, Clock, CookieUpdate, Error, FoundSession, Session, SessionBackend, SessionId,
-    SessionPolicy, SessionWrite, WriteOutcome,
+    async_trait, Clock, CookieUpdate, Error, FoundSession, Revoke, Session, SessionBackend,
+    SessionId, SessionPolicy, SessionWrite, Transport, UserSession, WriteOutcome,
 };
 
-use crate::cookie::{cookie_candidates, render_clear, render_set, SessionCookie, Verified};
+use crate::cookie::{
+    cookie_candidates, render_clear, render_session_set, render_set, SessionCookie, Verified,
+};
+use crate::HeaderTokens;
 
 /// Secrets shorter than this draw a warning at start-up (HMAC-SHA256 key size).
 const RECOMMENDED_SECRET_LEN: usize = 32;
@@ -49,6 +52,15 @@ pub struct SessionManager {
     cookie: Arc<SessionCookie>,
     backend: Arc<dyn SessionBackend>,
     policy: Arc<SessionPolicy>,
+    tokens: Option<Arc<HeaderTokens>>,
+}
+
+/// What a commit hands back to the client.
+pub(crate) enum Answer {
+    /// A `Set-Cookie` header.
+    Cookie(HeaderValue),
+    /// A token in the response header (empty: drop it).
+    Token(HeaderValue),
 }
 
 /// The backend sessions see: verifies and decodes cookie values before the real backend
@@ -100,7 +112,68 @@ impl SessionManager {
                 idle_timeout: cookie_max_age,
                 ..SessionPolicy::default()
             }),
+            tokens: None,
         })
+    }
+
+    /// Also accepts the signed session token from a request header, for API clients
+    /// that keep no cookie jar, and hands new or renewed tokens back in a response
+    /// header ([`HeaderTokens`]; its module docs give the CSRF reasoning). Same
+    /// signing and rules as the cookie: a bad token gives a fresh session. A request
+    /// carrying both prefers the header; a response to a header-carried session never
+    /// sets a cookie.
+    ///
+    /// ```
+    /// use http::header::{HeaderMap, AUTHORIZATION};
+    /// use session_middleware::{HeaderTokens, MemoryStore, SessionCookie, SessionManager};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let cookie = SessionCookie::builder("__session").secret("s3cr3t").build()?;
+    /// let manager = SessionManager::new(cookie, MemoryStore::new())?
+    ///     .header_tokens(HeaderTokens::bearer());
+    ///
+    /// // An API login: no cookie, the token comes back for the client to keep.
+    /// let session = manager.session_from_headers(&HeaderMap::new());
+    /// session.load().await?;
+    /// session.set("userId", "1")?;
+    /// let token = manager.commit_token(&session).await?.expect("a new session");
+    ///
+    /// // The next call sends it back.
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(AUTHORIZATION, format!("Bearer {token}").parse()?);
+    /// let session = manager.session_from_headers(&headers);
+    /// session.load().await?;
+    /// assert_eq!(session.get::<String>("userId")?.as_deref(), Some("1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn header_tokens(mut self, tokens: HeaderTokens) -> Self {
+        self.tokens = Some(Arc::new(tokens));
+        self
+    }
+
+    /// Whether cookies outlive the browser session unless a session chooses
+    /// ([`Session::set_persistent`]); see [`SessionPolicy::persistent`]. Default `true`.
+    #[must_use]
+    pub fn persistent(self, persistent: bool) -> Self {
+        self.change_policy(|policy| policy.persistent = persistent)
+    }
+
+    /// Renews each session's ID on the first request `interval` after it was issued,
+    /// so a stolen ID stops working; see [`SessionPolicy::id_renewal`]. The old ID
+    /// keeps serving the renewed session for [`renewal_grace`](Self::renewal_grace),
+    /// so parallel requests sent with it are not logged out.
+    #[must_use]
+    pub fn id_renewal(self, interval: Duration) -> Self {
+        self.change_policy(|policy| policy.id_renewal = Some(interval))
+    }
+
+    /// How long the old ID of a renewal keeps working (default
+    /// [`SessionPolicy::DEFAULT_RENEWAL_GRACE`], 5 seconds).
+    #[must_use]
+    pub fn renewal_grace(self, grace: Duration) -> Self {
+        self.change_policy(|policy| policy.renewal_grace = grace)
     }
 
     /// Ends sessions after `idle` without a request, enforced on the server for every
@@ -161,6 +234,15 @@ impl SessionManager {
     /// when the handler first [loads](Session::load) the session, so a request that
     /// never asks for its session costs neither.
     pub fn session_from_headers(&self, headers: &HeaderMap) -> Session {
+        if let Some(token) = self.tokens.as_ref().and_then(|tokens| tokens.find(headers)) {
+            let session = Session::with_policy(
+                self.backend.clone(),
+                self.policy.clone(),
+                Some(token.to_owned()),
+            );
+            session.set_transport(Transport::Header);
+            return session;
+        }
         let mut candidates = cookie_candidates(headers, self.cookie.name());
         let chosen = match (candidates.next(), candidates.next()) {
             (None, _) => None,
@@ -191,25 +273,79 @@ impl SessionManager {
     /// The backend's error when the change could not be persisted (nothing was sent
     /// then), or [`Error::CookieTooLarge`] when the cookie would be too big to send.
     pub async fn commit(&self, session: &Session, headers: &mut HeaderMap) -> Result<(), Error> {
-        if let Some(set_cookie) = self.set_cookie_for(session).await? {
-            append_cookie_headers(headers, set_cookie);
+        if let Some(answer) = self.answer_for(session).await? {
+            self.apply(answer, headers);
         }
         Ok(())
     }
 
-    /// Persists what changed and returns the `Set-Cookie` value to send, if the cookie
-    /// must change. [`commit`](Self::commit) without the headers, for the layer, which
-    /// holds the response only once this is done.
-    pub(crate) async fn set_cookie_for(
-        &self,
-        session: &Session,
-    ) -> Result<Option<HeaderValue>, Error> {
-        let header = match session.commit().await? {
+    /// Persists what changed and returns the signed token for a client that keeps it
+    /// itself (an API login answering `{"token": …}`): the session then travels by
+    /// header ([`Transport::Header`]), and the response sets no cookie. `None` when
+    /// there was nothing to save (the client's token is still right) or the session
+    /// was destroyed.
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Self::commit).
+    pub async fn commit_token(&self, session: &Session) -> Result<Option<String>, Error> {
+        session.set_transport(Transport::Header);
+        Ok(match session.commit().await? {
+            CookieUpdate::Set { value, .. } => Some(self.cookie.sign(&value)?),
+            CookieUpdate::Keep | CookieUpdate::Clear => None,
+        })
+    }
+
+    /// Adds what `answer` says to the response headers.
+    pub(crate) fn apply(&self, answer: Answer, headers: &mut HeaderMap) {
+        match (answer, &self.tokens) {
+            (Answer::Cookie(set_cookie), _) => append_cookie_headers(headers, set_cookie),
+            (Answer::Token(token), Some(tokens)) => tokens.answer(headers, token),
+            (Answer::Token(token), None) => {
+                HeaderTokens::bearer().answer(headers, token);
+            }
+        }
+    }
+
+    /// Persists what changed and returns what to send back, if anything must change:
+    /// a `Set-Cookie`, or a header token for a header-carried session.
+    /// [`commit`](Self::commit) without the headers, for the layer, which holds the
+    /// response only once this is done.
+    pub(crate) async fn answer_for(&self, session: &Session) -> Result<Option<Answer>, Error> {
+        let update = session.commit().await?;
+        if session.transport() == Transport::Header {
+            return Ok(match update {
+                CookieUpdate::Keep | CookieUpdate::Set {
+                    same_value: true, ..
+                } => None,
+                CookieUpdate::Set { value, .. } => {
+                    let token = HeaderValue::try_from(self.cookie.sign(&value)?).map_err(|_| {
+                        Error::Internal("a signed session token is not a valid header value")
+                    })?;
+                    Some(Answer::Token(token))
+                }
+                CookieUpdate::Clear => Some(Answer::Token(HeaderValue::from_static(""))),
+            });
+        }
+        let header = match update {
             CookieUpdate::Keep => return Ok(None),
+            CookieUpdate::Set {
+                value,
+                same_value,
+                persistent: false,
+                ..
+            } => {
+                if same_value {
+                    // A browser-session cookie has no lifetime to push back.
+                    return Ok(None);
+                }
+                render_session_set(&self.cookie, &self.cookie.sign(&value)?)?
+            }
             CookieUpdate::Set {
                 value,
                 expires,
                 same_value,
+                persistent: true,
             } => {
                 // The browser may drop the cookie when the server would: same deadline.
                 let max_age = expires.map(|expires| {
@@ -230,7 +366,7 @@ impl SessionManager {
             }
             CookieUpdate::Clear => render_clear(&self.cookie)?,
         };
-        Ok(Some(header))
+        Ok(Some(Answer::Cookie(header)))
     }
 }
 
@@ -315,6 +451,22 @@ impl SessionBackend for SignedBackend {
     async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
         self.inner.destroy(id).await
     }
+
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        self.inner.user_sessions(user, current).await
+    }
+
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        self.inner.revoke_user_session(user, handle).await
+    }
+
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        self.inner.revoke_user_sessions(user, which).await
+    }
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -322,6 +474,7 @@ impl std::fmt::Debug for SessionManager {
         f.debug_struct("SessionManager")
             .field("cookie", &self.cookie)
             .field("policy", &self.policy)
+            .field("tokens", &self.tokens)
             .finish_non_exhaustive()
     }
 }

@@ -118,6 +118,7 @@ mod open;
 mod replies;
 mod scripts;
 mod tls;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -133,7 +134,8 @@ pub use deadpool_redis;
 pub use redis;
 use replies::{Deleted, MergeOutcome, Merged, MoveReply, Record, Replaced, Written};
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+    async_trait, Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage,
+    StoredSession, UserSession,
 };
 
 /// Remix's default key prefix for Redis sessions.
@@ -315,7 +317,10 @@ impl Inner {
             .revision
             .map(|rev| rev.to_string())
             .unwrap_or_default();
-        let stamp = record.stamp_to_json(Some(first))?.unwrap_or_default();
+        // Without its meta: the script keeps the stored one unless `changes` has one.
+        let stamp = record
+            .stamp_without_meta_to_json(Some(first))?
+            .unwrap_or_default();
         let whole = record.to_json_revised(first)?;
         let arguments = scripts::merge_arguments(changes)?;
         // Setting keys twice to the same values is one write; an increment is not.
@@ -402,11 +407,15 @@ impl SessionStorage for RedisStore {
     }
 
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner.write(&self.key(id), record, "NX").await
+        let key = self.key(id);
+        let write = self.inner.write(&key, record, "NX");
+        self.inner.indexed(&key, record, write).await
     }
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner.write(&self.key(id), record, "XX").await
+        let key = self.key(id);
+        let write = self.inner.write(&key, record, "XX");
+        self.inner.indexed(&key, record, write).await
     }
 
     async fn merge(
@@ -415,7 +424,35 @@ impl SessionStorage for RedisStore {
         record: &StoredSession,
         changes: &SessionChanges,
     ) -> Result<bool, Error> {
-        self.inner.merge(&self.key(id), record, changes).await
+        let key = self.key(id);
+        let write = self.inner.merge(&key, record, changes);
+        self.inner.indexed(&key, record, write).await
+    }
+
+    async fn renew(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+        grace: Duration,
+    ) -> Result<MoveOutcome, Error> {
+        self.renew_with_grace(from, to, record, grace).await
+    }
+
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<UserSession>, Error> {
+        self.list_user_sessions(user, current).await
+    }
+
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        self.revoke_one(user, handle).await
+    }
+
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        self.revoke_many(user, which).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
@@ -423,6 +460,28 @@ impl SessionStorage for RedisStore {
     }
 
     async fn move_record(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+    ) -> Result<MoveOutcome, Error> {
+        let moved = self.move_unindexed(from, to, record);
+        self.inner.indexed(&self.key(to), record, moved).await
+    }
+
+    async fn replace(
+        &self,
+        old: &SessionId,
+        id: &SessionId,
+        record: &StoredSession,
+    ) -> Result<bool, Error> {
+        let replaced = self.replace_unindexed(old, id, record);
+        self.inner.indexed(&self.key(id), record, replaced).await
+    }
+}
+
+impl RedisStore {
+    async fn move_unindexed(
         &self,
         from: &SessionId,
         to: &SessionId,
@@ -457,7 +516,7 @@ impl SessionStorage for RedisStore {
         })
     }
 
-    async fn replace(
+    async fn replace_unindexed(
         &self,
         old: &SessionId,
         id: &SessionId,

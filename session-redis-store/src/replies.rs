@@ -111,6 +111,55 @@ impl FromRedisValue for Replaced {
     }
 }
 
+/// `ZRANGEBYSCORE`'s reply: the members, here record keys.
+pub(crate) struct Members(pub(crate) Vec<String>);
+
+impl FromRedisValue for Members {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        let Value::Array(items) = value else {
+            return Err(unexpected("an array to an index read"));
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::BulkString(bytes) => {
+                    String::from_utf8(bytes).map_err(|_| unexpected("text members to an index read"))
+                }
+                _ => Err(unexpected("strings to an index read")),
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// `MGET`'s reply: each key's record, or none.
+pub(crate) struct Records(pub(crate) Vec<Option<Vec<u8>>>);
+
+impl FromRedisValue for Records {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        let Value::Array(items) = value else {
+            return Err(unexpected("an array to a read of several sessions"));
+        };
+        items
+            .into_iter()
+            .map(|item| Record::from_redis_value(item).map(|record| record.0))
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// A script's reply that only says it ran: `1`.
+pub(crate) struct Done;
+
+impl FromRedisValue for Done {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        match value {
+            Value::Int(1) => Ok(Self),
+            _ => Err(unexpected("1 to the index script")),
+        }
+    }
+}
+
 fn unexpected(expected: &str) -> ParsingError {
     format!("Redis answered with a reply of another kind than {expected}").into()
 }

@@ -45,6 +45,39 @@ return 2",
     )
 });
 
+/// Turns the record at `KEYS[1]` into a renewal's successor record `ARGV[1]` for
+/// `ARGV[2]` milliseconds, only if it is a whole session (present, and not already a
+/// successor record, which holds `"next":` in an otherwise empty record). Answers 1
+/// when done, 0 when the record was gone.
+pub(crate) static FORWARD: LazyLock<LuaScript> = LazyLock::new(|| {
+    LuaScript::new(
+        "\
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+if string.sub(raw, 1, 8) == '[{},{},{' and string.find(raw, '\"next\":\"', 1, true) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1",
+    )
+});
+
+/// Notes in the user index `KEYS[1]` (a sorted set) that record key `ARGV[1]` lives
+/// until `ARGV[2]` (ms since the epoch, the score), drops entries past their end
+/// (score before `ARGV[3]`, now), and gives the index the TTL of its longest-lived
+/// entry, so that no entry outlives its session for long and the index dies with the
+/// user's last session. Answers 1.
+pub(crate) static INDEX: LazyLock<LuaScript> = LazyLock::new(|| {
+    LuaScript::new(
+        "\
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
+return 1",
+    )
+});
+
 /// A fresh revision for a record about to be written (the stamp's `"rev"`): random, so
 /// that writes from different processes never share one. Only uniqueness matters (a
 /// repeat would let the merge script take a changed record for the one a request
@@ -68,7 +101,8 @@ pub(crate) fn revised(text: &str, old: u64, new: u64) -> String {
 /// The merge script's arguments after the TTL, the stamp, the revision loaded and the
 /// whole record: `(op, key, value)` per
 /// change, keys and values as JSON text, in the order `SessionChanges::apply_to`
-/// applies them (values, then consumed flash values, then flash values set).
+/// applies them (values, then consumed flash values, then flash values set), and last
+/// the login choices if the request changed them.
 pub(crate) fn merge_arguments(changes: &SessionChanges) -> Result<Vec<String>, Error> {
     let count = changes.values.len() + changes.flash_consumed.len() + changes.flash_set.len();
     let mut out = Vec::with_capacity(3 * count);
@@ -94,6 +128,9 @@ pub(crate) fn merge_arguments(changes: &SessionChanges) -> Result<Vec<String>, E
     }
     for (key, value) in &changes.flash_set {
         push("f", key, json(key, value)?)?;
+    }
+    if let Some(meta) = &changes.meta {
+        push("m", "", json("(meta)", meta)?)?;
     }
     Ok(out)
 }

@@ -36,7 +36,7 @@ fn record(values: serde_json::Value, expires: Option<SystemTime>) -> StoredSessi
         data: serde_json::from_value(json!([values, {}])).expect("valid record"),
         expires,
         created: None,
-        revision: None,
+        ..StoredSession::default()
     }
 }
 

@@ -39,7 +39,7 @@ fn record(user: &str) -> StoredSession {
         data: serde_json::from_value(json!([{ "user": user }, {}])).expect("valid record"),
         expires: None,
         created: None,
-        revision: None,
+        ..StoredSession::default()
     }
 }
 

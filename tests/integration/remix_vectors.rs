@@ -221,6 +221,7 @@ async fn a_remix_cookie_storage_payload_reads_and_saves_identically() {
         expires: None,
         // A cookie-storage payload changes with the data: always sent.
         same_value: false,
+        persistent: true,
     };
     assert_eq!(update, expected);
 }

@@ -141,4 +141,35 @@ impl<S: SessionStorage> SessionStorage for Failing<S> {
         self.check(Operation::Replace, "start a new session after a logout")?;
         self.inner.replace(old, id, record).await
     }
+
+    async fn renew(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+        grace: std::time::Duration,
+    ) -> Result<MoveOutcome, Error> {
+        self.check(Operation::Move, "renew a session's id")?;
+        self.inner.renew(from, to, record, grace).await
+    }
+
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<session_core::UserSession>, Error> {
+        self.inner.user_sessions(user, current).await
+    }
+
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        self.inner.revoke_user_session(user, handle).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: &str,
+        which: session_core::Revoke<'_>,
+    ) -> Result<u64, Error> {
+        self.inner.revoke_user_sessions(user, which).await
+    }
 }

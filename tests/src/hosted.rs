@@ -71,4 +71,34 @@ impl<S: SessionStorage> SessionStorage for Hosted<S> {
     ) -> Result<bool, Error> {
         self.storage.replace(old, id, record).await
     }
+
+    async fn renew(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+        grace: std::time::Duration,
+    ) -> Result<MoveOutcome, Error> {
+        self.storage.renew(from, to, record, grace).await
+    }
+
+    async fn user_sessions(
+        &self,
+        user: &str,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<session_core::UserSession>, Error> {
+        self.storage.user_sessions(user, current).await
+    }
+
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        self.storage.revoke_user_session(user, handle).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: &str,
+        which: session_core::Revoke<'_>,
+    ) -> Result<u64, Error> {
+        self.storage.revoke_user_sessions(user, which).await
+    }
 }

@@ -21,7 +21,7 @@ fn record(
         data: serde_json::from_value(json!([values, flash])).expect("a valid session record"),
         expires,
         created: Some(SystemTime::now()),
-        revision: None,
+        ..StoredSession::default()
     }
 }
 

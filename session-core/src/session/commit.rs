@@ -32,6 +32,10 @@ pub enum CookieUpdate {
         /// secret. Such a cookie needs sending again only to push back its `Max-Age`,
         /// which spares signing and a `Set-Cookie` on most writes.
         same_value: bool,
+        /// True when the cookie outlives the browser session (`Max-Age` following
+        /// `expires`); false for a browser-session cookie, with neither `Max-Age` nor
+        /// `Expires` ([`Session::set_persistent`]).
+        persistent: bool,
     },
     /// Remove the cookie (the session was destroyed, or ended meanwhile).
     Clear,
@@ -45,12 +49,14 @@ impl std::fmt::Debug for CookieUpdate {
             Self::Set {
                 expires,
                 same_value,
+                persistent,
                 ..
             } => f
                 .debug_struct("Set")
                 .field("value", &format_args!("<redacted>"))
                 .field("expires", expires)
                 .field("same_value", same_value)
+                .field("persistent", persistent)
                 .finish(),
             Self::Clear => f.write_str("Clear"),
         }
@@ -71,17 +77,28 @@ impl CookieUpdate {
                     value,
                     expires,
                     same_value,
+                    persistent,
                 },
             ) => Self::Set {
                 value,
                 expires,
                 same_value: earlier_same && same_value,
+                persistent,
             },
             // The clearing cookie was not sent yet: the browser still holds the old one.
-            (Self::Clear, Self::Set { value, expires, .. }) => Self::Set {
+            (
+                Self::Clear,
+                Self::Set {
+                    value,
+                    expires,
+                    persistent,
+                    ..
+                },
+            ) => Self::Set {
                 value,
                 expires,
                 same_value: false,
+                persistent,
             },
             (_, later) => later,
         }
@@ -148,7 +165,13 @@ impl Session {
                 .await?;
             match outcome {
                 WriteOutcome::Written(value) => {
-                    update = update.then(self.settle(|copy| copy.settle_written(write, value)));
+                    update =
+                        update.then(self.settle(|copy| copy.settle_written(write, value, None)));
+                }
+                WriteOutcome::Renamed { id, value } => {
+                    tracing::debug!("session saved under the ID a parallel request renewed it to");
+                    update = update
+                        .then(self.settle(|copy| copy.settle_written(write, value, Some(id))));
                 }
                 WriteOutcome::IdTaken => {
                     collisions += 1;
@@ -219,6 +242,7 @@ mod tests {
             value: value.into(),
             expires: None,
             same_value,
+            persistent: true,
         }
     }
 

@@ -720,6 +720,7 @@ async fn no_public_debug_shows_an_id_or_data() {
         expires: None,
         created: None,
         revision: Some(7),
+        ..StoredSession::default()
     };
     let found = crate::FoundSession {
         id: id.clone(),
@@ -727,6 +728,8 @@ async fn no_public_debug_shows_an_id_or_data() {
         expires: None,
         created: None,
         revision: None,
+        meta: Default::default(),
+        id_issued: None,
         reissue: false,
     };
     let mut changes = crate::SessionChanges::default();
@@ -765,7 +768,8 @@ async fn no_public_debug_shows_an_id_or_data() {
             CookieUpdate::Set {
                 value,
                 expires: None,
-                same_value: false
+                same_value: false,
+                persistent: true,
             }
         ),
         format!("{session:?}"),

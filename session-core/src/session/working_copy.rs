@@ -26,8 +26,8 @@ use serde_json::Value;
 
 use crate::changes::counter_value;
 use crate::{
-    CookieUpdate, Error, FoundSession, SessionChanges, SessionData, SessionId, SessionPolicy,
-    StoredSession, ValueMap, WriteMode,
+    CookieUpdate, Error, FoundSession, SessionChanges, SessionData, SessionId, SessionMeta,
+    SessionPolicy, StoredSession, ValueMap, WriteMode,
 };
 
 #[cfg(test)]
@@ -59,6 +59,9 @@ pub(crate) enum Record {
     /// Stored under an earlier ID this session moved from (`regenerate_id`): the next
     /// save moves the record, only if it still exists (else the session is over).
     Earlier(SessionId),
+    /// Stored under an earlier ID, renewed on the policy's timer: as `Earlier`, except
+    /// that the old ID keeps serving the renewed session for the grace period.
+    Renewing(SessionId),
     /// A destroyed session's record, still to delete; the session now is a brand-new
     /// one (a write after `destroy`): the next save deletes it, whether or not it is
     /// still there, and creates the new record.
@@ -79,6 +82,10 @@ pub(crate) struct WorkingCopy {
     created: Option<SystemTime>,
     /// The deadline the stored record carries.
     expires: Option<SystemTime>,
+    /// When the current ID was issued (`None`: at creation).
+    id_issued: Option<SystemTime>,
+    /// The login choices: persistence, lifetime, user, label.
+    meta: SessionMeta,
     values: ValueMap,
     /// Flash values that arrived with this request: readable now, dropped on save.
     flash_in: ValueMap,
@@ -128,6 +135,10 @@ pub(crate) struct PlannedWrite {
     pub(crate) stored: StoredSession,
     /// The changes `stored` holds beyond the record loaded, for a merge.
     pub(crate) changes: SessionChanges,
+    /// How long the old ID of a renewal keeps working.
+    grace: Duration,
+    /// Whether the cookie outlives the browser session.
+    persistent: bool,
     /// The edit count and the epoch when planned.
     edits: u64,
     epoch: u64,
@@ -140,6 +151,10 @@ impl PlannedWrite {
             Record::New => WriteMode::Create,
             Record::Current => WriteMode::Update,
             Record::Earlier(from) => WriteMode::Move { from },
+            Record::Renewing(from) => WriteMode::Renew {
+                from,
+                grace: self.grace,
+            },
             Record::Discarded(old) => WriteMode::Replace { old },
         }
     }
@@ -155,6 +170,8 @@ impl WorkingCopy {
             cookie_in_browser,
             created: None,
             expires: None,
+            id_issued: None,
+            meta: SessionMeta::default(),
             values: ValueMap::new(),
             flash_in: ValueMap::new(),
             flash_next: ValueMap::new(),
@@ -194,6 +211,8 @@ impl WorkingCopy {
             // Records written by Remix carry no creation time: count from now.
             created: Some(found.created.unwrap_or(now)),
             expires: found.expires,
+            id_issued: found.id_issued,
+            meta: found.meta,
             values: found.data.values,
             // Arriving flash values make the session dirty, so that the save at the end
             // of this request clears them (Remix does the same); so does a cookie signed
@@ -308,9 +327,53 @@ impl WorkingCopy {
 
     /// Moves the session to `new_id`, keeping its data; the record under the ID it was
     /// stored under is deleted by the next save.
-    pub(crate) fn regenerate_id(&mut self, new_id: SessionId) -> Result<(), Error> {
+    pub(crate) fn regenerate_id(&mut self, new_id: SessionId, now: SystemTime) -> Result<(), Error> {
         self.edit()?;
         self.move_to(new_id);
+        self.id_issued = Some(now);
+        Ok(())
+    }
+
+    /// True when the policy's renewal timer has run out for a session loaded from
+    /// its record.
+    pub(crate) fn renewal_due(&self, policy: &SessionPolicy, now: SystemTime) -> bool {
+        self.phase == Phase::Live
+            && self.record == Record::Current
+            && policy.renewal_due(self.id_issued.or(self.created).unwrap_or(now), now)
+    }
+
+    /// Renews the ID on the policy's timer: the next save moves the record to
+    /// `new_id`, and the old ID serves the renewed session for the grace period.
+    pub(crate) fn renew_id(&mut self, new_id: SessionId, now: SystemTime) {
+        if self.record != Record::Current {
+            return;
+        }
+        let old_id = std::mem::replace(&mut self.id, new_id);
+        self.record = Record::Renewing(old_id);
+        self.id_issued = Some(now);
+        self.dirty = true;
+        self.edits += 1;
+    }
+
+    /// The login choices; the defaults once destroyed.
+    pub(crate) fn meta(&self) -> &SessionMeta {
+        static NONE: SessionMeta = SessionMeta {
+            persistent: None,
+            lifetime: None,
+            user: None,
+            label: None,
+        };
+        match self.phase {
+            Phase::Live => &self.meta,
+            Phase::Destroyed => &NONE,
+        }
+    }
+
+    /// Changes the login choices, saved whole with the next save.
+    pub(crate) fn change_meta(&mut self, change: impl FnOnce(&mut SessionMeta)) -> Result<(), Error> {
+        self.edit()?;
+        change(&mut self.meta);
+        self.changes.meta = Some(self.meta.clone());
         Ok(())
     }
 
@@ -340,18 +403,24 @@ impl WorkingCopy {
         self.record = match destroyed.record {
             Record::New => Record::New,
             Record::Current => Record::Discarded(destroyed.id),
-            Record::Earlier(id) | Record::Discarded(id) => Record::Discarded(id),
+            Record::Earlier(id) | Record::Renewing(id) | Record::Discarded(id) => {
+                Record::Discarded(id)
+            }
         };
         Ok(())
     }
 
     /// The record transition of an ID change: a record under the current ID is now
-    /// under an earlier one; an earlier, discarded or no record stays as it is.
+    /// under an earlier one; an earlier, discarded or no record stays as it is. A
+    /// renewal in progress becomes a plain move: an explicit ID change (a login, a
+    /// privilege change) leaves the old ID no grace.
     fn move_to(&mut self, new_id: SessionId) {
         let old_id = std::mem::replace(&mut self.id, new_id);
-        if self.record == Record::Current {
-            self.record = Record::Earlier(old_id);
-        }
+        self.record = match std::mem::replace(&mut self.record, Record::New) {
+            Record::Current => Record::Earlier(old_id),
+            Record::Renewing(from) => Record::Earlier(from),
+            other => other,
+        };
     }
 
     /// Whether [`plan`](Self::plan) would plan anything. Reads the clock (`now`) only
@@ -369,7 +438,12 @@ impl WorkingCopy {
                     return false;
                 }
                 let now = now();
-                policy.needs_refresh(self.created.unwrap_or(now), self.expires, now)
+                policy.needs_refresh_with(
+                    self.created.unwrap_or(now),
+                    self.expires,
+                    now,
+                    self.meta.lifetime,
+                )
             }
         }
     }
@@ -396,11 +470,20 @@ impl WorkingCopy {
                     values: self.values.clone(),
                     flash: self.flash_next.clone(),
                 },
-                expires: policy.deadline(created, now),
+                expires: policy.deadline_with(created, now, self.meta.lifetime),
                 created: Some(created),
                 revision: self.revision,
+                meta: self.meta.clone(),
+                // Written only where renewal counts from it, so records stay as they
+                // were for apps that do not renew.
+                id_issued: self.id_issued.filter(|_| policy.id_renewal.is_some()),
+                // Only a bound session is ever listed with its last use.
+                last_used: self.meta.user.as_ref().map(|_| now),
+                successor: None,
             },
             changes: self.changes.clone(),
+            grace: policy.renewal_grace,
+            persistent: self.meta.persistent.unwrap_or(policy.persistent),
             edits: self.edits,
             epoch: self.epoch,
         })
@@ -411,7 +494,7 @@ impl WorkingCopy {
         match &self.record {
             Record::New => None,
             Record::Current => Some(&self.id),
-            Record::Earlier(id) | Record::Discarded(id) => Some(id),
+            Record::Earlier(id) | Record::Renewing(id) | Record::Discarded(id) => Some(id),
         }
     }
 
@@ -425,12 +508,27 @@ impl WorkingCopy {
         CookieUpdate::Clear
     }
 
-    /// `write` was stored and the cookie must now carry `value`.
-    pub(crate) fn settle_written(&mut self, write: PlannedWrite, value: String) -> CookieUpdate {
+    /// `write` was stored and the cookie must now carry `value`; under `renamed`
+    /// instead of the ID planned when a parallel renewal moved the session.
+    pub(crate) fn settle_written(
+        &mut self,
+        write: PlannedWrite,
+        value: String,
+        renamed: Option<SessionId>,
+    ) -> CookieUpdate {
         // By-ID backends return the ID as the cookie value: an update in place leaves
         // the browser's cookie as it is.
         let same_value =
             write.record_before == Record::Current && !write.reissue && value == write.id.as_str();
+        let write = match renamed {
+            Some(id) => {
+                if self.id == write.id {
+                    self.id = id.clone();
+                }
+                PlannedWrite { id, ..write }
+            }
+            None => write,
+        };
         // If another clone regenerated the ID meanwhile, the record just written is the
         // one its next save must move; if it destroyed the session and started a new
         // one, the one to delete.
@@ -454,6 +552,7 @@ impl WorkingCopy {
             value,
             expires: write.stored.expires,
             same_value,
+            persistent: write.persistent,
         }
     }
 
@@ -487,6 +586,7 @@ impl fmt::Debug for WorkingCopy {
             Record::New => "new",
             Record::Current => "current",
             Record::Earlier(_) => "earlier",
+            Record::Renewing(_) => "renewing",
             Record::Discarded(_) => "discarded",
         };
         f.debug_struct("WorkingCopy")

@@ -58,6 +58,22 @@ pub(crate) fn render_set(
     value: &str,
     max_age: Option<Duration>,
 ) -> Result<HeaderValue, Error> {
+    render(config, value, max_age.or(config.max_age), &config.set_cookie_attributes)
+}
+
+/// `Set-Cookie` for a browser-session cookie ("Remember me" not ticked): neither
+/// `Max-Age` nor `Expires`, whatever the configuration says, so the browser drops it
+/// when it closes.
+pub(crate) fn render_session_set(config: &SessionCookie, value: &str) -> Result<HeaderValue, Error> {
+    render(config, value, None, &config.session_cookie_attributes)
+}
+
+fn render(
+    config: &SessionCookie,
+    value: &str,
+    max_age: Option<Duration>,
+    attributes: &str,
+) -> Result<HeaderValue, Error> {
     let size = config.name.len() + value.len();
     if size > MAX_COOKIE_SIZE {
         return Err(Error::CookieTooLarge {
@@ -68,11 +84,11 @@ pub(crate) fn render_set(
     // Assembled from the attributes rendered once at build time (by the `cookie` crate,
     // so they are formatted exactly as it would), rather than building a `Cookie` and
     // formatting every attribute again on each response.
-    let mut header = String::with_capacity(size + config.set_cookie_attributes.len() + 32);
+    let mut header = String::with_capacity(size + attributes.len() + 32);
     header.push_str(&config.name);
     header.push('=');
     header.push_str(value);
-    if let Some(max_age) = max_age.or(config.max_age) {
+    if let Some(max_age) = max_age {
         use std::fmt::Write as _;
         // Writing into a String cannot fail.
         let _ = write!(
@@ -81,15 +97,16 @@ pub(crate) fn render_set(
             to_time_duration(max_age).whole_seconds()
         );
     }
-    header.push_str(&config.set_cookie_attributes);
+    header.push_str(attributes);
     HeaderValue::try_from(header)
         .map_err(|_| Error::Internal("rendered Set-Cookie is not a valid header value"))
 }
 
-/// The attributes of every `Set-Cookie` but the value and `Max-Age`, as `; A; B=c…`.
-pub(super) fn render_attributes(config: &SessionCookie) -> String {
+/// The attributes of every `Set-Cookie` but the value and `Max-Age`, as `; A; B=c…`;
+/// without `Expires` for a browser-session cookie (`with_expires` false).
+pub(super) fn render_attributes(config: &SessionCookie, with_expires: bool) -> String {
     let mut cookie = base_cookie(config, "");
-    if let Some(expires) = config.expires {
+    if let Some(expires) = config.expires.filter(|_| with_expires) {
         cookie.set_expires(Expiration::DateTime(OffsetDateTime::from(expires)));
     }
     let rendered = cookie.to_string();

@@ -69,6 +69,8 @@ pub struct SessionCookie {
     /// Everything a `Set-Cookie` carries after the value and `Max-Age` (`; Path=/;
     /// HttpOnly; …`), rendered once by `build`.
     set_cookie_attributes: String,
+    /// The same without `Expires`, for browser-session cookies.
+    session_cookie_attributes: String,
 }
 
 /// Builds a [`SessionCookie`]; see there for the defaults and the rules.
@@ -97,6 +99,7 @@ impl SessionCookie {
                 signer: Signer::new(SigningFormat::default(), "", &[]),
                 shortest_secret: 0,
                 set_cookie_attributes: String::new(),
+                session_cookie_attributes: String::new(),
             },
             format: SigningFormat::default(),
             secrets: Vec::new(),
@@ -323,7 +326,8 @@ impl SessionCookieBuilder {
         }
         cookie.signer = Signer::new(self.format, &cookie.name, &self.secrets);
         cookie.shortest_secret = self.secrets.iter().map(Secret::len).min().unwrap_or(0);
-        cookie.set_cookie_attributes = header::render_attributes(&cookie);
+        cookie.set_cookie_attributes = header::render_attributes(&cookie, true);
+        cookie.session_cookie_attributes = header::render_attributes(&cookie, false);
         Ok(cookie)
     }
 }
@@ -387,7 +391,7 @@ fn is_attribute_value(value: &str) -> bool {
     value.len() <= 1024 && value.bytes().all(|b| !b.is_ascii_control() && b != b';')
 }
 
-pub(crate) use header::{cookie_candidates, render_clear, render_set};
+pub(crate) use header::{cookie_candidates, render_clear, render_session_set, render_set};
 
 #[cfg(test)]
 mod tests {

@@ -1,16 +1,18 @@
 -- Merges one request's changes into the session record at KEYS[1], if it is there.
 --
 -- ARGV[1]: the TTL in milliseconds ('0': none); ARGV[2]: the record's new stamp, the
--- JSON of its third element ('': none); ARGV[3]: the revision (the stamp's "rev") of
+-- JSON of its third element without its "meta" member ('': none); ARGV[3]: the revision (the stamp's "rev") of
 -- the record as the request loaded it ('': none); ARGV[4]: the whole record as the
 -- request would write it (what it loaded, with its changes applied, and the new
 -- stamp); then triples (op, key, value), keys and values as JSON text: 's' sets a
 -- value, 'r' removes one, 'i' adds an integer to one, 'c' removes a flash value if it
--- is still `value`, 'f' sets a flash value. The client sends value changes first, then
--- consumed flash values, then flash values set: the order of
--- `SessionChanges::apply_to`, whose rules this follows.
+-- is still `value`, 'f' sets a flash value, 'm' (key '""') replaces the login choices
+-- (the stamp's "meta") with `value`; without 'm' the stored ones are kept. The client
+-- sends value changes first, then consumed flash values, then flash values set: the
+-- order of `SessionChanges::apply_to`, whose rules this follows.
 --
--- Answers 0 when no record is there (nothing is written: a logout is never undone),
+-- Answers 0 when no record is there, or only a renewal's successor record (nothing is
+-- written: a logout is never undone, and an old ID never becomes a session again),
 -- 1 when merged, 2 when the record is not a session record (nothing is written).
 --
 -- Nearly always nobody wrote the key since the request read it: its revision is still
@@ -198,6 +200,17 @@ else
   end
 end
 
+-- The stored stamp: a renewal's successor record counts as gone; its login choices
+-- are kept unless this request changed them.
+local stored_meta
+if i and byte(raw, i) == 44 then
+  local stamp = object(raw, blank(raw, i + 1))
+  if stamp then
+    if get(stamp, '"next"') then return 0 end
+    stored_meta = get(stamp, '"meta"')
+  end
+end
+
 -- Counters are exact while they fit a double's 53-bit mantissa, and saturate there.
 local exact = 9007199254740992
 for n = 5, #ARGV, 3 do
@@ -216,10 +229,20 @@ for n = 5, #ARGV, 3 do
     if stored and same_json(stored, value) then drop(flash, key) end
   elseif op == 'f' then
     put(flash, key, value)
+  elseif op == 'm' then
+    stored_meta = value
   end
 end
 
+local stamp = ARGV[2]
+if stored_meta and stored_meta ~= '{}' then
+  if stamp == '' then
+    stamp = '{"meta":' .. stored_meta .. '}'
+  else
+    stamp = '{"meta":' .. stored_meta .. ',' .. sub(stamp, 2)
+  end
+end
 local record = '[' .. encode(values) .. ',' .. encode(flash)
-if ARGV[2] ~= '' then record = record .. ',' .. ARGV[2] end
+if stamp ~= '' then record = record .. ',' .. stamp end
 record = record .. ']'
 return store(record)

@@ -25,6 +25,8 @@ fn loaded() -> WorkingCopy {
         expires: None,
         created: Some(now()),
         revision: Some(99),
+        meta: Default::default(),
+        id_issued: None,
         reissue: false,
     };
     WorkingCopy::found(found, &SessionPolicy::default(), now()).expect("live")
@@ -93,7 +95,7 @@ fn a_saved_increment_is_not_saved_again_but_one_made_during_the_save_is() {
     copy.increment("n", 10)
         .expect("another clone, during the write");
     let id = write.id.as_str().to_owned();
-    copy.settle_written(write, id);
+    copy.settle_written(write, id, None);
     let next = written(&copy);
     assert_eq!(next.changes.values["n"], ValueChange::Increment(10));
     assert!(next.changes.flash_consumed.is_empty(), "consumed once only");

@@ -1,0 +1,96 @@
+//! What a session carries besides its data: the choices a login makes about it
+//! ("remember me", its own lifetime, the user it belongs to, a label for the list of
+//! a user's sessions).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// A session's login choices, kept with its record (by-ID storage) or inside the
+/// signed payload (cookie storage), in a member Remix ignores.
+///
+/// Saved whole, but only when the request changed it: a parallel request that only
+/// writes a value keeps the binding another request made
+/// ([`SessionChanges::meta`](crate::SessionChanges::meta)).
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::SessionMeta;
+///
+/// let meta = SessionMeta {
+///     persistent: Some(true),
+///     lifetime: Some(Duration::from_secs(30 * 24 * 3600)),
+///     user: Some("1".into()),
+///     label: Some("Firefox on Linux".into()),
+/// };
+/// assert!(!meta.is_empty());
+/// assert!(SessionMeta::default().is_empty());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SessionMeta {
+    /// Whether the cookie outlives the browser session (`Max-Age` following the
+    /// session's deadline) or is a browser-session cookie (no `Max-Age`, no
+    /// `Expires`). `None`: the layer's default
+    /// ([`SessionPolicy::persistent`](crate::SessionPolicy::persistent)).
+    pub persistent: Option<bool>,
+    /// This session's own idle lifetime, in place of the layer's idle timeout (a
+    /// "remember me" session that lasts 30 days without use), never past the absolute
+    /// timeout.
+    pub lifetime: Option<Duration>,
+    /// The user the session is bound to ([`Session::set_user`]), for listing and
+    /// revoking a user's sessions.
+    ///
+    /// [`Session::set_user`]: crate::Session::set_user
+    pub user: Option<String>,
+    /// A label the app chose for the list of the user's sessions (the user agent, a
+    /// device name).
+    pub label: Option<String>,
+}
+
+impl SessionMeta {
+    /// True when nothing is set: every choice is the layer's default.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+impl fmt::Debug for SessionMeta {
+    /// The user and the label are personal: shown as present or not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionMeta")
+            .field("persistent", &self.persistent)
+            .field("lifetime", &self.lifetime)
+            .field("user", &self.user.as_ref().map(|_| "<redacted>"))
+            .field("label", &self.label.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// One of a user's live sessions, as listed by
+/// [`Session::user_sessions`](crate::Session::user_sessions): never the ID itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSession {
+    /// An opaque name for the session, stable across requests, from which the ID
+    /// cannot be recovered: what a "log out this device" button sends back to
+    /// [`Session::revoke_user_session`](crate::Session::revoke_user_session).
+    pub handle: String,
+    /// When the session was first saved, if known.
+    pub created: Option<SystemTime>,
+    /// When it was last saved (every write, and every idle-deadline push: within the
+    /// idle refresh fraction of the real last use).
+    pub last_used: Option<SystemTime>,
+    /// When it ends unless used again.
+    pub expires: Option<SystemTime>,
+    /// The label the app gave it ([`SessionMeta::label`]).
+    pub label: Option<String>,
+    /// True for the session of the request asking.
+    pub current: bool,
+}
+
+/// Which of a user's sessions to end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revoke<'a> {
+    /// Every session of the user, this one included ("log out everywhere").
+    All,
+    /// Every session of the user but this one (after a password change).
+    AllBut(&'a crate::SessionId),
+}

@@ -1,0 +1,93 @@
+//! The per-user index: which session IDs each user's sessions were saved under, for
+//! listing and revoking them ([`Session::user_sessions`]).
+//!
+//! Entries are added whenever a record bound to a user is written, and dropped when
+//! the record is deleted. An entry can go stale (the record expired, was evicted, or
+//! was rebound to another user): listing checks every entry against its record and
+//! prunes the stale ones, so none is ever reported as live, and none outlives the
+//! first listing after its session ended.
+//!
+//! [`Session::user_sessions`]: session_core::Session::user_sessions
+
+use std::collections::HashSet;
+
+use dashmap::DashMap;
+use session_core::{session_handle, SessionId, StoredSession, UserSession};
+
+use crate::Held;
+
+/// User → the IDs of their sessions.
+#[derive(Debug, Default)]
+pub(crate) struct UserIndex {
+    users: DashMap<String, HashSet<SessionId>>,
+}
+
+impl UserIndex {
+    /// Notes that `record`, written under `id`, is bound to its user (if it is).
+    pub(crate) fn saved(&self, id: &SessionId, record: &StoredSession) {
+        if let Some(user) = &record.meta.user {
+            self.users
+                .entry(user.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+    }
+
+    /// Notes that the record under `id`, bound as `record` says, is gone.
+    pub(crate) fn deleted(&self, id: &SessionId, record: &StoredSession) {
+        if let Some(user) = &record.meta.user {
+            self.users.remove_if_mut(user, |_, ids| {
+                ids.remove(id);
+                ids.is_empty()
+            });
+        }
+    }
+
+    /// The live sessions of `user` in `records`, pruning entries that are not.
+    pub(crate) fn live(
+        &self,
+        user: &str,
+        records: &DashMap<SessionId, Held>,
+    ) -> Vec<(SessionId, StoredSession)> {
+        // Copied out first: a write holds a record's shard while it updates the index,
+        // so the index's shard is never held while records are read (no lock-order
+        // inversion).
+        let Some(ids) = self.users.get(user).map(|ids| ids.clone()) else {
+            return Vec::new();
+        };
+        let mut live = Vec::with_capacity(ids.len());
+        let mut stale = Vec::new();
+        for id in ids {
+            let record = records
+                .get(&id)
+                .filter(|held| held.is_live())
+                .map(|held| held.record.clone())
+                .filter(|record| record.meta.user.as_deref() == Some(user));
+            match record {
+                Some(record) => live.push((id, record)),
+                None => stale.push(id),
+            }
+        }
+        if !stale.is_empty() {
+            self.users.remove_if_mut(user, |_, ids| {
+                for id in &stale {
+                    ids.remove(id);
+                }
+                ids.is_empty()
+            });
+        }
+        live
+    }
+}
+
+/// How a live session is listed: its handle and times, never its ID.
+pub(crate) fn listed(id: &SessionId, record: StoredSession, current: Option<&SessionId>) -> UserSession {
+    UserSession {
+        handle: session_handle(id.as_str()),
+        created: record.created,
+        last_used: record.last_used,
+        expires: record.expires,
+        label: record.meta.label,
+        current: current == Some(id),
+    }
+}
