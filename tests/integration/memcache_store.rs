@@ -54,7 +54,7 @@ mod one_server {
     }
 
     storage_conformance!(store());
-    backend_conformance!(store(), Capabilities::SERVER_SIDE);
+    backend_conformance!(store(), Capabilities::MEMCACHED);
 }
 
 mod three_servers {
@@ -67,7 +67,7 @@ mod three_servers {
     }
 
     storage_conformance!(store());
-    backend_conformance!(store(), Capabilities::SERVER_SIDE);
+    backend_conformance!(store(), Capabilities::MEMCACHED);
 }
 
 #[tokio::test]

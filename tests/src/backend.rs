@@ -14,18 +14,18 @@ use session_core::{CookieUpdate, ManualClock, Session, SessionBackend, SessionId
 use crate::Capabilities;
 
 /// A browser's view: the cookie value it holds, if any.
-struct Browser {
+pub(crate) struct Browser {
     backend: Arc<dyn SessionBackend>,
     policy: Arc<SessionPolicy>,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
 }
 
 impl Browser {
-    fn new(backend: Arc<dyn SessionBackend>) -> Self {
+    pub(crate) fn new(backend: Arc<dyn SessionBackend>) -> Self {
         Self::with_policy(backend, SessionPolicy::default())
     }
 
-    fn with_policy(backend: Arc<dyn SessionBackend>, policy: SessionPolicy) -> Self {
+    pub(crate) fn with_policy(backend: Arc<dyn SessionBackend>, policy: SessionPolicy) -> Self {
         Self {
             backend,
             policy: Arc::new(policy),
@@ -34,7 +34,7 @@ impl Browser {
     }
 
     /// Another browser that presents `cookie` to the same backend.
-    fn replaying(&self, cookie: Option<String>) -> Self {
+    pub(crate) fn replaying(&self, cookie: Option<String>) -> Self {
         Self {
             backend: self.backend.clone(),
             policy: self.policy.clone(),
@@ -43,7 +43,7 @@ impl Browser {
     }
 
     /// A loaded session for the browser's cookie, without committing it.
-    async fn open(&self) -> Session {
+    pub(crate) async fn open(&self) -> Session {
         let session = Session::with_policy(
             self.backend.clone(),
             self.policy.clone(),
@@ -54,7 +54,7 @@ impl Browser {
     }
 
     /// Commits `session` and keeps the cookie it results in.
-    async fn close(&mut self, session: &Session) -> CookieUpdate {
+    pub(crate) async fn close(&mut self, session: &Session) -> CookieUpdate {
         let update = session.commit().await.expect("commit");
         match &update {
             CookieUpdate::Set { value, .. } => self.cookie = Some(value.clone()),
@@ -65,7 +65,7 @@ impl Browser {
     }
 
     /// One request: load, run `handle`, commit, keep the new cookie.
-    async fn request(&mut self, handle: impl FnOnce(&Session)) -> (Session, CookieUpdate) {
+    pub(crate) async fn request(&mut self, handle: impl FnOnce(&Session)) -> (Session, CookieUpdate) {
         let session = self.open().await;
         handle(&session);
         let update = self.close(&session).await;

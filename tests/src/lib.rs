@@ -33,6 +33,7 @@ mod counted;
 mod failing;
 pub mod fuzz;
 mod hosted;
+pub mod login;
 pub mod merge;
 pub mod servers;
 pub mod storage;
@@ -52,6 +53,13 @@ pub struct Capabilities {
     /// True when parallel requests on one session keep each other's writes (the
     /// storage overrides [`SessionStorage::merge`]): the [`merge`] cases run.
     pub merges: bool,
+    /// True when the storage lists and revokes a user's sessions
+    /// ([`SessionStorage::user_sessions`]); false where it answers `Unsupported`.
+    pub users: bool,
+    /// True when an ID renewal leaves the old ID serving the renewed session for the
+    /// grace period ([`SessionStorage::renew`] overridden); false where the old ID
+    /// dies at once.
+    pub renewal_grace: bool,
 }
 
 impl Capabilities {
@@ -59,18 +67,31 @@ impl Capabilities {
     pub const SERVER_SIDE: Self = Self {
         revocable: true,
         merges: true,
+        users: true,
+        renewal_grace: true,
+    };
+    /// memcached: server-side and merging, but (for now) neither listing a user's
+    /// sessions nor a renewal grace period.
+    pub const MEMCACHED: Self = Self {
+        users: false,
+        renewal_grace: false,
+        ..Self::SERVER_SIDE
     };
     /// A server-side storage that keeps [`SessionStorage::merge`]'s default (whole
     /// records, last writer wins), as a user's own storage may.
     pub const WHOLE_RECORD: Self = Self {
         revocable: true,
         merges: false,
+        users: false,
+        renewal_grace: false,
     };
     /// A storage that keeps the session in the cookie: the browser holds the only
     /// copy, so there is nothing to revoke and nothing to merge into.
     pub const CLIENT_SIDE: Self = Self {
         revocable: false,
         merges: false,
+        users: false,
+        renewal_grace: false,
     };
 }
 
@@ -173,6 +194,12 @@ macro_rules! backend_conformance {
             merge::a_new_flash_survives_the_consumption_of_an_older_one,
             merge::a_parallel_logout_wins,
             merge::a_parallel_regeneration_wins,
+            login::the_persistence_choice_is_kept_across_requests_and_regeneration,
+            login::a_lifetime_of_its_own_replaces_the_idle_timeout,
+            login::a_users_sessions_are_listed_and_revoked,
+            login::a_stale_binding_is_never_listed,
+            login::renewal_moves_the_session_and_the_old_id_serves_it_for_the_grace_only,
+            login::a_save_racing_a_renewal_lands_in_the_renewed_session,
         );
     };
     (@cases $make:expr, $capabilities:expr; $($module:ident::$case:ident),+ $(,)?) => {

@@ -476,7 +476,9 @@ impl WorkingCopy {
                 meta: self.meta.clone(),
                 // Written only where renewal counts from it, so records stay as they
                 // were for apps that do not renew.
-                id_issued: self.id_issued.filter(|_| policy.id_renewal.is_some()),
+                id_issued: policy
+                    .id_renewal
+                    .and(self.id_issued.or(Some(created))),
                 // Only a bound session is ever listed with its last use.
                 last_used: self.meta.user.as_ref().map(|_| now),
                 successor: None,

@@ -1,0 +1,257 @@
+//! Whole-request cases for what a login does beyond the data: "remember me", a
+//! lifetime of its own, a user's sessions, and ID renewal on a timer. Run them with
+//! [`backend_conformance!`](crate::backend_conformance); [`Capabilities::users`] and
+//! [`Capabilities::renewal_grace`] say what a storage cannot do, and the cases then
+//! check that it says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::{CookieUpdate, Error, ManualClock, Session, SessionBackend, SessionPolicy};
+
+use crate::backend::Browser;
+use crate::Capabilities;
+
+fn persistent(update: &CookieUpdate) -> Option<bool> {
+    match update {
+        CookieUpdate::Set { persistent, .. } => Some(*persistent),
+        _ => None,
+    }
+}
+
+/// A login as `user`: bound, labelled, new ID.
+fn log_in(user: &'static str, label: &'static str) -> impl FnOnce(&Session) {
+    move |session| {
+        session.set("userId", user).expect("set");
+        session.set_user(user).expect("bind");
+        session.set_label(label).expect("label");
+        session.regenerate_id().expect("regenerate");
+    }
+}
+
+/// "Remember me" unticked gives a browser-session cookie, on every later write and
+/// after a regeneration; ticked, a persistent one. Without a choice, the layer's
+/// default.
+pub async fn the_persistence_choice_is_kept_across_requests_and_regeneration(
+    backend: Arc<dyn SessionBackend>,
+    _: Capabilities,
+) {
+    let policy = SessionPolicy {
+        idle_timeout: Some(Duration::from_secs(600)),
+        ..SessionPolicy::default()
+    };
+    let mut browser = Browser::with_policy(backend, policy);
+    let (_, first) = browser.request(|s| s.set("a", 1).expect("set")).await;
+    assert_eq!(persistent(&first), Some(true), "the layer's default");
+    let (_, login) = browser
+        .request(|s| {
+            s.set_persistent(false).expect("choose");
+            s.regenerate_id().expect("regenerate");
+        })
+        .await;
+    assert_eq!(persistent(&login), Some(false));
+    let (_, later) = browser.request(|s| s.set("b", 2).expect("set")).await;
+    assert_eq!(persistent(&later), Some(false), "kept by a later write");
+    let (again, regenerated) = browser
+        .request(|s| s.regenerate_id().expect("regenerate"))
+        .await;
+    assert_eq!(persistent(&regenerated), Some(false), "kept across regeneration");
+    assert_eq!(again.meta().expect("meta").persistent, Some(false));
+    let (_, remembered) = browser.request(|s| s.set_persistent(true).expect("choose")).await;
+    assert_eq!(persistent(&remembered), Some(true));
+}
+
+/// A session with a lifetime of its own outlives the idle timeout, within it.
+pub async fn a_lifetime_of_its_own_replaces_the_idle_timeout(
+    backend: Arc<dyn SessionBackend>,
+    _: Capabilities,
+) {
+    let time = ManualClock::starting_now();
+    let policy = SessionPolicy {
+        idle_timeout: Some(Duration::from_secs(60)),
+        clock: time.clock(),
+        ..SessionPolicy::default()
+    };
+    let mut remembered = Browser::with_policy(backend.clone(), policy.clone());
+    let mut forgotten = Browser::with_policy(backend, policy);
+    remembered
+        .request(|s| {
+            s.set("a", 1).expect("set");
+            s.set_lifetime(Some(Duration::from_secs(3600))).expect("lifetime");
+        })
+        .await;
+    forgotten.request(|s| s.set("a", 1).expect("set")).await;
+    time.advance(Duration::from_secs(120));
+    let (kept, _) = remembered.request(|_| {}).await;
+    assert_eq!(kept.get::<u8>("a").expect("get"), Some(1), "its own lifetime");
+    let (lost, _) = forgotten.request(|_| {}).await;
+    assert_eq!(lost.get::<u8>("a").expect("get"), None, "the idle timeout");
+}
+
+/// Two devices of one user and one of another: each lists its user's sessions, its
+/// own marked; "log out other sessions" ends the other device only; "log out
+/// everywhere" ends them all. Where unsupported, the error says so.
+pub async fn a_users_sessions_are_listed_and_revoked(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    let mut laptop = Browser::new(backend.clone());
+    let mut phone = Browser::new(backend.clone());
+    let mut other = Browser::new(backend);
+    let (laptop_session, _) = laptop.request(log_in("ada", "laptop")).await;
+    phone.request(log_in("ada", "phone")).await;
+    other.request(log_in("bob", "desk")).await;
+    if !capabilities.users {
+        let refused = laptop_session.user_sessions().await.expect_err("unsupported");
+        assert!(matches!(refused, Error::Unsupported { .. }), "{refused}");
+        let refused = laptop_session.revoke_other_sessions().await.expect_err("unsupported");
+        assert!(matches!(refused, Error::Unsupported { .. }), "{refused}");
+        return;
+    }
+    let opened = laptop.open().await;
+    let listed = opened.user_sessions().await.expect("list");
+    let mut labels: Vec<_> = listed.iter().filter_map(|s| s.label.clone()).collect();
+    labels.sort();
+    assert_eq!(labels, ["laptop", "phone"], "only ada's sessions");
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    let current = listed.iter().find(|s| s.current).expect("current");
+    assert_eq!(current.label.as_deref(), Some("laptop"));
+    assert!(listed.iter().all(|s| s.created.is_some() && s.last_used.is_some()));
+    let id = opened.id().expect("id");
+    assert!(
+        listed.iter().all(|s| !s.handle.contains(id.as_str())),
+        "a handle never shows the ID"
+    );
+
+    assert_eq!(opened.revoke_other_sessions().await.expect("revoke"), 1);
+    let (phone_after, _) = phone.request(|_| {}).await;
+    assert_eq!(phone_after.get::<String>("userId").expect("get"), None, "phone logged out");
+    let (laptop_after, _) = laptop.request(|_| {}).await;
+    assert_eq!(laptop_after.get::<String>("userId").expect("get").as_deref(), Some("ada"));
+    let (bob, _) = other.request(|_| {}).await;
+    assert_eq!(bob.get::<String>("userId").expect("get").as_deref(), Some("bob"), "bob untouched");
+
+    // One device by its handle, then everywhere.
+    let (phone_again, _) = phone.request(log_in("ada", "phone")).await;
+    let opened = laptop.open().await;
+    let phone_handle = opened
+        .user_sessions()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|s| s.label.as_deref() == Some("phone"))
+        .expect("listed")
+        .handle;
+    assert!(opened.revoke_user_session(&phone_handle).await.expect("revoke"));
+    assert!(!opened.revoke_user_session(&phone_handle).await.expect("again"));
+    let (gone, _) = phone.request(|_| {}).await;
+    assert_eq!(gone.get::<String>("userId").expect("get"), None);
+    drop(phone_again);
+
+    let everywhere = laptop.open().await;
+    assert!(everywhere.revoke_all_sessions().await.expect("revoke") >= 1);
+    assert_eq!(laptop.close(&everywhere).await, CookieUpdate::Clear);
+    let fresh = laptop.replaying(None).open().await;
+    fresh.set_user("ada").expect("bind");
+    assert!(fresh.user_sessions().await.expect("list").is_empty());
+}
+
+/// A session rebound to another user, or destroyed, is no longer listed for the first.
+pub async fn a_stale_binding_is_never_listed(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.users {
+        return;
+    }
+    let mut rebound = Browser::new(backend.clone());
+    let mut ended = Browser::new(backend.clone());
+    let mut asking = Browser::new(backend);
+    rebound.request(log_in("cyd", "rebound")).await;
+    ended.request(log_in("cyd", "ended")).await;
+    asking.request(log_in("cyd", "asking")).await;
+    rebound.request(|s| s.set_user("dan").expect("rebind")).await;
+    ended.request(|s| s.destroy().expect("destroy")).await;
+    let listed = asking.open().await.user_sessions().await.expect("list");
+    let labels: Vec<_> = listed.iter().filter_map(|s| s.label.clone()).collect();
+    assert_eq!(labels, ["asking"]);
+}
+
+fn renewing(time: &ManualClock) -> SessionPolicy {
+    SessionPolicy {
+        id_renewal: Some(Duration::from_secs(60)),
+        renewal_grace: Duration::from_millis(400),
+        clock: time.clock(),
+        ..SessionPolicy::default()
+    }
+}
+
+/// After the interval the next request renews the ID and keeps the data. A replay
+/// of the old ID within the grace period serves the renewed session (and hands the
+/// new ID back); after it, the old ID is dead. Where there is no grace, it dies at
+/// once; cookie storage cannot kill it at all.
+pub async fn renewal_moves_the_session_and_the_old_id_serves_it_for_the_grace_only(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    let time = ManualClock::starting_now();
+    let mut browser = Browser::with_policy(backend, renewing(&time));
+    let (first, _) = browser.request(|s| s.set("count", 1).expect("set")).await;
+    let old_cookie = browser.cookie.clone();
+    let (same, _) = browser.request(|_| {}).await;
+    assert_eq!(same.id().expect("id"), first.id().expect("id"), "not due yet");
+    time.advance(Duration::from_secs(61));
+    let (renewed, update) = browser.request(|_| {}).await;
+    assert_ne!(renewed.id().expect("id"), first.id().expect("id"), "renewed");
+    assert!(matches!(update, CookieUpdate::Set { .. }), "the new ID is sent");
+    assert_eq!(renewed.get::<u8>("count").expect("get"), Some(1));
+    let (not_again, _) = browser.request(|_| {}).await;
+    assert_eq!(not_again.id().expect("id"), renewed.id().expect("id"), "timer restarted");
+
+    let mut replay = browser.replaying(old_cookie.clone());
+    let (during, answer) = replay.request(|_| {}).await;
+    if capabilities.renewal_grace {
+        assert_eq!(during.get::<u8>("count").expect("get"), Some(1), "grace");
+        assert_eq!(during.id().expect("id"), renewed.id().expect("id"));
+        assert_eq!(replay.cookie, browser.cookie, "the new ID handed back");
+        assert!(matches!(answer, CookieUpdate::Set { .. }));
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+    let (after, _) = browser.replaying(old_cookie).request(|_| {}).await;
+    if capabilities.revocable {
+        assert_eq!(after.get::<u8>("count").expect("get"), None, "the old ID is dead");
+    }
+    let (current, _) = browser.request(|_| {}).await;
+    assert_eq!(current.get::<u8>("count").expect("get"), Some(1), "the session lives on");
+}
+
+/// The race renewal must survive: a request loads the session, a parallel one renews
+/// its ID, then the first saves. Its write lands in the renewed session (nothing is
+/// lost, nobody is logged out) and its answer carries the new ID.
+pub async fn a_save_racing_a_renewal_lands_in_the_renewed_session(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.renewal_grace {
+        return;
+    }
+    let time = ManualClock::starting_now();
+    let mut browser = Browser::with_policy(backend, renewing(&time));
+    browser.request(|s| s.set("a", 1).expect("set")).await;
+    let mut slow = browser.replaying(browser.cookie.clone());
+    let working = slow.open().await;
+    time.advance(Duration::from_secs(61));
+    let (renewed, _) = browser.request(|s| s.set("b", 2).expect("set")).await;
+    working.set("c", 3).expect("set");
+    let update = slow.close(&working).await;
+    assert!(
+        matches!(update, CookieUpdate::Set { same_value: false, .. }),
+        "the slow request was logged out or kept the old ID: {update:?}"
+    );
+    assert_eq!(slow.cookie, browser.cookie, "both now carry the renewed ID");
+    assert_eq!(working.id().expect("id"), renewed.id().expect("id"));
+    let (after, _) = browser.request(|_| {}).await;
+    for (key, value) in [("a", 1), ("b", 2), ("c", 3)] {
+        assert_eq!(after.get::<u8>(key).expect("get"), Some(value), "{key}");
+    }
+}
