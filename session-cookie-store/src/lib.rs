@@ -69,8 +69,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use session_core::{
-    async_trait, time_from_unix_millis, unix_millis, Error, FoundSession, SessionBackend,
-    Revoke, SessionData, SessionId, SessionMeta, SessionWrite, UserSession, WriteOutcome,
+    async_trait, time_from_unix_millis, unix_millis, Error, FoundSession, Revoke, SessionBackend,
+    SessionData, SessionId, SessionMeta, SessionWrite, UserSession, WriteOutcome,
 };
 
 /// Keeps each session inside its cookie. Stateless, so cheap to create and to clone.

@@ -472,7 +472,11 @@ async fn merge_into_successor<S: SessionStorage + ?Sized>(
     storage: &S,
     write: &SessionWrite<'_>,
 ) -> Result<WriteOutcome, Error> {
-    let Some(successor) = storage.read(write.id).await?.and_then(|gone| gone.successor) else {
+    let Some(successor) = storage
+        .read(write.id)
+        .await?
+        .and_then(|gone| gone.successor)
+    else {
         return Ok(WriteOutcome::Gone);
     };
     let Some(next) = storage.read(&successor).await? else {

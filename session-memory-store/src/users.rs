@@ -81,7 +81,11 @@ impl UserIndex {
 }
 
 /// How a live session is listed: its handle and times, never its ID.
-pub(crate) fn listed(id: &SessionId, record: StoredSession, current: Option<&SessionId>) -> UserSession {
+pub(crate) fn listed(
+    id: &SessionId,
+    record: StoredSession,
+    current: Option<&SessionId>,
+) -> UserSession {
     UserSession {
         handle: session_handle(id.as_str()),
         created: record.created,

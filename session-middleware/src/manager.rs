@@ -315,7 +315,8 @@ impl SessionManager {
         let update = session.commit().await?;
         if session.transport() == Transport::Header {
             return Ok(match update {
-                CookieUpdate::Keep | CookieUpdate::Set {
+                CookieUpdate::Keep
+                | CookieUpdate::Set {
                     same_value: true, ..
                 } => None,
                 CookieUpdate::Set { value, .. } => {

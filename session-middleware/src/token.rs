@@ -112,7 +112,11 @@ mod tests {
     #[test]
     fn bearer_tokens_are_found_after_the_scheme_only() {
         let tokens = HeaderTokens::bearer();
-        let found = |value: &str| tokens.find(&headers(&AUTHORIZATION, value)).map(str::to_owned);
+        let found = |value: &str| {
+            tokens
+                .find(&headers(&AUTHORIZATION, value))
+                .map(str::to_owned)
+        };
         assert_eq!(found("Bearer abc.def").as_deref(), Some("abc.def"));
         assert_eq!(found("bearer  abc ").as_deref(), Some("abc"));
         assert_eq!(found("Basic dXNlcjpwYXNz"), None);

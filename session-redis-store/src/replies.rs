@@ -122,9 +122,8 @@ impl FromRedisValue for Members {
         items
             .into_iter()
             .map(|item| match item {
-                Value::BulkString(bytes) => {
-                    String::from_utf8(bytes).map_err(|_| unexpected("text members to an index read"))
-                }
+                Value::BulkString(bytes) => String::from_utf8(bytes)
+                    .map_err(|_| unexpected("text members to an index read")),
                 _ => Err(unexpected("strings to an index read")),
             })
             .collect::<Result<_, _>>()

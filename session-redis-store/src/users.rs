@@ -13,8 +13,8 @@
 use std::time::{Duration, SystemTime};
 
 use session_core::{
-    hashed_key, session_handle, unix_millis, Error, MoveOutcome, Revoke, SessionId,
-    StoredSession, UserSession,
+    hashed_key, session_handle, unix_millis, Error, MoveOutcome, Revoke, SessionId, StoredSession,
+    UserSession,
 };
 
 use crate::connections::{Repeat, Request};
@@ -50,11 +50,14 @@ impl Inner {
         let now = unix_millis(SystemTime::now());
         let ends = now.saturating_add(millis(ttl.unwrap_or(MAX_TTL)));
         let index = self.index_key(user);
-        let noted = self
-            .connections
-            .run_script::<Done>("note a session in its user's index", Repeat::Safe, &scripts::INDEX, |cmd| {
+        let noted = self.connections.run_script::<Done>(
+            "note a session in its user's index",
+            Repeat::Safe,
+            &scripts::INDEX,
+            |cmd| {
                 cmd.arg(1).arg(&index).arg(key).arg(ends).arg(now);
-            });
+            },
+        );
         let (written, noted) = tokio::join!(write, noted);
         noted?;
         written
@@ -244,9 +247,14 @@ impl RedisStore {
         let successor = successor.to_json_revised(scripts::new_revision())?;
         let forwarded: i64 = inner
             .connections
-            .run_script("renew a session's id", Repeat::Safe, &scripts::FORWARD, |cmd| {
-                cmd.arg(1).arg(&from_key).arg(&successor).arg(millis(grace));
-            })
+            .run_script(
+                "renew a session's id",
+                Repeat::Safe,
+                &scripts::FORWARD,
+                |cmd| {
+                    cmd.arg(1).arg(&from_key).arg(&successor).arg(millis(grace));
+                },
+            )
             .await?;
         if forwarded != 1 {
             inner.delete_key(&to_key).await?;

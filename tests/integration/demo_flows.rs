@@ -14,6 +14,8 @@ use session_demo::{DemoConfig, StorageKind, COOKIE_NAME};
 use session_middleware::{SessionCookie, SigningFormat};
 use tower::ServiceExt;
 
+mod accounts;
+
 type TestResult<T = ()> = Result<T, Box<dyn Error>>;
 
 const SECRET: &str = "a test secret that is at least thirty-two bytes long";
@@ -474,7 +476,11 @@ macro_rules! for_each_storage {
     ($($flow:ident),+ $(,)?) => {
         for_each_storage!(@module memory, StorageKind::Memory, $($flow),+);
         for_each_storage!(@module cookie, StorageKind::Cookie, $($flow),+);
-        for_each_storage!(@module redis, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
+        for_each_storage!(@module redis, StorageKind::Redis(session_demo::RedisOptions {
+            // Each test its own keys: the sessions page lists every session of user 1.
+            key_prefix: Some(servers::unique_prefix("demo")),
+            ..session_demo::RedisOptions::new(servers::redis_url())
+        }), $($flow),+);
         for_each_storage!(
             @module memcache,
             StorageKind::Memcache(servers::memcache_servers()),
@@ -512,4 +518,12 @@ for_each_storage!(
     idle_timeout_sets_max_age,
     remix_format_counts,
     private_format_counts,
+    remember_me_chooses_the_cookie_lifetime,
+    the_sessions_page_lists_and_revokes,
+    api_clients_use_bearer_tokens,
 );
+
+use accounts::{
+    api_clients_use_bearer_tokens, remember_me_chooses_the_cookie_lifetime,
+    the_sessions_page_lists_and_revokes,
+};

@@ -65,7 +65,10 @@ impl Browser {
     }
 
     /// One request: load, run `handle`, commit, keep the new cookie.
-    pub(crate) async fn request(&mut self, handle: impl FnOnce(&Session)) -> (Session, CookieUpdate) {
+    pub(crate) async fn request(
+        &mut self,
+        handle: impl FnOnce(&Session),
+    ) -> (Session, CookieUpdate) {
         let session = self.open().await;
         handle(&session);
         let update = self.close(&session).await;

@@ -55,9 +55,15 @@ pub async fn the_persistence_choice_is_kept_across_requests_and_regeneration(
     let (again, regenerated) = browser
         .request(|s| s.regenerate_id().expect("regenerate"))
         .await;
-    assert_eq!(persistent(&regenerated), Some(false), "kept across regeneration");
+    assert_eq!(
+        persistent(&regenerated),
+        Some(false),
+        "kept across regeneration"
+    );
     assert_eq!(again.meta().expect("meta").persistent, Some(false));
-    let (_, remembered) = browser.request(|s| s.set_persistent(true).expect("choose")).await;
+    let (_, remembered) = browser
+        .request(|s| s.set_persistent(true).expect("choose"))
+        .await;
     assert_eq!(persistent(&remembered), Some(true));
 }
 
@@ -77,13 +83,18 @@ pub async fn a_lifetime_of_its_own_replaces_the_idle_timeout(
     remembered
         .request(|s| {
             s.set("a", 1).expect("set");
-            s.set_lifetime(Some(Duration::from_secs(3600))).expect("lifetime");
+            s.set_lifetime(Some(Duration::from_secs(3600)))
+                .expect("lifetime");
         })
         .await;
     forgotten.request(|s| s.set("a", 1).expect("set")).await;
     time.advance(Duration::from_secs(120));
     let (kept, _) = remembered.request(|_| {}).await;
-    assert_eq!(kept.get::<u8>("a").expect("get"), Some(1), "its own lifetime");
+    assert_eq!(
+        kept.get::<u8>("a").expect("get"),
+        Some(1),
+        "its own lifetime"
+    );
     let (lost, _) = forgotten.request(|_| {}).await;
     assert_eq!(lost.get::<u8>("a").expect("get"), None, "the idle timeout");
 }
@@ -102,9 +113,15 @@ pub async fn a_users_sessions_are_listed_and_revoked(
     phone.request(log_in("ada", "phone")).await;
     other.request(log_in("bob", "desk")).await;
     if !capabilities.users {
-        let refused = laptop_session.user_sessions().await.expect_err("unsupported");
+        let refused = laptop_session
+            .user_sessions()
+            .await
+            .expect_err("unsupported");
         assert!(matches!(refused, Error::Unsupported { .. }), "{refused}");
-        let refused = laptop_session.revoke_other_sessions().await.expect_err("unsupported");
+        let refused = laptop_session
+            .revoke_other_sessions()
+            .await
+            .expect_err("unsupported");
         assert!(matches!(refused, Error::Unsupported { .. }), "{refused}");
         return;
     }
@@ -116,7 +133,9 @@ pub async fn a_users_sessions_are_listed_and_revoked(
     assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
     let current = listed.iter().find(|s| s.current).expect("current");
     assert_eq!(current.label.as_deref(), Some("laptop"));
-    assert!(listed.iter().all(|s| s.created.is_some() && s.last_used.is_some()));
+    assert!(listed
+        .iter()
+        .all(|s| s.created.is_some() && s.last_used.is_some()));
     let id = opened.id().expect("id");
     assert!(
         listed.iter().all(|s| !s.handle.contains(id.as_str())),
@@ -125,11 +144,25 @@ pub async fn a_users_sessions_are_listed_and_revoked(
 
     assert_eq!(opened.revoke_other_sessions().await.expect("revoke"), 1);
     let (phone_after, _) = phone.request(|_| {}).await;
-    assert_eq!(phone_after.get::<String>("userId").expect("get"), None, "phone logged out");
+    assert_eq!(
+        phone_after.get::<String>("userId").expect("get"),
+        None,
+        "phone logged out"
+    );
     let (laptop_after, _) = laptop.request(|_| {}).await;
-    assert_eq!(laptop_after.get::<String>("userId").expect("get").as_deref(), Some("ada"));
+    assert_eq!(
+        laptop_after
+            .get::<String>("userId")
+            .expect("get")
+            .as_deref(),
+        Some("ada")
+    );
     let (bob, _) = other.request(|_| {}).await;
-    assert_eq!(bob.get::<String>("userId").expect("get").as_deref(), Some("bob"), "bob untouched");
+    assert_eq!(
+        bob.get::<String>("userId").expect("get").as_deref(),
+        Some("bob"),
+        "bob untouched"
+    );
 
     // One device by its handle, then everywhere.
     let (phone_again, _) = phone.request(log_in("ada", "phone")).await;
@@ -142,8 +175,14 @@ pub async fn a_users_sessions_are_listed_and_revoked(
         .find(|s| s.label.as_deref() == Some("phone"))
         .expect("listed")
         .handle;
-    assert!(opened.revoke_user_session(&phone_handle).await.expect("revoke"));
-    assert!(!opened.revoke_user_session(&phone_handle).await.expect("again"));
+    assert!(opened
+        .revoke_user_session(&phone_handle)
+        .await
+        .expect("revoke"));
+    assert!(!opened
+        .revoke_user_session(&phone_handle)
+        .await
+        .expect("again"));
     let (gone, _) = phone.request(|_| {}).await;
     assert_eq!(gone.get::<String>("userId").expect("get"), None);
     drop(phone_again);
@@ -170,7 +209,9 @@ pub async fn a_stale_binding_is_never_listed(
     rebound.request(log_in("cyd", "rebound")).await;
     ended.request(log_in("cyd", "ended")).await;
     asking.request(log_in("cyd", "asking")).await;
-    rebound.request(|s| s.set_user("dan").expect("rebind")).await;
+    rebound
+        .request(|s| s.set_user("dan").expect("rebind"))
+        .await;
     ended.request(|s| s.destroy().expect("destroy")).await;
     let listed = asking.open().await.user_sessions().await.expect("list");
     let labels: Vec<_> = listed.iter().filter_map(|s| s.label.clone()).collect();
@@ -199,14 +240,29 @@ pub async fn renewal_moves_the_session_and_the_old_id_serves_it_for_the_grace_on
     let (first, _) = browser.request(|s| s.set("count", 1).expect("set")).await;
     let old_cookie = browser.cookie.clone();
     let (same, _) = browser.request(|_| {}).await;
-    assert_eq!(same.id().expect("id"), first.id().expect("id"), "not due yet");
+    assert_eq!(
+        same.id().expect("id"),
+        first.id().expect("id"),
+        "not due yet"
+    );
     time.advance(Duration::from_secs(61));
     let (renewed, update) = browser.request(|_| {}).await;
-    assert_ne!(renewed.id().expect("id"), first.id().expect("id"), "renewed");
-    assert!(matches!(update, CookieUpdate::Set { .. }), "the new ID is sent");
+    assert_ne!(
+        renewed.id().expect("id"),
+        first.id().expect("id"),
+        "renewed"
+    );
+    assert!(
+        matches!(update, CookieUpdate::Set { .. }),
+        "the new ID is sent"
+    );
     assert_eq!(renewed.get::<u8>("count").expect("get"), Some(1));
     let (not_again, _) = browser.request(|_| {}).await;
-    assert_eq!(not_again.id().expect("id"), renewed.id().expect("id"), "timer restarted");
+    assert_eq!(
+        not_again.id().expect("id"),
+        renewed.id().expect("id"),
+        "timer restarted"
+    );
 
     let mut replay = browser.replaying(old_cookie.clone());
     let (during, answer) = replay.request(|_| {}).await;
@@ -219,10 +275,18 @@ pub async fn renewal_moves_the_session_and_the_old_id_serves_it_for_the_grace_on
     }
     let (after, _) = browser.replaying(old_cookie).request(|_| {}).await;
     if capabilities.revocable {
-        assert_eq!(after.get::<u8>("count").expect("get"), None, "the old ID is dead");
+        assert_eq!(
+            after.get::<u8>("count").expect("get"),
+            None,
+            "the old ID is dead"
+        );
     }
     let (current, _) = browser.request(|_| {}).await;
-    assert_eq!(current.get::<u8>("count").expect("get"), Some(1), "the session lives on");
+    assert_eq!(
+        current.get::<u8>("count").expect("get"),
+        Some(1),
+        "the session lives on"
+    );
 }
 
 /// The race renewal must survive: a request loads the session, a parallel one renews
@@ -245,7 +309,13 @@ pub async fn a_save_racing_a_renewal_lands_in_the_renewed_session(
     working.set("c", 3).expect("set");
     let update = slow.close(&working).await;
     assert!(
-        matches!(update, CookieUpdate::Set { same_value: false, .. }),
+        matches!(
+            update,
+            CookieUpdate::Set {
+                same_value: false,
+                ..
+            }
+        ),
         "the slow request was logged out or kept the old ID: {update:?}"
     );
     assert_eq!(slow.cookie, browser.cookie, "both now carry the renewed ID");

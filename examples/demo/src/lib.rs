@@ -7,10 +7,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod accounts;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::extract::{Form, Path, Request};
+use axum::extract::{Extension, Form, Path, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,8 +21,8 @@ use axum::Router;
 use serde::Deserialize;
 use session_middleware::redis_store::deadpool_redis;
 use session_middleware::{
-    session, CookieStore, Error, MemcacheStore, MemoryStore, RedisStore, Session, SessionCookie,
-    SigningFormat,
+    session, CookieStore, Error, HeaderTokens, MemcacheStore, MemoryStore, RedisStore, Session,
+    SessionCookie, SigningFormat,
 };
 
 /// The session cookie's name, as in the seed.
@@ -63,6 +65,8 @@ pub struct RedisOptions {
     pub hash_keys: bool,
     /// Whose connections the store uses.
     pub client: RedisClient,
+    /// The key prefix (default: Remix's `session:`).
+    pub key_prefix: Option<String>,
 }
 
 impl RedisOptions {
@@ -112,6 +116,8 @@ pub struct DemoConfig {
     pub cookie_format: SigningFormat,
     /// Leave `Secure` off the cookie (plain-HTTP clients such as curl).
     pub insecure_cookie: bool,
+    /// Renew session IDs this long after they were issued (`--id-renewal SECONDS`).
+    pub id_renewal: Option<Duration>,
 }
 
 impl DemoConfig {
@@ -124,6 +130,7 @@ impl DemoConfig {
             absolute_timeout: None,
             cookie_format: SigningFormat::default(),
             insecure_cookie: false,
+            id_renewal: None,
         }
     }
 }
@@ -166,9 +173,16 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
     if let Some(absolute) = config.absolute_timeout {
         layer = layer.absolute_timeout(absolute);
     }
+    if let Some(interval) = config.id_renewal {
+        layer = layer.id_renewal(interval);
+    }
+    let layer = layer.header_tokens(HeaderTokens::bearer());
     let protected = Router::new()
         .route("/dashboard", get(dashboard))
         .route("/profile", get(profile))
+        .route("/sessions", get(accounts::list))
+        .route("/sessions/revoke-others", post(accounts::revoke_others))
+        .route("/sessions/revoke-all", post(accounts::revoke_all))
         .route_layer(middleware::from_fn(require_auth));
     Ok(Router::new()
         .route("/", get(counter))
@@ -179,13 +193,19 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/posts", get(posts).post(create_post))
+        .route("/api/login", post(accounts::api_login))
+        .route("/api/me", get(accounts::api_me))
         .merge(protected)
+        .layer(Extension(layer.manager().clone()))
         .layer(layer))
 }
 
 /// The Redis store `options` describe.
 fn redis_store(options: &RedisOptions) -> Result<RedisStore, Error> {
     let mut builder = RedisStore::builder().hash_keys(options.hash_keys);
+    if let Some(prefix) = &options.key_prefix {
+        builder = builder.key_prefix(prefix);
+    }
     builder = match (&options.sentinel_master, options.client) {
         (Some(master), RedisClient::Own) => {
             builder.sentinel(options.sentinels.iter().cloned(), master)
@@ -242,7 +262,7 @@ fn demo_config(reason: &str) -> Error {
 }
 
 /// A 302 redirect, as Remix's `res.redirect` sends.
-fn redirect(to: &'static str) -> Response {
+pub(crate) fn redirect(to: &'static str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
 
@@ -310,6 +330,7 @@ async fn login_form(session: Session) -> Result<Html<String>, Error> {
 <form method="POST" action="/login">
 <input type="text" name="username" placeholder="Username" />
 <input type="password" name="password" placeholder="Password" />
+<label><input type="checkbox" name="remember" /> Remember me</label>
 <button type="submit">Login</button>
 </form>
 </body>
@@ -320,7 +341,7 @@ async fn login_form(session: Session) -> Result<Html<String>, Error> {
 
 /// The login form's fields; missing fields are empty, so they fail like wrong ones.
 #[derive(Deserialize)]
-struct Credentials {
+pub(crate) struct Credentials {
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -330,7 +351,7 @@ struct Credentials {
 /// The demo's user table: `(username, password, id)`.
 const USERS: [(&str, &str, u32); 2] = [("alice", "wonderland", 1), ("bob", "builder", 2)];
 
-fn authenticate(credentials: &Credentials) -> Option<u32> {
+pub(crate) fn authenticate(credentials: &Credentials) -> Option<u32> {
     USERS
         .iter()
         .find(|(name, password, _)| {
@@ -339,15 +360,26 @@ fn authenticate(credentials: &Credentials) -> Option<u32> {
         .map(|(_, _, id)| *id)
 }
 
-async fn login(session: Session, Form(credentials): Form<Credentials>) -> Result<Response, Error> {
-    let Some(user_id) = authenticate(&credentials) else {
+async fn login(
+    session: Session,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Error> {
+    let Some(user_id) = authenticate(&form.credentials) else {
         session.flash("error", "Invalid username or password")?;
         return Ok(redirect("/login"));
     };
-    // A new ID at every privilege change: the pre-login ID dies with this response.
-    session.regenerate_id()?;
-    session.set("userId", user_id)?;
+    accounts::bind(&session, user_id, form.remember.ticked(), &headers)?;
     Ok(redirect("/dashboard"))
+}
+
+/// The login form: the seed's fields and "Remember me".
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(flatten)]
+    credentials: Credentials,
+    #[serde(flatten)]
+    remember: accounts::Remember,
 }
 
 async fn logout(session: Session) -> Result<Response, Error> {
@@ -396,7 +428,7 @@ async fn posts(session: Session) -> Result<Html<String>, Error> {
 }
 
 /// Flash messages are ours today, but whatever lands in a page gets escaped.
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -97,6 +97,10 @@ struct Args {
     /// Send the cookie without `Secure` (for plain-HTTP clients such as curl).
     #[arg(long)]
     insecure_cookie: bool,
+    /// Renew each session's ID this many seconds after it was issued (the old ID
+    /// serves the renewed session for a few seconds more).
+    #[arg(long, value_name = "SECONDS")]
+    id_renewal: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -159,6 +163,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 sentinels: args.redis_sentinel,
                 sentinel_master: args.redis_sentinel_master,
                 hash_keys: args.redis_hash_keys,
+                key_prefix: None,
                 client: match args.redis_client {
                     RedisClientArg::Own => RedisClient::Own,
                     RedisClientArg::Deadpool => RedisClient::Deadpool,
@@ -175,6 +180,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Format::Private => SigningFormat::Private,
         },
         insecure_cookie: args.insecure_cookie,
+        id_renewal: args.id_renewal.map(Duration::from_secs),
     };
     let router = app(&config)?;
     let address = SocketAddr::new(args.host, args.port);

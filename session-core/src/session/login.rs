@@ -162,7 +162,9 @@ impl Session {
     /// As [`user_sessions`](Self::user_sessions).
     pub async fn revoke_other_sessions(&self) -> Result<u64, Error> {
         let (backend, user, id) = self.bound()?;
-        backend.revoke_user_sessions(&user, Revoke::AllBut(&id)).await
+        backend
+            .revoke_user_sessions(&user, Revoke::AllBut(&id))
+            .await
     }
 
     /// Ends every session of this user, this one included ("log out everywhere"),

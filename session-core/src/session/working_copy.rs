@@ -327,7 +327,11 @@ impl WorkingCopy {
 
     /// Moves the session to `new_id`, keeping its data; the record under the ID it was
     /// stored under is deleted by the next save.
-    pub(crate) fn regenerate_id(&mut self, new_id: SessionId, now: SystemTime) -> Result<(), Error> {
+    pub(crate) fn regenerate_id(
+        &mut self,
+        new_id: SessionId,
+        now: SystemTime,
+    ) -> Result<(), Error> {
         self.edit()?;
         self.move_to(new_id);
         self.id_issued = Some(now);
@@ -370,7 +374,10 @@ impl WorkingCopy {
     }
 
     /// Changes the login choices, saved whole with the next save.
-    pub(crate) fn change_meta(&mut self, change: impl FnOnce(&mut SessionMeta)) -> Result<(), Error> {
+    pub(crate) fn change_meta(
+        &mut self,
+        change: impl FnOnce(&mut SessionMeta),
+    ) -> Result<(), Error> {
         self.edit()?;
         change(&mut self.meta);
         self.changes.meta = Some(self.meta.clone());
@@ -476,9 +483,7 @@ impl WorkingCopy {
                 meta: self.meta.clone(),
                 // Written only where renewal counts from it, so records stay as they
                 // were for apps that do not renew.
-                id_issued: policy
-                    .id_renewal
-                    .and(self.id_issued.or(Some(created))),
+                id_issued: policy.id_renewal.and(self.id_issued.or(Some(created))),
                 // Only a bound session is ever listed with its last use.
                 last_used: self.meta.user.as_ref().map(|_| now),
                 successor: None,

@@ -58,13 +58,21 @@ pub(crate) fn render_set(
     value: &str,
     max_age: Option<Duration>,
 ) -> Result<HeaderValue, Error> {
-    render(config, value, max_age.or(config.max_age), &config.set_cookie_attributes)
+    render(
+        config,
+        value,
+        max_age.or(config.max_age),
+        &config.set_cookie_attributes,
+    )
 }
 
 /// `Set-Cookie` for a browser-session cookie ("Remember me" not ticked): neither
 /// `Max-Age` nor `Expires`, whatever the configuration says, so the browser drops it
 /// when it closes.
-pub(crate) fn render_session_set(config: &SessionCookie, value: &str) -> Result<HeaderValue, Error> {
+pub(crate) fn render_session_set(
+    config: &SessionCookie,
+    value: &str,
+) -> Result<HeaderValue, Error> {
     render(config, value, None, &config.session_cookie_attributes)
 }
 

@@ -409,7 +409,9 @@ fn a_new_session_begun_while_the_save_learnt_of_a_logout_is_kept() {
     // Without a start-over, the logout wins even over a regeneration.
     let mut regenerated = start(S::LoadedDirty);
     let write = planned_write(&regenerated);
-    regenerated.regenerate_id(new_id(), now()).expect("regenerate");
+    regenerated
+        .regenerate_id(new_id(), now())
+        .expect("regenerate");
     regenerated.settle_gone(&write);
     assert_eq!(regenerated.phase(), Phase::Destroyed);
     assert_eq!(next(&regenerated, None), Next::Nothing);
