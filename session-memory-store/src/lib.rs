@@ -368,7 +368,7 @@ impl SessionStorage for MemoryStore {
             .into_iter()
             .map(|(id, record)| users::listed(&id, record, current))
             .collect();
-        listed.sort_by(|a, b| b.last_used.cmp(&a.last_used));
+        listed.sort_by_key(|listed| std::cmp::Reverse(listed.last_used));
         Ok(listed)
     }
 

@@ -171,7 +171,7 @@ impl RedisStore {
                 current: current.as_deref() == Some(key.as_str()),
             })
             .collect();
-        listed.sort_by(|a, b| b.last_used.cmp(&a.last_used));
+        listed.sort_by_key(|listed| std::cmp::Reverse(listed.last_used));
         Ok(listed)
     }
 
