@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 ///     lifetime: Some(Duration::from_secs(30 * 24 * 3600)),
 ///     user: Some("1".into()),
 ///     label: Some("Firefox on Linux".into()),
+///     ..SessionMeta::default()
 /// };
 /// assert!(!meta.is_empty());
 /// assert!(SessionMeta::default().is_empty());
@@ -44,6 +45,11 @@ pub struct SessionMeta {
     /// A label the app chose for the list of the user's sessions (the user agent, a
     /// device name).
     pub label: Option<String>,
+    /// The storage's revocation generation of the user binding, for a storage that
+    /// revokes a user's sessions by moving the user to a new generation (memcached,
+    /// which cannot enumerate or keep an index reliably): set by the storage when it
+    /// first saves the binding, cleared when the user changes, never set by apps.
+    pub user_generation: Option<u64>,
 }
 
 impl SessionMeta {
@@ -61,6 +67,7 @@ impl fmt::Debug for SessionMeta {
             .field("lifetime", &self.lifetime)
             .field("user", &self.user.as_ref().map(|_| "<redacted>"))
             .field("label", &self.label.as_ref().map(|_| "<redacted>"))
+            .field("user_generation", &self.user_generation)
             .finish()
     }
 }

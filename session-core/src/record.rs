@@ -49,6 +49,8 @@ struct MetaText {
     user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gen: Option<u64>,
 }
 
 impl Stamp {
@@ -69,6 +71,7 @@ impl MetaText {
             && self.lifetime.is_none()
             && self.user.is_none()
             && self.label.is_none()
+            && self.gen.is_none()
     }
 }
 
@@ -81,6 +84,7 @@ impl From<&SessionMeta> for MetaText {
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             user: meta.user.clone(),
             label: meta.label.clone(),
+            gen: meta.user_generation,
         }
     }
 }
@@ -107,6 +111,7 @@ impl From<MetaText> for SessionMeta {
             lifetime: text.lifetime.map(Duration::from_millis),
             user: text.user,
             label: text.label,
+            user_generation: text.gen,
         }
     }
 }

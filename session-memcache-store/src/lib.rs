@@ -79,6 +79,7 @@ mod error;
 mod protocol;
 mod ring;
 mod server;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -89,8 +90,8 @@ use protocol::{Command, Item, Outcome, SetMode, Swap};
 use ring::Ring;
 use server::Server;
 use session_core::{
-    async_trait, Error, Revoke, SessionChanges, SessionId, SessionStorage, StoredSession,
-    UserSession,
+    async_trait, Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage,
+    StoredSession, UserSession,
 };
 
 /// Remix's default key prefix for memcached sessions.
@@ -247,6 +248,7 @@ impl Inner {
             self.delete_key(key).await?;
             return Ok(true);
         };
+        let record = &*self.with_generation(record).await?;
         let mut known = record.revision.map(|cas| (record.to_json(), cas));
         for attempt in 0..CAS_ATTEMPTS {
             let (json, cas) = match known.take() {
@@ -259,7 +261,12 @@ impl Inner {
                         // Expired, or not a session: the session is over either way.
                         return Ok(false);
                     };
+                    // A renewal's successor record, or a revoked binding: over too.
+                    if now.successor.is_some() || !self.is_unrevoked(&now).await? {
+                        return Ok(false);
+                    }
                     changes.merge_into(&mut now, record);
+                    let now = self.with_generation(&now).await?.into_owned();
                     let Some(cas) = item.cas else {
                         // A server that sends no CAS values cannot merge: write whole.
                         return self.write_key(key, &now, SetMode::Update).await;
@@ -314,22 +321,25 @@ impl SessionStorage for MemcacheStore {
         let Some(item) = self.inner.read_key(&self.key(id)).await? else {
             return Ok(None);
         };
-        let mut record = StoredSession::decode_live(&item.data, "memcached");
-        if let Some(record) = &mut record {
-            record.revision = item.cas;
+        let Some(mut record) = StoredSession::decode_live(&item.data, "memcached") else {
+            return Ok(None);
+        };
+        if !self.inner.is_unrevoked(&record).await? {
+            // Its user logged out everywhere since it was bound.
+            return Ok(None);
         }
-        Ok(record)
+        record.revision = item.cas;
+        Ok(Some(record))
     }
 
     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
-        self.inner
-            .write_key(&self.key(id), record, SetMode::Create)
-            .await
+        self.inner.create_bound(&self.key(id), record).await
     }
 
     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+        let record = self.inner.with_generation(record).await?;
         self.inner
-            .write_key(&self.key(id), record, SetMode::Update)
+            .write_key(&self.key(id), &record, SetMode::Update)
             .await
     }
 
@@ -346,23 +356,32 @@ impl SessionStorage for MemcacheStore {
         self.inner.delete_key(&self.key(id)).await
     }
 
-    // Not yet: memcached cannot enumerate keys and may evict any of them, an index
-    // included, so revocation needs a per-user generation checked on load (planned).
-    // Until then it says so rather than pretending.
+    /// Best effort: lists what the user's index still names (see `users.rs`).
     async fn user_sessions(
         &self,
-        _user: &str,
-        _current: Option<&SessionId>,
+        user: &str,
+        current: Option<&SessionId>,
     ) -> Result<Vec<UserSession>, Error> {
-        Err(unsupported("list a user's sessions"))
+        self.list_user_sessions(user, current).await
     }
 
-    async fn revoke_user_session(&self, _user: &str, _handle: &str) -> Result<bool, Error> {
-        Err(unsupported("revoke one of a user's sessions"))
+    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
+        self.revoke_one(user, handle).await
     }
 
-    async fn revoke_user_sessions(&self, _user: &str, _which: Revoke<'_>) -> Result<u64, Error> {
-        Err(unsupported("revoke a user's sessions"))
+    /// Complete whatever the index holds: the user moves to a new generation.
+    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
+        self.revoke_many(user, which).await
+    }
+
+    async fn renew(
+        &self,
+        from: &SessionId,
+        to: &SessionId,
+        record: &StoredSession,
+        grace: Duration,
+    ) -> Result<MoveOutcome, Error> {
+        self.renew_with_grace(from, to, record, grace).await
     }
 
     async fn replace(
@@ -375,7 +394,7 @@ impl SessionStorage for MemcacheStore {
         // Usually two servers: ask both at once.
         let (deleted, created) = tokio::join!(
             self.inner.delete_key(&old_key),
-            self.inner.write_key(&new_key, record, SetMode::Create)
+            self.inner.create_bound(&new_key, record)
         );
         deleted?;
         created
@@ -390,13 +409,6 @@ impl fmt::Debug for MemcacheStore {
             .field("key_prefix", &self.inner.key_prefix)
             .field("ttl", &self.inner.ttl)
             .finish_non_exhaustive()
-    }
-}
-
-fn unsupported(operation: &'static str) -> Error {
-    Error::Unsupported {
-        backend: "memcached",
-        operation,
     }
 }
 

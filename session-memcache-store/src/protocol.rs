@@ -52,6 +52,9 @@ pub(crate) enum SetMode {
     /// (the mode memcached calls "replace", `MR`; our "replace" is a brand-new session
     /// taking a destroyed one's place).
     Update,
+    /// Whether or not the key is there (`MS`): for the store's own bookkeeping keys (a
+    /// user's revocation generation, its session index), never for a session.
+    Overwrite,
 }
 
 impl SetMode {
@@ -60,6 +63,7 @@ impl SetMode {
         match self {
             Self::Create => 'E',
             Self::Update => 'R',
+            Self::Overwrite => 'S',
         }
     }
 }

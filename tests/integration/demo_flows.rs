@@ -174,6 +174,9 @@ impl Client {
 fn config(storage: &StorageKind) -> DemoConfig {
     let mut config = DemoConfig::new(SECRET);
     config.storage = storage.clone();
+    // Each test its own keys on the shared servers: the sessions page lists, and "log
+    // out everywhere" ends, every session of user 1.
+    config.key_prefix = Some(session_tests::servers::unique_prefix("demo"));
     config
 }
 
@@ -476,11 +479,7 @@ macro_rules! for_each_storage {
     ($($flow:ident),+ $(,)?) => {
         for_each_storage!(@module memory, StorageKind::Memory, $($flow),+);
         for_each_storage!(@module cookie, StorageKind::Cookie, $($flow),+);
-        for_each_storage!(@module redis, StorageKind::Redis(session_demo::RedisOptions {
-            // Each test its own keys: the sessions page lists every session of user 1.
-            key_prefix: Some(servers::unique_prefix("demo")),
-            ..session_demo::RedisOptions::new(servers::redis_url())
-        }), $($flow),+);
+        for_each_storage!(@module redis, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
         for_each_storage!(
             @module memcache,
             StorageKind::Memcache(servers::memcache_servers()),

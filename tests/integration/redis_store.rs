@@ -667,3 +667,60 @@ fn a_store_outliving_its_runtime_reconnects_on_the_next() {
         });
     }
 }
+
+/// With a user bound, a read is still one command, and a write still two round trips:
+/// the index update (the `INDEX` script) rides in the merge's batch, as the batches'
+/// `PING`s show.
+#[tokio::test]
+async fn commands_per_request_kind_with_a_user_bound() {
+    let server = RedisServer::start();
+    let store = RedisStore::builder()
+        .url(server.url())
+        .build()
+        .expect("valid");
+    let app = app(store);
+    let mut conn = raw(&server.url()).await;
+    let bound = || async {
+        let anonymous = session_cookie(&send(&app, "/write", None).await);
+        session_cookie(&send(&app, "/bind", anonymous.as_deref()).await).expect("bound")
+    };
+    // Warm up: every script cached.
+    let warm = bound().await;
+    send(&app, "/write", Some(&warm)).await;
+    let cases: [Case; 2] = [
+        ("/read", true, &[("get", 1), ("ping", 1)]),
+        (
+            "/write",
+            true,
+            &[
+                ("get", 2),
+                ("evalsha", 2),
+                ("set", 1),
+                // The index script's commands.
+                ("zadd", 1),
+                ("zremrangebyscore", 1),
+                ("zrange", 1),
+                ("pexpireat", 1),
+                ("ping", 2),
+            ],
+        ),
+    ];
+    for (path, _, commands) in cases {
+        let cookie = bound().await;
+        let before = command_calls(&mut conn).await;
+        let response = send(&app, path, Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let after = command_calls(&mut conn).await;
+        let spent: BTreeMap<String, u64> = after
+            .iter()
+            .filter(|(name, _)| name.as_str() != "info")
+            .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+            .filter(|(_, calls)| *calls > 0)
+            .collect();
+        let wanted: BTreeMap<String, u64> = commands
+            .iter()
+            .map(|(name, calls)| ((*name).to_owned(), *calls))
+            .collect();
+        assert_eq!(spent, wanted, "{path} with a user bound");
+    }
+}

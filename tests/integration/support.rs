@@ -53,6 +53,14 @@ pub(crate) fn app_on(layer: SessionLayer) -> Router {
         )
         .route("/destroy", get(|s: Session| async move { s.destroy() }))
         .route(
+            "/bind",
+            get(|s: Session| async move {
+                s.set_user("ada")?;
+                s.set("n", 0)?;
+                s.regenerate_id()
+            }),
+        )
+        .route(
             "/big",
             get(|s: Session| async move { s.set("big", "x".repeat(5000)) }),
         )

@@ -70,13 +70,6 @@ impl Capabilities {
         users: true,
         renewal_grace: true,
     };
-    /// memcached: server-side and merging, but (for now) neither listing a user's
-    /// sessions nor a renewal grace period.
-    pub const MEMCACHED: Self = Self {
-        users: false,
-        renewal_grace: false,
-        ..Self::SERVER_SIDE
-    };
     /// A server-side storage that keeps [`SessionStorage::merge`]'s default (whole
     /// records, last writer wins), as a user's own storage may.
     pub const WHOLE_RECORD: Self = Self {

@@ -84,6 +84,7 @@ pub(crate) async fn list(session: Session) -> Result<Response, Error> {
 {rows}</ul>
 <form method="POST" action="/sessions/revoke-others"><button id="revoke-others" type="submit">Log out other sessions</button></form>
 <form method="POST" action="/sessions/revoke-all"><button id="revoke-all" type="submit">Log out everywhere</button></form>
+<form method="POST" action="/logout"><button id="logout" type="submit">Log out</button></form>
 </body>
 </html>
 "#

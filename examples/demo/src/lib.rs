@@ -65,8 +65,6 @@ pub struct RedisOptions {
     pub hash_keys: bool,
     /// Whose connections the store uses.
     pub client: RedisClient,
-    /// The key prefix (default: Remix's `session:`).
-    pub key_prefix: Option<String>,
 }
 
 impl RedisOptions {
@@ -118,6 +116,8 @@ pub struct DemoConfig {
     pub insecure_cookie: bool,
     /// Renew session IDs this long after they were issued (`--id-renewal SECONDS`).
     pub id_renewal: Option<Duration>,
+    /// The Redis or memcached key prefix (default: Remix's for each).
+    pub key_prefix: Option<String>,
 }
 
 impl DemoConfig {
@@ -131,6 +131,7 @@ impl DemoConfig {
             cookie_format: SigningFormat::default(),
             insecure_cookie: false,
             id_renewal: None,
+            key_prefix: None,
         }
     }
 }
@@ -159,13 +160,16 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
     let mut layer = match &config.storage {
         StorageKind::Cookie => session(cookie, CookieStore::new())?,
         StorageKind::Memory => session(cookie, MemoryStore::new())?,
-        StorageKind::Redis(options) => session(cookie, redis_store(options)?)?,
-        StorageKind::Memcache(servers) => session(
-            cookie,
-            MemcacheStore::builder()
-                .servers(servers.iter().cloned())
-                .build()?,
-        )?,
+        StorageKind::Redis(options) => {
+            session(cookie, redis_store(options, config.key_prefix.as_deref())?)?
+        }
+        StorageKind::Memcache(servers) => {
+            let mut builder = MemcacheStore::builder().servers(servers.iter().cloned());
+            if let Some(prefix) = &config.key_prefix {
+                builder = builder.key_prefix(prefix);
+            }
+            session(cookie, builder.build()?)?
+        }
     };
     if let Some(idle) = config.idle_timeout {
         layer = layer.idle_timeout(idle);
@@ -201,9 +205,9 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
 }
 
 /// The Redis store `options` describe.
-fn redis_store(options: &RedisOptions) -> Result<RedisStore, Error> {
+fn redis_store(options: &RedisOptions, key_prefix: Option<&str>) -> Result<RedisStore, Error> {
     let mut builder = RedisStore::builder().hash_keys(options.hash_keys);
-    if let Some(prefix) = &options.key_prefix {
+    if let Some(prefix) = key_prefix {
         builder = builder.key_prefix(prefix);
     }
     builder = match (&options.sentinel_master, options.client) {

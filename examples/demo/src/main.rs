@@ -163,7 +163,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 sentinels: args.redis_sentinel,
                 sentinel_master: args.redis_sentinel_master,
                 hash_keys: args.redis_hash_keys,
-                key_prefix: None,
                 client: match args.redis_client {
                     RedisClientArg::Own => RedisClient::Own,
                     RedisClientArg::Deadpool => RedisClient::Deadpool,
@@ -181,6 +180,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         insecure_cookie: args.insecure_cookie,
         id_renewal: args.id_renewal.map(Duration::from_secs),
+        key_prefix: None,
     };
     let router = app(&config)?;
     let address = SocketAddr::new(args.host, args.port);

@@ -72,7 +72,13 @@ impl Session {
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn set_user(&self, user: impl Into<String>) -> Result<(), Error> {
         let user = user.into();
-        self.change_meta(|meta| meta.user = Some(user))
+        self.change_meta(|meta| {
+            if meta.user.as_deref() != Some(user.as_str()) {
+                // The storage's generation belonged to the old binding.
+                meta.user_generation = None;
+            }
+            meta.user = Some(user);
+        })
     }
 
     /// Unbinds the session from its user (it stays a session of its own).
@@ -81,7 +87,10 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn clear_user(&self) -> Result<(), Error> {
-        self.change_meta(|meta| meta.user = None)
+        self.change_meta(|meta| {
+            meta.user = None;
+            meta.user_generation = None;
+        })
     }
 
     /// Labels the session in the list of the user's sessions ("Firefox on Linux").

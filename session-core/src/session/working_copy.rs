@@ -366,6 +366,7 @@ impl WorkingCopy {
             lifetime: None,
             user: None,
             label: None,
+            user_generation: None,
         };
         match self.phase {
             Phase::Live => &self.meta,

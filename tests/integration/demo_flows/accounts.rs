@@ -7,7 +7,7 @@ use http::{Method, Request, StatusCode};
 use super::*;
 
 fn supports_users(storage: &StorageKind) -> bool {
-    matches!(storage, StorageKind::Memory | StorageKind::Redis(_))
+    !matches!(storage, StorageKind::Cookie)
 }
 
 /// Logs `client` in as alice, ticking "Remember me" or not; the login's Set-Cookie
