@@ -225,16 +225,6 @@ impl StoredSession {
             .transpose()
     }
 
-    /// The JSON of the record's meta alone, `{"user": …, …}`, for the Redis merge
-    /// script (as the stamp's `"meta"` member spells it).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Json`] if the meta cannot be serialized (not possible).
-    pub fn meta_to_json(&self) -> Result<String, Error> {
-        json_text(&MetaText::from(&self.meta), "(meta)")
-    }
-
     /// Parses a record written by [`to_json`](Self::to_json) or by Remix.
     ///
     /// # Errors
@@ -425,6 +415,48 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn login_choices_and_renewal_fields_round_trip_in_the_stamp() {
+        let at = |ms| Some(UNIX_EPOCH + Duration::from_millis(ms));
+        let record = StoredSession {
+            expires: at(9),
+            created: at(1),
+            meta: SessionMeta {
+                persistent: Some(false),
+                lifetime: Some(Duration::from_secs(60)),
+                user: Some("ada".into()),
+                label: Some("laptop".into()),
+                user_generation: Some(3),
+            },
+            id_issued: at(2),
+            last_used: at(5),
+            successor: SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6"),
+            ..StoredSession::default()
+        };
+        let text = record.to_json_revised(4).expect("serializes");
+        assert_eq!(
+            text,
+            concat!(
+                r#"[{},{},{"meta":{"persistent":false,"lifetime":60000,"user":"ada","#,
+                r#""label":"laptop","gen":3},"expires":9,"created":1,"issued":2,"used":5,"#,
+                r#""next":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","rev":4}]"#
+            )
+        );
+        let parsed = StoredSession::from_json(&text).expect("parses");
+        assert_eq!(
+            parsed,
+            StoredSession {
+                revision: Some(4),
+                ..record.clone()
+            }
+        );
+        let bare = record.stamp_without_meta_to_json(None).expect("serializes");
+        assert!(!bare.expect("a stamp").contains("meta"));
+        // A successor that is not an ID is a corrupt record, never followed.
+        let forged = text.replace("f81d4fae-7dec-11d0-a765-00a0c91e6bf6", "../etc");
+        assert!(StoredSession::from_json(&forged).is_err());
     }
 
     #[test]

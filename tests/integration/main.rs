@@ -10,6 +10,7 @@ mod error_bodies;
 mod expired_on_the_server;
 mod failed_writes;
 mod fuzz_corpora;
+mod header_tokens;
 mod logs;
 mod memcache_faults;
 mod memcache_frozen;

@@ -193,6 +193,7 @@ macro_rules! backend_conformance {
             login::a_stale_binding_is_never_listed,
             login::renewal_moves_the_session_and_the_old_id_serves_it_for_the_grace_only,
             login::a_save_racing_a_renewal_lands_in_the_renewed_session,
+            login::a_parallel_write_keeps_a_binding_made_meanwhile,
         );
     };
     (@cases $make:expr, $capabilities:expr; $($module:ident::$case:ident),+ $(,)?) => {

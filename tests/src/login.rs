@@ -325,3 +325,31 @@ pub async fn a_save_racing_a_renewal_lands_in_the_renewed_session(
         assert_eq!(after.get::<u8>(key).expect("get"), Some(value), "{key}");
     }
 }
+
+/// A binding made by one request survives a parallel request that only writes a
+/// value: login choices are saved only by the request that changed them.
+pub async fn a_parallel_write_keeps_a_binding_made_meanwhile(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.merges {
+        return;
+    }
+    let mut browser = Browser::new(backend);
+    browser.request(|s| s.set("a", 1).expect("set")).await;
+    let mut binding = browser.replaying(browser.cookie.clone());
+    let mut writing = browser.replaying(browser.cookie.clone());
+    let (bind, write) = (binding.open().await, writing.open().await);
+    bind.set_user("eve").expect("bind");
+    bind.set_label("tablet").expect("label");
+    bind.set_persistent(false).expect("choose");
+    binding.close(&bind).await;
+    write.set("b", 2).expect("set");
+    writing.close(&write).await;
+    let (after, _) = browser.request(|_| {}).await;
+    assert_eq!(after.get::<u8>("b").expect("get"), Some(2));
+    let meta = after.meta().expect("meta");
+    assert_eq!(meta.user.as_deref(), Some("eve"), "the binding was undone");
+    assert_eq!(meta.label.as_deref(), Some("tablet"));
+    assert_eq!(meta.persistent, Some(false));
+}

@@ -121,7 +121,7 @@ impl Session {
         self.with_copy(|copy| Ok(copy.meta().clone()))
     }
 
-    fn change_meta(&self, change: impl FnOnce(&mut SessionMeta)) -> Result<(), Error> {
+    pub(super) fn change_meta(&self, change: impl FnOnce(&mut SessionMeta)) -> Result<(), Error> {
         self.with_copy(|copy| copy.change_meta(change))
     }
 

@@ -830,3 +830,25 @@ async fn needs_commit_says_exactly_when_commit_has_work() {
         CookieUpdate::Keep
     );
 }
+
+/// Binding another user drops the storage's generation of the old binding; binding
+/// the same user again keeps it.
+#[tokio::test]
+async fn a_new_user_binding_drops_the_old_generation() {
+    let session = Session::detached().expect("detached");
+    session.load().await.expect("load");
+    session.set_user("ada").expect("bind");
+    session
+        .change_meta(|meta| meta.user_generation = Some(7))
+        .expect("as a store would");
+    session.set_user("ada").expect("same user");
+    assert_eq!(session.meta().expect("meta").user_generation, Some(7));
+    session.set_user("bob").expect("another user");
+    assert_eq!(session.meta().expect("meta").user_generation, None);
+    session.set_user("ada").expect("bind");
+    session
+        .change_meta(|meta| meta.user_generation = Some(9))
+        .expect("store");
+    session.clear_user().expect("unbind");
+    assert_eq!(session.meta().expect("meta"), crate::SessionMeta::default());
+}

@@ -31,6 +31,8 @@ use crate::{
 };
 
 #[cfg(test)]
+mod login_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tracking_tests;
