@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod cookie;
 mod layer;
 mod manager;

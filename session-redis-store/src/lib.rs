@@ -114,6 +114,7 @@ mod builder;
 mod connections;
 mod dialers;
 mod error;
+mod moves;
 mod open;
 mod replies;
 mod scripts;
@@ -132,7 +133,7 @@ pub use deadpool_redis;
 /// The redis crate this store is built on, so that an application hands over clients
 /// (a `MultiplexedConnection`, a `ConnectionManager`) of the very same version.
 pub use redis;
-use replies::{Deleted, MergeOutcome, Merged, MoveReply, Record, Replaced, Written};
+use replies::{Deleted, MergeOutcome, Merged, MoveReply, Record, Written};
 use session_core::{
     async_trait, Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage,
     StoredSession, UserSession,
@@ -477,75 +478,6 @@ impl SessionStorage for RedisStore {
     ) -> Result<bool, Error> {
         let replaced = self.replace_unindexed(old, id, record);
         self.inner.indexed(&self.key(id), record, replaced).await
-    }
-}
-
-impl RedisStore {
-    async fn move_unindexed(
-        &self,
-        from: &SessionId,
-        to: &SessionId,
-        record: &StoredSession,
-    ) -> Result<MoveOutcome, Error> {
-        let inner = &*self.inner;
-        let (from_key, to_key) = (self.key(from), self.key(to));
-        let Lifetime::Ttl(ttl) = inner.lifetime(record.expires) else {
-            // Past its deadline: nothing to store under the new ID.
-            return Ok(if inner.delete_key(&from_key).await? {
-                MoveOutcome::Moved
-            } else {
-                MoveOutcome::Gone
-            });
-        };
-        let json = record.to_json_revised(scripts::new_revision())?;
-        if !inner.connections.is_cluster() {
-            return inner.move_atomically(&from_key, &to_key, &json, ttl).await;
-        }
-        // Two keys in two slots: no script can touch both. Delete first, and create
-        // only if the delete found the record, so a logout that lands first wins.
-        if !inner.delete_key(&from_key).await? {
-            return Ok(MoveOutcome::Gone);
-        }
-        let created = inner
-            .conditional_set("NX", || inner.set_command(&to_key, &json, "NX", ttl))
-            .await?;
-        Ok(if created {
-            MoveOutcome::Moved
-        } else {
-            MoveOutcome::IdTaken
-        })
-    }
-
-    async fn replace_unindexed(
-        &self,
-        old: &SessionId,
-        id: &SessionId,
-        record: &StoredSession,
-    ) -> Result<bool, Error> {
-        let inner = &*self.inner;
-        let (old_key, new_key) = (self.key(old), self.key(id));
-        let Lifetime::Ttl(ttl) = inner.lifetime(record.expires) else {
-            inner.delete_key(&old_key).await?;
-            return Ok(true);
-        };
-        let json = record.to_json_revised(scripts::new_revision())?;
-        let create = || inner.set_command(&new_key, &json, "NX", ttl);
-        if inner.connections.is_cluster() {
-            // Two keys in two slots cannot share a MULTI; send both at once instead.
-            let (deleted, created) = tokio::join!(
-                inner.delete_key(&old_key),
-                inner.conditional_set("NX", create)
-            );
-            deleted?;
-            return created;
-        }
-        let Replaced(created) = inner
-            .connections
-            .query("start a new session after a logout", Repeat::Never, || {
-                Request::Transaction(vec![delete_command(&old_key), create()])
-            })
-            .await?;
-        Ok(created)
     }
 }
 
