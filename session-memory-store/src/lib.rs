@@ -44,6 +44,7 @@
 
 mod builder;
 mod eviction;
+mod held;
 mod sweeper;
 mod users;
 
@@ -61,6 +62,7 @@ pub use builder::MemoryStoreBuilder;
 pub use session_core::DEFAULT_TTL;
 
 use eviction::Evictor;
+use held::Held;
 use users::UserIndex;
 
 /// How often expired sessions are swept by default.
@@ -98,32 +100,6 @@ impl std::fmt::Debug for Inner {
             .field("ttl", &self.ttl)
             .field("evictor", &self.evictor)
             .finish_non_exhaustive()
-    }
-}
-
-/// A record as held: the deadline it was given, or the store's TTL from when it was
-/// written, is kept beside it so that the record itself comes back as it was written.
-#[derive(Debug)]
-struct Held {
-    record: StoredSession,
-    /// When the record stops being valid (`None`: never).
-    until: Option<SystemTime>,
-}
-
-impl Held {
-    fn is_expired_at(&self, now: SystemTime) -> bool {
-        self.until.is_some_and(|until| until <= now)
-    }
-
-    fn is_expired(&self) -> bool {
-        // The clock is read only for records that can expire.
-        self.until.is_some_and(|until| until <= SystemTime::now())
-    }
-
-    /// Unexpired, and a whole session rather than a renewal's successor record: what
-    /// an update or a merge may write over.
-    fn is_live(&self) -> bool {
-        !self.is_expired() && self.record.successor.is_none()
     }
 }
 
@@ -219,10 +195,7 @@ impl Inner {
     }
 
     fn hold(&self, record: &StoredSession) -> Held {
-        Held {
-            record: record.clone(),
-            until: self.until(record.expires),
-        }
+        Held::new(record.clone(), self.until(record.expires))
     }
 
     /// When a record with deadline `expires` is dropped: at it, or after the store's TTL.
@@ -244,7 +217,7 @@ impl SessionStorage for MemoryStore {
             .records
             .get(id)
             .filter(|held| !held.is_expired())
-            .map(|held| held.record.clone());
+            .map(|held| held.record());
         Ok(record)
     }
 
@@ -263,7 +236,9 @@ impl SessionStorage for MemoryStore {
             }
         };
         if created {
-            self.inner.users.saved(id, record);
+            if let Some(user) = &record.meta.user {
+                self.inner.users.saved(id, user);
+            }
         }
         // Only a create adds a record, so only a create can go past the cap. The shard
         // lock is released by now: eviction takes the shards one at a time.
@@ -284,7 +259,9 @@ impl SessionStorage for MemoryStore {
             _ => false,
         };
         if updated {
-            self.inner.users.saved(id, record);
+            if let Some(user) = &record.meta.user {
+                self.inner.users.saved(id, user);
+            }
         }
         Ok(updated)
     }
@@ -300,10 +277,10 @@ impl SessionStorage for MemoryStore {
     ) -> Result<bool, Error> {
         let merged = match self.inner.records.get_mut(id) {
             Some(mut held) if held.is_live() => {
-                let held = &mut *held;
-                changes.merge_into(&mut held.record, record);
-                held.until = self.inner.until(record.expires);
-                self.inner.users.saved(id, &held.record);
+                held.merge(changes, record, self.inner.until(record.expires));
+                if let Some(user) = held.user() {
+                    self.inner.users.saved(id, user);
+                }
                 true
             }
             // Deleted or expired meanwhile (or renewed): a save must not bring it back.
@@ -315,7 +292,9 @@ impl SessionStorage for MemoryStore {
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         let removed = self.inner.records.remove(id);
         Ok(removed.is_some_and(|(_, held)| {
-            self.inner.users.deleted(id, &held.record);
+            if let Some(user) = held.user() {
+                self.inner.users.deleted(id, user);
+            }
             !held.is_expired()
         }))
     }
@@ -337,14 +316,12 @@ impl SessionStorage for MemoryStore {
         let forwarded = match self.inner.records.get_mut(from) {
             Some(mut held) if held.is_live() => {
                 let until = SystemTime::now().checked_add(grace);
-                *held = Held {
-                    record: StoredSession {
-                        expires: until,
-                        successor: Some(to.clone()),
-                        ..StoredSession::default()
-                    },
-                    until,
+                let successor = StoredSession {
+                    expires: until,
+                    successor: Some(to.clone()),
+                    ..StoredSession::default()
                 };
+                *held = Held::new(successor, until);
                 true
             }
             _ => false,

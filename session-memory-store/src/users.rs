@@ -23,24 +23,25 @@ pub(crate) struct UserIndex {
 }
 
 impl UserIndex {
-    /// Notes that `record`, written under `id`, is bound to its user (if it is).
-    pub(crate) fn saved(&self, id: &SessionId, record: &StoredSession) {
-        if let Some(user) = &record.meta.user {
-            self.users
-                .entry(user.clone())
-                .or_default()
-                .insert(id.clone());
+    /// Notes that the record written under `id` is bound to `user`.
+    pub(crate) fn saved(&self, id: &SessionId, user: &str) {
+        // Looked up first: a user's later saves find their entry without a new String.
+        if let Some(mut ids) = self.users.get_mut(user) {
+            ids.insert(id.clone());
+            return;
         }
+        self.users
+            .entry(user.to_owned())
+            .or_default()
+            .insert(id.clone());
     }
 
-    /// Notes that the record under `id`, bound as `record` says, is gone.
-    pub(crate) fn deleted(&self, id: &SessionId, record: &StoredSession) {
-        if let Some(user) = &record.meta.user {
-            self.users.remove_if_mut(user, |_, ids| {
-                ids.remove(id);
-                ids.is_empty()
-            });
-        }
+    /// Notes that the record under `id`, bound to `user`, is gone.
+    pub(crate) fn deleted(&self, id: &SessionId, user: &str) {
+        self.users.remove_if_mut(user, |_, ids| {
+            ids.remove(id);
+            ids.is_empty()
+        });
     }
 
     /// The live sessions of `user` in `records`, pruning entries that are not.
@@ -60,9 +61,8 @@ impl UserIndex {
         for id in ids {
             let record = records
                 .get(&id)
-                .filter(|held| held.is_live())
-                .map(|held| held.record.clone())
-                .filter(|record| record.meta.user.as_deref() == Some(user));
+                .filter(|held| held.is_live() && held.user() == Some(user))
+                .map(|held| held.record());
             match record {
                 Some(record) => live.push((id, record)),
                 None => stale.push(id),
