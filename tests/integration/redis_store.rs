@@ -724,3 +724,42 @@ async fn commands_per_request_kind_with_a_user_bound() {
         assert_eq!(spent, wanted, "{path} with a user bound");
     }
 }
+
+/// Listing a user's sessions is one read of the index and one `MGET` per page of
+/// records, however many sessions there are (here 30, one page).
+#[tokio::test]
+async fn listing_a_users_sessions_is_two_commands() {
+    let server = RedisServer::start();
+    let store = RedisStore::builder()
+        .url(server.url())
+        .build()
+        .expect("valid");
+    let backend: std::sync::Arc<dyn session_core::SessionBackend> = std::sync::Arc::new(store);
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let session = session_core::Session::new(backend.clone(), None);
+        session.load().await.expect("load");
+        session.set_user("ada").expect("bind");
+        session.commit().await.expect("commit");
+        ids.push(session.id().expect("id"));
+    }
+    let asking = session_core::Session::new(backend, Some(ids[0].as_str().to_owned()));
+    asking.load().await.expect("load");
+    let mut conn = raw(&server.url()).await;
+    let before = command_calls(&mut conn).await;
+    let listed = asking.user_sessions().await.expect("list");
+    let after = command_calls(&mut conn).await;
+    assert_eq!(listed.len(), 30);
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    let spent: BTreeMap<String, u64> = after
+        .iter()
+        .filter(|(name, _)| name.as_str() != "info")
+        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, calls)| *calls > 0)
+        .collect();
+    let wanted: BTreeMap<String, u64> = [("zrangebyscore", 1), ("mget", 1), ("ping", 2)]
+        .into_iter()
+        .map(|(name, calls)| (name.to_owned(), calls))
+        .collect();
+    assert_eq!(spent, wanted);
+}
