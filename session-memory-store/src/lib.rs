@@ -191,6 +191,7 @@ impl Inner {
         let before = self.records.len();
         // `retain` locks one shard at a time, so requests on other shards go on meanwhile.
         self.records.retain(|_, held| !held.is_expired_at(now));
+        self.users.prune(&self.records);
         before.saturating_sub(self.records.len())
     }
 

@@ -283,3 +283,34 @@ async fn expired_records_go_before_any_live_one_is_evicted() {
     assert_eq!(store.len(), 6, "only the expired ones went");
     assert_eq!(store.evicted(), 0);
 }
+
+/// A user's index entry goes with the sweep that removes its expired record, whether
+/// or not anyone ever lists the user's sessions.
+#[tokio::test]
+async fn a_sweep_drops_the_index_entries_of_expired_sessions() {
+    let store = MemoryStore::new();
+    let bound = |expires| StoredSession {
+        meta: session_core::SessionMeta {
+            user: Some("ada".into()),
+            ..session_core::SessionMeta::default()
+        },
+        ..record(1, expires)
+    };
+    let past = SystemTime::now() - Duration::from_millis(1);
+    store
+        .create(&id(), &bound(Some(past)))
+        .await
+        .expect("create");
+    let live = SystemTime::now() + Duration::from_secs(60);
+    store
+        .create(&id(), &record(1, Some(live)))
+        .await
+        .expect("create");
+    assert_eq!(store.inner.users.users(), 1);
+    assert_eq!(store.purge_expired(), 1);
+    assert_eq!(
+        store.inner.users.users(),
+        0,
+        "the entry outlived its session"
+    );
+}

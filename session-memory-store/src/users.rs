@@ -80,6 +80,44 @@ impl UserIndex {
     }
 }
 
+impl UserIndex {
+    /// Drops every entry whose record is gone, ended or rebound: run by each sweep, so
+    /// that an index entry outlives its session by at most a sweep interval even for
+    /// a user who never lists.
+    pub(crate) fn prune(&self, records: &DashMap<SessionId, Held>) {
+        // A snapshot first, for the same lock order as `live`.
+        let snapshot: Vec<(String, Vec<SessionId>)> = self
+            .users
+            .iter()
+            .map(|entry| (entry.key().clone(), entry.value().iter().cloned().collect()))
+            .collect();
+        for (user, ids) in snapshot {
+            let stale: Vec<SessionId> = ids
+                .into_iter()
+                .filter(|id| {
+                    !records
+                        .get(id)
+                        .is_some_and(|held| held.is_live() && held.user() == Some(user.as_str()))
+                })
+                .collect();
+            if !stale.is_empty() {
+                self.users.remove_if_mut(&user, |_, ids| {
+                    for id in &stale {
+                        ids.remove(id);
+                    }
+                    ids.is_empty()
+                });
+            }
+        }
+    }
+
+    /// How many users have an entry, for the tests.
+    #[cfg(test)]
+    pub(crate) fn users(&self) -> usize {
+        self.users.len()
+    }
+}
+
 /// How a live session is listed: its handle and times, never its ID.
 pub(crate) fn listed(
     id: &SessionId,
