@@ -4,8 +4,8 @@
 //! Entries are added whenever a record bound to a user is written, and dropped when
 //! the record is deleted. An entry can go stale (the record expired, was evicted, or
 //! was rebound to another user): listing checks every entry against its record and
-//! prunes the stale ones, so none is ever reported as live, and none outlives the
-//! first listing after its session ended.
+//! prunes the stale ones, so none is ever reported as live; and every sweep prunes the
+//! whole index, so none outlives its session by more than a sweep interval.
 //!
 //! [`Session::user_sessions`]: session_core::Session::user_sessions
 
