@@ -55,6 +55,7 @@ mod policy;
 mod record;
 mod session;
 mod storage;
+mod successor;
 
 #[cfg(feature = "axum")]
 mod axum;
@@ -66,11 +67,12 @@ pub use constant_time::constant_time_eq;
 pub use data::{SessionData, ValueMap};
 pub use error::{BoxError, Error, JsonError};
 pub use id::{hashed_key, session_handle, SessionId};
-pub use meta::{Revoke, SessionMeta, UserSession};
+pub use meta::{Revoke, SessionMeta, UserSession, REVOKE_ROUNDS};
 pub use policy::{IdleRefresh, SessionPolicy};
 pub use record::{time_from_unix_millis, unix_millis};
 pub use session::{CookieUpdate, Session, Transport};
 pub use storage::{MoveOutcome, SessionStorage, StoredSession, DEFAULT_TTL};
+pub use successor::Successor;
 
 /// Re-exported so backends and users implement the traits with the same macro version.
 pub use async_trait::async_trait;

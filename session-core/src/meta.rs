@@ -76,8 +76,8 @@ impl fmt::Debug for SessionMeta {
 /// [`Session::user_sessions`](crate::Session::user_sessions): never the ID itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSession {
-    /// An opaque name for the session, stable across requests, from which the ID
-    /// cannot be recovered: what a "log out this device" button sends back to
+    /// An opaque name for the session, stable while it keeps its ID (a renewal or a
+    /// regeneration gives it a new one), from which the ID cannot be recovered: what a "log out this device" button sends back to
     /// [`Session::revoke_user_session`](crate::Session::revoke_user_session).
     pub handle: String,
     /// When the session was first saved, if known.
@@ -92,6 +92,11 @@ pub struct UserSession {
     /// True for the session of the request asking.
     pub current: bool,
 }
+
+/// How many times a store that revokes from its index lists the user's sessions again
+/// after deleting them: a session renewed or moved meanwhile is found under its new ID
+/// by the next listing.
+pub const REVOKE_ROUNDS: usize = 3;
 
 /// Which of a user's sessions to end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -61,8 +61,12 @@ pub struct SessionPolicy {
     /// server still enforces both timeouts.
     pub persistent: bool,
     /// Renew the session's ID (as [`regenerate_id`](crate::Session::regenerate_id)
-    /// does) on the first request that loads it this long after the ID was issued, so
-    /// a stolen ID stops working (`None`, the default: never).
+    /// does) on the first request that loads it this long after the ID was issued
+    /// (`None`, the default: never). A stolen ID then stops working once the real user
+    /// has used the session after the interval and the grace period has passed (on
+    /// server-side storage: a copied cookie-storage cookie stays valid until its
+    /// deadline); a thief who uses it first is the one handed the new ID, so renewal
+    /// shortens a stolen ID's life rather than preventing its use.
     pub id_renewal: Option<Duration>,
     /// How long the old ID of a renewal keeps working, serving only the renewed
     /// session, for parallel requests that were sent with it. Default

@@ -7,7 +7,7 @@ use serde::de::{Error as _, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Error, SessionData, SessionId, SessionMeta, StoredSession, ValueMap};
+use crate::{Error, SessionData, SessionMeta, StoredSession, Successor, ValueMap};
 
 /// The optional third element: `{"meta": {…}, "expires": ms, "created": ms, "issued":
 /// ms, "used": ms, "next": id, "rev": n}` (times in milliseconds since the Unix epoch;
@@ -198,7 +198,7 @@ impl StoredSession {
             created: self.created.map(unix_millis),
             issued: self.id_issued.map(unix_millis),
             used: self.last_used.map(unix_millis),
-            next: self.successor.as_ref().map(|id| id.as_str().to_owned()),
+            next: self.successor.as_ref().map(|next| next.as_str().to_owned()),
             rev: revision,
         };
         (!stamp.is_empty()).then_some(stamp)
@@ -356,8 +356,8 @@ impl<'de> Visitor<'de> for RecordVisitor {
         let successor = match stamp.next {
             None => None,
             Some(text) => Some(
-                SessionId::parse(&text)
-                    .ok_or_else(|| A::Error::custom("a successor that is not a session id"))?,
+                Successor::from_stored(text)
+                    .ok_or_else(|| A::Error::custom("a successor that is not a sealed id"))?,
             ),
         };
         Ok(StoredSession {
@@ -432,7 +432,7 @@ mod tests {
             },
             id_issued: at(2),
             last_used: at(5),
-            successor: SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6"),
+            successor: Successor::from_stored("c2VhbGVk".to_owned()),
             ..StoredSession::default()
         };
         let text = record.to_json_revised(4).expect("serializes");
@@ -441,7 +441,7 @@ mod tests {
             concat!(
                 r#"[{},{},{"meta":{"persistent":false,"lifetime":60000,"user":"ada","#,
                 r#""label":"laptop","gen":3},"expires":9,"created":1,"issued":2,"used":5,"#,
-                r#""next":"f81d4fae-7dec-11d0-a765-00a0c91e6bf6","rev":4}]"#
+                r#""next":"c2VhbGVk","rev":4}]"#
             )
         );
         let parsed = StoredSession::from_json(&text).expect("parses");
@@ -454,8 +454,8 @@ mod tests {
         );
         let bare = record.stamp_without_meta_to_json(None).expect("serializes");
         assert!(!bare.expect("a stamp").contains("meta"));
-        // A successor that is not an ID is a corrupt record, never followed.
-        let forged = text.replace("f81d4fae-7dec-11d0-a765-00a0c91e6bf6", "../etc");
+        // A successor that cannot be a sealed ID is a corrupt record, never followed.
+        let forged = text.replace("c2VhbGVk", "../etc");
         assert!(StoredSession::from_json(&forged).is_err());
     }
 

@@ -4,7 +4,9 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use crate::{Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, UserSession};
+use crate::{
+    Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, Successor, UserSession,
+};
 
 mod by_id;
 
@@ -28,6 +30,11 @@ pub enum MoveOutcome {
     /// The old record is gone, but the new ID was taken (a collision): nothing was
     /// stored under it. The caller creates the record under a fresh ID instead.
     IdTaken,
+    /// ([`renew`](SessionStorage::renew) only.) The record under the old ID changed
+    /// since the request loaded it (a parallel request wrote it): nothing moved, and
+    /// the old record is as it was, so that the parallel write is not lost. The caller
+    /// saves into the old record instead; the renewal waits for a later request.
+    Changed,
 }
 
 /// A session record as a [`SessionStorage`] keeps it.
@@ -62,7 +69,7 @@ pub struct StoredSession {
     /// that replaced it. Loading the old ID during the grace period serves the
     /// successor's session; [`update`](SessionStorage::update) and
     /// [`merge`](SessionStorage::merge) treat such a record as absent.
-    pub successor: Option<SessionId>,
+    pub successor: Option<Successor>,
 }
 
 impl StoredSession {
@@ -272,8 +279,12 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// request racing the renewal with the old ID starts a fresh session. Override it
     /// where the backend can write both records safely (memory, Redis and memcached
     /// do). A store that overrides it must treat a successor record as absent for
-    /// [`update`](Self::update) and [`merge`](Self::merge), so that a save racing the
-    /// renewal never turns the old ID back into a whole session.
+    /// [`merge`](Self::merge) (the blanket impl never calls [`update`](Self::update)
+    /// on a loaded session), so that a save racing the renewal never turns the old ID
+    /// back into a whole session, and must answer [`MoveOutcome::Changed`] (moving
+    /// nothing) when the old record is no longer the one the request loaded
+    /// ([`StoredSession::revision`]), so that a write landing between the load and the
+    /// renewal is not lost.
     ///
     /// [`SessionPolicy::id_renewal`]: crate::SessionPolicy::id_renewal
     ///

@@ -249,7 +249,13 @@ impl Inner {
             return Ok(true);
         };
         let record = &*self.with_generation(record).await?;
-        let mut known = record.revision.map(|cas| (record.to_json(), cas));
+        // A request that rebinds the session re-reads the record first, so that a
+        // revocation since it loaded is seen (rebinding would otherwise put a revoked
+        // record on a live generation).
+        let mut known = record
+            .revision
+            .filter(|_| changes.meta.is_none())
+            .map(|cas| (record.to_json(), cas));
         for attempt in 0..CAS_ATTEMPTS {
             let (json, cas) = match known.take() {
                 Some((json, cas)) => (json?, cas),

@@ -318,9 +318,9 @@ impl Inner {
 impl MemcacheStore {
     /// [`renew`](session_core::SessionStorage::renew): creates the renewed record,
     /// then swaps the old one for its successor record, by compare-and-swap against
-    /// the item the request loaded, so that a record revoked or ended meanwhile is
-    /// never turned into a pointer to a live session. If the old one is gone, the
-    /// renewed record is deleted again and the session is over.
+    /// the item the request loaded, so that a record written, revoked or ended
+    /// meanwhile is never turned into a pointer to a live session. Otherwise the
+    /// renewed record is deleted again and the caller saves into what is there.
     pub(crate) async fn renew_with_grace(
         &self,
         from: &SessionId,
@@ -337,7 +337,7 @@ impl MemcacheStore {
         }
         let successor = StoredSession {
             expires: std::time::SystemTime::now().checked_add(grace),
-            successor: Some(to.clone()),
+            successor: Some(session_core::Successor::seal(from, to)),
             ..StoredSession::default()
         };
         let Some(exptime) = inner.exptime_for(successor.expires) else {
@@ -350,53 +350,51 @@ impl MemcacheStore {
             inner.delete_key(&to_key).await?;
             Ok(MoveOutcome::Gone)
         };
-        let mut loaded = record.revision;
-        for _ in 0..CAS_ATTEMPTS {
-            let cas = match loaded.take() {
-                Some(cas) => cas,
-                None => {
-                    let Some(item) = inner.read_key(&from_key).await? else {
-                        return gone().await;
-                    };
-                    let live = StoredSession::decode_live(&item.data, "memcached")
-                        .filter(|now| now.successor.is_none());
-                    match live {
-                        Some(now) if inner.is_unrevoked(&now).await? => {}
-                        _ => return gone().await,
-                    }
-                    let Some(cas) = item.cas else {
-                        return if inner
-                            .write_key(&from_key, &successor, SetMode::Update)
-                            .await?
-                        {
-                            Ok(MoveOutcome::Moved)
-                        } else {
-                            gone().await
-                        };
-                    };
-                    cas
+        let cas = match record.revision {
+            Some(cas) => cas,
+            None => {
+                // A server that sends no CAS values: replace the record if it is still
+                // a live, unrevoked session (a parallel write may be lost, as on every
+                // write to such a server).
+                let Some(item) = inner.read_key(&from_key).await? else {
+                    return gone().await;
+                };
+                let live = StoredSession::decode_live(&item.data, "memcached")
+                    .filter(|now| now.successor.is_none());
+                match live {
+                    Some(now) if inner.is_unrevoked(&now).await? => {}
+                    _ => return gone().await,
                 }
-            };
-            let command = Command::Swap {
-                key: &from_key,
-                value: &json,
-                exptime,
-                cas,
-            };
-            match inner
-                .server(&from_key)
-                .run("renew a session's id", command)
-                .await?
-            {
-                Outcome::Swapped(Swap::Stored) => return Ok(MoveOutcome::Moved),
-                Outcome::Swapped(Swap::Gone) => return gone().await,
-                Outcome::Swapped(Swap::Changed) => {}
-                _ => unreachable!("`Command::outcome` answers a swap with `Swapped` only"),
+                return if inner
+                    .write_key(&from_key, &successor, SetMode::Update)
+                    .await?
+                {
+                    Ok(MoveOutcome::Moved)
+                } else {
+                    gone().await
+                };
             }
+        };
+        let command = Command::Swap {
+            key: &from_key,
+            value: &json,
+            exptime,
+            cas,
+        };
+        match inner
+            .server(&from_key)
+            .run("renew a session's id", command)
+            .await?
+        {
+            Outcome::Swapped(Swap::Stored) => Ok(MoveOutcome::Moved),
+            Outcome::Swapped(Swap::Gone) => gone().await,
+            // Written since this request loaded it (or renewed by a parallel one): keep
+            // that; the caller saves into what is there.
+            Outcome::Swapped(Swap::Changed) => {
+                inner.delete_key(&to_key).await?;
+                Ok(MoveOutcome::Changed)
+            }
+            _ => unreachable!("`Command::outcome` answers a swap with `Swapped` only"),
         }
-        Err(Error::Contended {
-            backend: "memcached",
-            attempts: CAS_ATTEMPTS,
-        })
     }
 }

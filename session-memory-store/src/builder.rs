@@ -66,6 +66,7 @@ impl MemoryStoreBuilder {
         let inner = Arc::new(Inner {
             records: dashmap::DashMap::new(),
             users: crate::users::UserIndex::default(),
+            versions: std::sync::atomic::AtomicU64::new(1),
             ttl: self.ttl,
             evictor: Evictor::new(self.max_sessions),
             _stop_sweeper: stop,

@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use session_core::{SessionChanges, SessionData, SessionId, SessionMeta, StoredSession};
+use session_core::{SessionChanges, SessionData, SessionMeta, StoredSession, Successor};
 
 /// A held record, with when it stops being valid.
 #[derive(Debug)]
@@ -16,6 +16,10 @@ pub(crate) struct Held {
     expires: Option<SystemTime>,
     created: Option<SystemTime>,
     rare: Option<Box<Rare>>,
+    /// Which write this is: new for every write, handed out as the record's
+    /// [`revision`](StoredSession::revision), so a renewal can tell whether the record
+    /// is still the one its request loaded.
+    version: u64,
     /// When the record stops being valid (`None`: never): its deadline, or the store's
     /// TTL from when it was written.
     pub(crate) until: Option<SystemTime>,
@@ -27,12 +31,12 @@ struct Rare {
     meta: SessionMeta,
     id_issued: Option<SystemTime>,
     last_used: Option<SystemTime>,
-    successor: Option<SessionId>,
+    successor: Option<Successor>,
 }
 
 impl Held {
-    /// Holds `record` until `until`.
-    pub(crate) fn new(record: StoredSession, until: Option<SystemTime>) -> Self {
+    /// Holds `record` until `until`, as write `version`.
+    pub(crate) fn new(record: StoredSession, until: Option<SystemTime>, version: u64) -> Self {
         let rare = Rare {
             meta: record.meta,
             id_issued: record.id_issued,
@@ -44,6 +48,7 @@ impl Held {
             expires: record.expires,
             created: record.created,
             rare: (rare != Rare::default()).then(|| Box::new(rare)),
+            version,
             until,
         }
     }
@@ -54,6 +59,7 @@ impl Held {
             data: self.data.clone(),
             expires: self.expires,
             created: self.created,
+            revision: Some(self.version),
             ..StoredSession::default()
         };
         if let Some(rare) = &self.rare {
@@ -72,8 +78,9 @@ impl Held {
         changes: &SessionChanges,
         saving: &StoredSession,
         until: Option<SystemTime>,
+        version: u64,
     ) {
-        let placeholder = Self::new(StoredSession::default(), None);
+        let placeholder = Self::new(StoredSession::default(), None, 0);
         let held = std::mem::replace(self, placeholder);
         let mut record = StoredSession {
             data: held.data,
@@ -89,7 +96,12 @@ impl Held {
             record.successor = rare.successor;
         }
         changes.merge_into(&mut record, saving);
-        *self = Self::new(record, until);
+        *self = Self::new(record, until, version);
+    }
+
+    /// Whether this is still the record a request loaded as `revision`.
+    pub(crate) fn is_version(&self, revision: Option<u64>) -> bool {
+        revision == Some(self.version)
     }
 
     /// The user the record is bound to.
@@ -129,9 +141,15 @@ mod tests {
             created: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(5)),
             ..StoredSession::default()
         };
-        let held = Held::new(plain.clone(), None);
+        let held = Held::new(plain.clone(), None, 1);
         assert!(held.rare.is_none());
-        assert_eq!(held.record(), plain);
+        assert_eq!(
+            held.record(),
+            StoredSession {
+                revision: Some(1),
+                ..plain.clone()
+            }
+        );
 
         let bound = StoredSession {
             meta: SessionMeta {
@@ -141,16 +159,26 @@ mod tests {
             last_used: plain.created,
             ..plain
         };
-        let held = Held::new(bound.clone(), None);
+        let held = Held::new(bound.clone(), None, 2);
         assert_eq!(held.user(), Some("ada"));
-        assert_eq!(held.record(), bound);
+        assert_eq!(
+            held.record(),
+            StoredSession {
+                revision: Some(2),
+                ..bound
+            }
+        );
         assert!(held.is_live());
         let successor = Held::new(
             StoredSession {
-                successor: Some(SessionId::generate().expect("id")),
+                successor: Some(Successor::seal(
+                    &session_core::SessionId::generate().expect("id"),
+                    &session_core::SessionId::generate().expect("id"),
+                )),
                 ..StoredSession::default()
             },
             None,
+            3,
         );
         assert!(!successor.is_live());
     }

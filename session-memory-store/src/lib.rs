@@ -82,6 +82,8 @@ struct Inner {
     records: DashMap<SessionId, Held>,
     /// Which sessions each user has, for listing and revoking them.
     users: UserIndex,
+    /// The last record version handed out ([`Held`]'s `version`).
+    versions: std::sync::atomic::AtomicU64,
     /// The lifetime of a record written without a deadline (`None`: until deleted).
     ttl: Option<Duration>,
     evictor: Evictor,
@@ -196,7 +198,17 @@ impl Inner {
     }
 
     fn hold(&self, record: &StoredSession) -> Held {
-        Held::new(record.clone(), self.until(record.expires))
+        Held::new(
+            record.clone(),
+            self.until(record.expires),
+            self.next_version(),
+        )
+    }
+
+    /// A version for the next write: never one handed out before by this store.
+    fn next_version(&self) -> u64 {
+        self.versions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// When a record with deadline `expires` is dropped: at it, or after the store's TTL.
@@ -278,7 +290,8 @@ impl SessionStorage for MemoryStore {
     ) -> Result<bool, Error> {
         let merged = match self.inner.records.get_mut(id) {
             Some(mut held) if held.is_live() => {
-                held.merge(changes, record, self.inner.until(record.expires));
+                let version = self.inner.next_version();
+                held.merge(changes, record, self.inner.until(record.expires), version);
                 if let Some(user) = held.user() {
                     self.inner.users.saved(id, user);
                 }
@@ -315,14 +328,20 @@ impl SessionStorage for MemoryStore {
             return Ok(MoveOutcome::IdTaken);
         }
         let forwarded = match self.inner.records.get_mut(from) {
+            Some(held) if held.is_live() && !held.is_version(record.revision) => {
+                // Written by a parallel request since this one loaded it: keep that.
+                drop(held);
+                self.delete(to).await?;
+                return Ok(MoveOutcome::Changed);
+            }
             Some(mut held) if held.is_live() => {
                 let until = SystemTime::now().checked_add(grace);
                 let successor = StoredSession {
                     expires: until,
-                    successor: Some(to.clone()),
+                    successor: Some(session_core::Successor::seal(from, to)),
                     ..StoredSession::default()
                 };
-                *held = Held::new(successor, until);
+                *held = Held::new(successor, until, self.inner.next_version());
                 true
             }
             _ => false,
@@ -365,12 +384,24 @@ impl SessionStorage for MemoryStore {
 
     async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
         let mut ended = 0;
-        for (id, _) in self.inner.users.live(user, &self.inner.records) {
-            if matches!(which, Revoke::AllBut(kept) if *kept == id) {
-                continue;
+        // A session renewed or moved while this runs lives on under an ID the first
+        // listing did not have: the next round finds it there.
+        for _ in 0..session_core::REVOKE_ROUNDS {
+            let listed: Vec<SessionId> = self
+                .inner
+                .users
+                .live(user, &self.inner.records)
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| !matches!(which, Revoke::AllBut(kept) if kept == id))
+                .collect();
+            if listed.is_empty() {
+                break;
             }
-            if self.delete(&id).await? {
-                ended += 1;
+            for id in listed {
+                if self.delete(&id).await? {
+                    ended += 1;
+                }
             }
         }
         Ok(ended)

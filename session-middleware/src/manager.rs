@@ -121,8 +121,9 @@ impl SessionManager {
     /// that keep no cookie jar, and hands new or renewed tokens back in a response
     /// header ([`HeaderTokens`]; its module docs give the CSRF reasoning). Same
     /// signing and rules as the cookie: a bad token gives a fresh session. A request
-    /// carrying both prefers the header; a response to a header-carried session never
-    /// sets a cookie.
+    /// carrying both prefers the header, if the token is one of ours (a bearer token
+    /// for something else, beside a session cookie, leaves the cookie in charge); a
+    /// response to a header-carried session never sets a cookie.
     ///
     /// ```
     /// use http::header::{HeaderMap, AUTHORIZATION};
@@ -236,13 +237,19 @@ impl SessionManager {
     /// never asks for its session costs neither.
     pub fn session_from_headers(&self, headers: &HeaderMap) -> Session {
         if let Some(token) = self.tokens.as_ref().and_then(|tokens| tokens.find(headers)) {
-            let session = Session::with_policy(
-                self.backend.clone(),
-                self.policy.clone(),
-                Some(token.to_owned()),
-            );
-            session.set_transport(Transport::Header);
-            return session;
+            // A bearer token that is not ours (an OAuth or gateway token) does not
+            // shadow the session cookie; without a cookie, the client is an API client
+            // and gets a fresh session by header.
+            let ours = self.cookie.verify(token).is_some();
+            if ours || !headers.contains_key(http::header::COOKIE) {
+                let session = Session::with_policy(
+                    self.backend.clone(),
+                    self.policy.clone(),
+                    Some(token.to_owned()).filter(|_| ours),
+                );
+                session.set_transport(Transport::Header);
+                return session;
+            }
         }
         let mut candidates = cookie_candidates(headers, self.cookie.name());
         let chosen = match (candidates.next(), candidates.next()) {

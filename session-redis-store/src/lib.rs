@@ -48,8 +48,9 @@
 //! (after a restart) is sent once whole with `EVAL`. A new session started after a
 //! logout in the same request is `DEL old` + `SET new NX` in one `MULTI` pipeline (two
 //! concurrent commands on a cluster). An ACL user therefore needs `+get +getex +set
-//! +del +evalsha +eval +multi +exec +ping` (or `+@read +@write +@scripting
-//! +@transaction +ping`). Requests share a few multiplexed connections instead of a pool (the
+//! +del +evalsha +eval +multi +exec +ping`, and for sessions bound to a user (the
+//! per-user index, `users.rs`) `+zadd +zrange +zrangebyscore +zremrangebyscore +zrem
+//! +pexpireat +mget` (or `+@read +@write +@scripting +@transaction +ping`). Requests share a few multiplexed connections instead of a pool (the
 //! `session-connections` crate says why), and on one node concurrent commands travel
 //! together as one pipeline (`batch.rs`), which ends in a `PING` whose echo proves the
 //! replies line up with the commands (one per batch, not per command).

@@ -47,8 +47,9 @@ return 2",
 
 /// Turns the record at `KEYS[1]` into a renewal's successor record `ARGV[1]` for
 /// `ARGV[2]` milliseconds, only if it is a whole session (present, and not already a
-/// successor record, which holds `"next":` in an otherwise empty record). Answers 1
-/// when done, 0 when the record was gone.
+/// successor record, which holds `"next":` in an otherwise empty record) and still the
+/// one the request loaded (its stamp's `"rev"` is `ARGV[3]`). Answers 1 when done, 0
+/// when the record was gone or a successor, 2 when it changed since it was loaded.
 pub(crate) static FORWARD: LazyLock<LuaScript> = LazyLock::new(|| {
     LuaScript::new(
         "\
@@ -56,6 +57,9 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 if string.sub(raw, 1, 8) == '[{},{},{' and string.find(raw, '\"next\":\"', 1, true) then
   return 0
+end
+if ARGV[3] == '' or string.match(string.sub(raw, -40), '\"rev\":(%d+)}%]$') ~= ARGV[3] then
+  return 2
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1",

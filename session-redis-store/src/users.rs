@@ -48,7 +48,14 @@ impl Inner {
             return write.await;
         };
         let now = unix_millis(SystemTime::now());
-        let ends = now.saturating_add(millis(ttl.unwrap_or(MAX_TTL)));
+        // When the session ends: its deadline, never the key's TTL, which a sliding TTL
+        // keeps pushing on reads the index never sees. Without a deadline, a key TTL
+        // may slide for ever: the entry stays until a listing finds the record gone.
+        let ends = match (record.expires, self.sliding_ttl) {
+            (Some(deadline), _) => unix_millis(deadline),
+            (None, Some(_)) => now.saturating_add(millis(MAX_TTL)),
+            (None, None) => now.saturating_add(millis(ttl.unwrap_or(MAX_TTL))),
+        };
         let index = self.index_key(user);
         let noted = self.connections.run_script::<Done>(
             "note a session in its user's index",
@@ -192,21 +199,31 @@ impl RedisStore {
             Revoke::All => None,
             Revoke::AllBut(id) => Some(self.key(id)),
         };
-        let keys: Vec<String> = self
-            .inner
-            .live_sessions(user)
-            .await?
-            .into_iter()
-            .map(|(key, _)| key)
-            .filter(|key| kept.as_deref() != Some(key.as_str()))
-            .collect();
-        self.inner.delete_sessions(user, &keys).await
+        let mut ended = 0;
+        // A session renewed or moved while this runs lives on under a key the first
+        // listing did not have: the next round finds it there.
+        for _ in 0..session_core::REVOKE_ROUNDS {
+            let keys: Vec<String> = self
+                .inner
+                .live_sessions(user)
+                .await?
+                .into_iter()
+                .map(|(key, _)| key)
+                .filter(|key| kept.as_deref() != Some(key.as_str()))
+                .collect();
+            if keys.is_empty() {
+                break;
+            }
+            ended += self.inner.delete_sessions(user, &keys).await?;
+        }
+        Ok(ended)
     }
 
     /// [`renew`](session_core::SessionStorage::renew): creates the renewed record,
     /// then turns the old one into its successor record by a script that does so only
-    /// if the old one is still a whole session; if it was gone (a logout landed
-    /// first), the renewed record is deleted again and the session is over. Two
+    /// if the old one is still the whole session the request loaded; if it was gone
+    /// (a logout landed first), renewed by a parallel request, or written since, the
+    /// renewed record is deleted again and the caller saves into what is there. Two
     /// steps, each on one key, so the same on a cluster. At no moment does the old
     /// ID load nothing while the session lives.
     pub(crate) async fn renew_with_grace(
@@ -241,25 +258,37 @@ impl RedisStore {
         }
         let successor = StoredSession {
             expires: SystemTime::now().checked_add(grace),
-            successor: Some(to.clone()),
+            successor: Some(session_core::Successor::seal(from, to)),
             ..StoredSession::default()
         };
         let successor = successor.to_json_revised(scripts::new_revision())?;
+        let loaded = record
+            .revision
+            .map(|rev| rev.to_string())
+            .unwrap_or_default();
         let forwarded: i64 = inner
             .connections
             .run_script(
                 "renew a session's id",
-                Repeat::Safe,
+                // A resend after a lost reply would find its own successor record and
+                // answer "gone", and the renewed record would be deleted.
+                Repeat::Never,
                 &scripts::FORWARD,
                 |cmd| {
-                    cmd.arg(1).arg(&from_key).arg(&successor).arg(millis(grace));
+                    cmd.arg(1)
+                        .arg(&from_key)
+                        .arg(&successor)
+                        .arg(millis(grace))
+                        .arg(&loaded);
                 },
             )
             .await?;
-        if forwarded != 1 {
-            inner.delete_key(&to_key).await?;
-            return Ok(MoveOutcome::Gone);
-        }
-        Ok(MoveOutcome::Moved)
+        let outcome = match forwarded {
+            1 => return Ok(MoveOutcome::Moved),
+            2 => MoveOutcome::Changed,
+            _ => MoveOutcome::Gone,
+        };
+        inner.delete_key(&to_key).await?;
+        Ok(outcome)
     }
 }

@@ -150,3 +150,33 @@ async fn the_header_names_are_configurable() {
     let counted = call(&app, "/count", Some((name, issued))).await;
     assert_eq!(body_text(counted).await, "101");
 }
+
+/// A bearer token that is not ours (an OAuth access token for another API) beside
+/// the session cookie leaves the cookie in charge; alone, it is an API client's bad
+/// token: a fresh session answered by header.
+#[tokio::test]
+async fn a_foreign_bearer_token_does_not_shadow_the_cookie() {
+    let app = app(layer());
+    let jar = session_cookie(&call(&app, "/count", None).await).expect("a cookie");
+    let request = Request::get("/count")
+        .header(COOKIE, format!("sid={jar}"))
+        .header(
+            AUTHORIZATION,
+            "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl",
+        )
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(token(&response), None, "answered by header");
+    assert_eq!(
+        body_text(response).await,
+        "2",
+        "the cookie session was ignored"
+    );
+    let alone = call(&app, "/count", bearer("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")).await;
+    assert!(alone.headers().get(SET_COOKIE).is_none());
+    assert!(
+        token(&alone).is_some(),
+        "a fresh session's token, by header"
+    );
+}

@@ -194,6 +194,9 @@ macro_rules! backend_conformance {
             login::renewal_moves_the_session_and_the_old_id_serves_it_for_the_grace_only,
             login::a_save_racing_a_renewal_lands_in_the_renewed_session,
             login::a_parallel_write_keeps_a_binding_made_meanwhile,
+            login::revoking_others_at_login_keeps_the_new_session,
+            login::parallel_requests_due_for_renewal_keep_the_user_logged_in,
+            login::a_write_landing_during_a_renewal_is_kept,
         );
     };
     (@cases $make:expr, $capabilities:expr; $($module:ident::$case:ident),+ $(,)?) => {

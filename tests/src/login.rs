@@ -353,3 +353,110 @@ pub async fn a_parallel_write_keeps_a_binding_made_meanwhile(
     assert_eq!(meta.label.as_deref(), Some("tablet"));
     assert_eq!(meta.persistent, Some(false));
 }
+
+/// "Log out other devices" in the very request that logs in (after its
+/// `regenerate_id`, before the save): the new session is the one kept.
+pub async fn revoking_others_at_login_keeps_the_new_session(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.users {
+        return;
+    }
+    let mut old_device = Browser::new(backend.clone());
+    old_device.request(log_in("fay", "old")).await;
+    let mut device = Browser::new(backend);
+    device.request(|s| s.set("a", 1).expect("set")).await;
+    let session = device.open().await;
+    log_in("fay", "new")(&session);
+    assert_eq!(session.revoke_other_sessions().await.expect("revoke"), 1);
+    assert!(matches!(
+        device.close(&session).await,
+        CookieUpdate::Set { .. }
+    ));
+    let (after, _) = device.request(|_| {}).await;
+    assert_eq!(
+        after.user().expect("user").as_deref(),
+        Some("fay"),
+        "the kept session ended"
+    );
+    let listed = after.user_sessions().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].current, "the kept session is the current one");
+    let (old, _) = old_device.request(|_| {}).await;
+    assert_eq!(
+        old.user().expect("user"),
+        None,
+        "the old device stayed logged in"
+    );
+}
+
+/// Two requests both past the renewal interval (a page's parallel requests): both
+/// plan a renewal, one renews, and the other's save lands in the renewed session:
+/// nobody is logged out, nothing is lost.
+pub async fn parallel_requests_due_for_renewal_keep_the_user_logged_in(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.renewal_grace {
+        return;
+    }
+    let time = ManualClock::starting_now();
+    let mut browser = Browser::with_policy(backend, renewing(&time));
+    browser.request(|s| s.set("a", 1).expect("set")).await;
+    time.advance(Duration::from_secs(61));
+    let mut first = browser.replaying(browser.cookie.clone());
+    let mut second = browser.replaying(browser.cookie.clone());
+    let (one, two) = (first.open().await, second.open().await);
+    one.set("b", 2).expect("set");
+    two.set("c", 3).expect("set");
+    assert!(matches!(first.close(&one).await, CookieUpdate::Set { .. }));
+    let update = second.close(&two).await;
+    assert!(
+        matches!(update, CookieUpdate::Set { .. }),
+        "the second request was logged out: {update:?}"
+    );
+    assert_eq!(second.cookie, first.cookie, "both carry the renewed ID");
+    let (after, _) = first.request(|_| {}).await;
+    for (key, value) in [("a", 1), ("b", 2), ("c", 3)] {
+        assert_eq!(after.get::<u8>(key).expect("get"), Some(value), "{key}");
+    }
+}
+
+/// A write that lands between a renewing request's load and its save (here a
+/// logout-like removal of a key) is not undone by the renewal: the renewal gives way,
+/// the renewing request's own changes are merged, and a later request renews.
+pub async fn a_write_landing_during_a_renewal_is_kept(
+    backend: Arc<dyn SessionBackend>,
+    capabilities: Capabilities,
+) {
+    if !capabilities.renewal_grace {
+        return;
+    }
+    let time = ManualClock::starting_now();
+    let mut browser = Browser::with_policy(backend, renewing(&time));
+    browser
+        .request(|s| {
+            s.set("userId", 7).expect("set");
+            s.set("a", 1).expect("set");
+        })
+        .await;
+    let mut quick = browser.replaying(browser.cookie.clone());
+    let early = quick.open().await;
+    time.advance(Duration::from_secs(61));
+    let mut renewing_request = browser.replaying(browser.cookie.clone());
+    let renewing_session = renewing_request.open().await;
+    early.remove("userId").expect("remove");
+    quick.close(&early).await;
+    renewing_session.set("b", 2).expect("set");
+    let update = renewing_request.close(&renewing_session).await;
+    assert!(matches!(update, CookieUpdate::Set { .. }), "{update:?}");
+    let (after, _) = renewing_request.request(|_| {}).await;
+    assert_eq!(
+        after.get::<u8>("userId").expect("get"),
+        None,
+        "the removal was undone"
+    );
+    assert_eq!(after.get::<u8>("a").expect("get"), Some(1));
+    assert_eq!(after.get::<u8>("b").expect("get"), Some(2));
+}

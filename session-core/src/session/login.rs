@@ -171,9 +171,13 @@ impl Session {
     /// As [`user_sessions`](Self::user_sessions).
     pub async fn revoke_other_sessions(&self) -> Result<u64, Error> {
         let (backend, user, id) = self.bound()?;
-        backend
+        let ended = backend
             .revoke_user_sessions(&user, Revoke::AllBut(&id))
-            .await
+            .await?;
+        // A storage that revokes by generation (memcached) moved this session to the
+        // user's new one; the copy's is the old: let the storage stamp it afresh.
+        self.change_meta(|meta| meta.user_generation = None)?;
+        Ok(ended)
     }
 
     /// Ends every session of this user, this one included ("log out everywhere"),
@@ -203,7 +207,7 @@ impl Session {
     > {
         let (user, id) = match &*self.lock() {
             State::Unloaded { .. } => return Err(Error::NotLoaded),
-            State::Loaded(copy) => (copy.meta().user.clone(), copy.id().clone()),
+            State::Loaded(copy) => (copy.meta().user.clone(), copy.listed_id().clone()),
         };
         let user = user.ok_or(Error::NoUser)?;
         let backend = self.inner.backend.clone().ok_or(Error::Unsupported {

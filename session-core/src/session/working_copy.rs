@@ -361,6 +361,17 @@ impl WorkingCopy {
         self.edits += 1;
     }
 
+    /// The ID the session is stored under, which a listing of the user's sessions
+    /// knows it by: until a save moves it, the one it was loaded under (a
+    /// regeneration or a renewal is not saved yet); the current one for a session not
+    /// stored yet.
+    pub(crate) fn listed_id(&self) -> &SessionId {
+        match &self.record {
+            Record::Earlier(id) | Record::Renewing(id) => id,
+            Record::New | Record::Current | Record::Discarded(_) => &self.id,
+        }
+    }
+
     /// The login choices; the defaults once destroyed.
     pub(crate) fn meta(&self) -> &SessionMeta {
         static NONE: SessionMeta = SessionMeta {

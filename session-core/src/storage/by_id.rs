@@ -22,7 +22,10 @@ impl<S: SessionStorage> SessionBackend for S {
         };
         let mut id = id;
         let renewed = stored.successor.is_some();
-        if let Some(successor) = stored.successor.take() {
+        if let Some(sealed) = stored.successor.take() {
+            let Some(successor) = sealed.open(&id) else {
+                return Ok(None);
+            };
             // The old ID of a renewal, within its grace period: it serves only the
             // session that replaced it (one step: a successor's successor is not
             // followed), and the cookie is sent again with the new ID.
@@ -66,12 +69,21 @@ impl<S: SessionStorage> SessionBackend for S {
                 MoveOutcome::Moved => true,
                 MoveOutcome::Gone => return Ok(WriteOutcome::Gone),
                 MoveOutcome::IdTaken => false,
+                MoveOutcome::Changed => {
+                    return Err(Error::Internal(
+                        "move_record answered Changed, which only renew may",
+                    ))
+                }
             },
             WriteMode::Renew { from, grace } => {
                 match self.renew(from, write.id, record, grace).await? {
                     MoveOutcome::Moved => true,
-                    MoveOutcome::Gone => return Ok(WriteOutcome::Gone),
                     MoveOutcome::IdTaken => false,
+                    // Not renewed: a parallel request wrote the old record since this
+                    // one loaded it, or renewed it first, or logged out.
+                    MoveOutcome::Changed | MoveOutcome::Gone => {
+                        return save_unrenewed(self, from, write).await;
+                    }
                 }
             }
             WriteMode::Replace { old } => self.replace(old, write.id, record).await?,
@@ -104,6 +116,35 @@ impl<S: SessionStorage> SessionBackend for S {
     }
 }
 
+/// A renewal that did not happen: this request's changes go to the session as it is
+/// now, under the old ID (the renewal waits for the next request), or, if a parallel
+/// request renewed it first, into the renewed session; only a logout ends it.
+async fn save_unrenewed<S: SessionStorage + ?Sized>(
+    storage: &S,
+    from: &SessionId,
+    write: &SessionWrite<'_>,
+) -> Result<WriteOutcome, Error> {
+    // The ID keeps its issue time: the next request is due for renewal again.
+    let record = StoredSession {
+        id_issued: None,
+        ..write.record.clone()
+    };
+    if storage.merge(from, &record, write.changes).await? {
+        let value = from.as_str().to_owned();
+        return Ok(WriteOutcome::Renamed {
+            id: from.clone(),
+            value,
+        });
+    }
+    let at_old_id = SessionWrite {
+        id: from,
+        mode: WriteMode::Update,
+        record: &record,
+        changes: write.changes,
+    };
+    merge_into_successor(storage, &at_old_id).await
+}
+
 /// The save of a session loaded just before a parallel request renewed its ID: its
 /// record was gone. If the renewal left a successor record in its place, the changes
 /// go to the renewed session (keeping its login choices unless this request changed
@@ -116,6 +157,7 @@ async fn merge_into_successor<S: SessionStorage + ?Sized>(
         .read(write.id)
         .await?
         .and_then(|gone| gone.successor)
+        .and_then(|sealed| sealed.open(write.id))
     else {
         return Ok(WriteOutcome::Gone);
     };
