@@ -90,7 +90,7 @@ impl StoredSession {
 ///
 /// This is the trait to implement for a new backend (a database, a cache, a file
 /// system). The cookie then carries only the ID, and every such storage automatically
-/// becomes a [`SessionBackend`] the middleware can drive.
+/// becomes a [`SessionBackend`](crate::SessionBackend) the middleware can drive.
 ///
 /// # Implementing your own
 ///
