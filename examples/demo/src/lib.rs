@@ -197,10 +197,14 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/posts", get(posts).post(create_post))
-        .route("/api/login", post(accounts::api_login))
+        // The manager for `commit_token`, on this route only: an extension on every
+        // request would cost each of them an allocation.
+        .route(
+            "/api/login",
+            post(accounts::api_login).layer(Extension(layer.manager().clone())),
+        )
         .route("/api/me", get(accounts::api_me))
         .merge(protected)
-        .layer(Extension(layer.manager().clone()))
         .layer(layer))
 }
 
