@@ -82,9 +82,9 @@ impl Held {
     ) {
         let placeholder = Self::new(StoredSession::default(), None, 0);
         let held = std::mem::replace(self, placeholder);
+        // No deadline: the merge takes the saver's.
         let mut record = StoredSession {
             data: held.data,
-            expires: held.expires,
             created: held.created,
             ..StoredSession::default()
         };

@@ -321,3 +321,148 @@ async fn a_sweep_drops_the_index_entries_of_expired_sessions() {
         "the entry outlived its session"
     );
 }
+
+fn bound_to(user: &str, label: &str) -> StoredSession {
+    let mut record = record(1, Some(SystemTime::now() + Duration::from_secs(60)));
+    record.meta.user = Some(user.into());
+    record.meta.label = Some(label.into());
+    record
+}
+
+/// A merge keeps what it does not change (the other values, the creation time) and
+/// takes the saver's deadline and values.
+#[tokio::test]
+async fn a_merge_keeps_the_record_and_applies_the_changes() {
+    let store = MemoryStore::new();
+    let key = id();
+    let created = SystemTime::now() - Duration::from_secs(5);
+    let first = StoredSession {
+        created: Some(created),
+        ..record(1, Some(SystemTime::now() + Duration::from_secs(60)))
+    };
+    store.create(&key, &first).await.expect("create");
+    let later = SystemTime::now() + Duration::from_secs(120);
+    let mut changes = session_core::SessionChanges::default();
+    changes
+        .values
+        .insert("b".into(), session_core::ValueChange::Set(json!(2)));
+    let saving = StoredSession {
+        expires: Some(later),
+        ..StoredSession::default()
+    };
+    assert!(store.merge(&key, &saving, &changes).await.expect("merge"));
+    let now = store.read(&key).await.expect("read").expect("present");
+    assert_eq!(now.data.values["count"], 1, "untouched values stay");
+    assert_eq!(now.data.values["b"], 2);
+    assert_eq!(now.expires, Some(later));
+    assert_eq!(now.created, Some(created));
+}
+
+/// A renewal moves a record only if it is still the one its request read: a write in
+/// between makes it give way ([`MoveOutcome::Changed`]); otherwise the old ID is left
+/// as a successor record that only the old ID opens.
+#[tokio::test]
+async fn a_renewal_gives_way_to_a_write_since_the_load() {
+    let store = MemoryStore::new();
+    let (from, to) = (id(), id());
+    store.create(&from, &record(1, None)).await.expect("create");
+    let loaded = store.read(&from).await.expect("read").expect("present");
+    store.update(&from, &record(2, None)).await.expect("update");
+    let grace = Duration::from_secs(5);
+    assert_eq!(
+        store
+            .renew(&from, &to, &loaded, grace)
+            .await
+            .expect("renew"),
+        MoveOutcome::Changed
+    );
+    assert_eq!(store.read(&to).await.expect("read"), None, "nothing moved");
+    let kept = store.read(&from).await.expect("read").expect("present");
+    assert_eq!(kept.data.values["count"], 2, "the write in between stays");
+
+    assert_eq!(
+        store.renew(&from, &to, &kept, grace).await.expect("renew"),
+        MoveOutcome::Moved
+    );
+    let old = store
+        .read(&from)
+        .await
+        .expect("read")
+        .expect("a successor record");
+    let successor = old.successor.expect("a successor");
+    assert_eq!(successor.open(&from), Some(to.clone()));
+    assert!(old.data.values.is_empty());
+    let renewed = store.read(&to).await.expect("read").expect("present");
+    assert_eq!(renewed.data.values["count"], 2);
+    // The successor record is not a session: a merge does not write into it.
+    assert!(!store
+        .merge(
+            &from,
+            &record(3, None),
+            &session_core::SessionChanges::default()
+        )
+        .await
+        .expect("merge"));
+}
+
+/// The index lists a user's live sessions only, marks the current one, forgets a
+/// deleted one at once, and prunes rebound and ended ones when listing and sweeping.
+#[tokio::test]
+async fn the_user_index_lists_only_live_sessions_of_the_user() {
+    let store = MemoryStore::new();
+    let (laptop, phone, desk, old) = (id(), id(), id(), id());
+    store
+        .create(&laptop, &bound_to("ada", "laptop"))
+        .await
+        .expect("create");
+    store
+        .create(&phone, &bound_to("ada", "phone"))
+        .await
+        .expect("create");
+    store
+        .create(&desk, &bound_to("bob", "desk"))
+        .await
+        .expect("create");
+    let mut ended = bound_to("ada", "old");
+    ended.expires = Some(SystemTime::now() - Duration::from_millis(1));
+    store.create(&old, &ended).await.expect("create");
+
+    let listed = store
+        .user_sessions("ada", Some(&laptop))
+        .await
+        .expect("list");
+    let mut labels: Vec<_> = listed.iter().filter_map(|s| s.label.clone()).collect();
+    labels.sort();
+    assert_eq!(labels, ["laptop", "phone"]);
+    let current: Vec<_> = listed.iter().filter(|s| s.current).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0].label.as_deref(), Some("laptop"));
+    assert_eq!(
+        store.inner.users.ids_of("ada"),
+        2,
+        "the ended one was pruned"
+    );
+
+    store.delete(&phone).await.expect("delete");
+    assert_eq!(store.inner.users.ids_of("ada"), 1, "forgotten at once");
+
+    // Rebound to bob: no longer ada's, pruned by the next sweep.
+    store
+        .update(&laptop, &bound_to("bob", "laptop"))
+        .await
+        .expect("update");
+    store
+        .create(&phone, &bound_to("ada", "phone again"))
+        .await
+        .expect("create");
+    store.purge_expired();
+    assert_eq!(
+        store.inner.users.ids_of("ada"),
+        1,
+        "only the live one of ada's"
+    );
+    let listed = store.user_sessions("ada", None).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].label.as_deref(), Some("phone again"));
+    assert!(!listed[0].current);
+}

@@ -116,6 +116,12 @@ impl UserIndex {
     pub(crate) fn users(&self) -> usize {
         self.users.len()
     }
+
+    /// How many IDs `user`'s entry holds, for the tests.
+    #[cfg(test)]
+    pub(crate) fn ids_of(&self, user: &str) -> usize {
+        self.users.get(user).map_or(0, |ids| ids.len())
+    }
 }
 
 /// How a live session is listed: its handle and times, never its ID.
