@@ -321,6 +321,11 @@ pub async fn a_save_racing_a_renewal_lands_in_the_renewed_session(
     assert_eq!(slow.cookie, browser.cookie, "both now carry the renewed ID");
     assert_eq!(working.id().expect("id"), renewed.id().expect("id"));
     let (after, _) = browser.request(|_| {}).await;
+    assert_eq!(
+        after.id().expect("id"),
+        renewed.id().expect("id"),
+        "the racing save restarted nothing: the renewed ID keeps its issue time"
+    );
     for (key, value) in [("a", 1), ("b", 2), ("c", 3)] {
         assert_eq!(after.get::<u8>(key).expect("get"), Some(value), "{key}");
     }
@@ -451,7 +456,13 @@ pub async fn a_write_landing_during_a_renewal_is_kept(
     renewing_session.set("b", 2).expect("set");
     let update = renewing_request.close(&renewing_session).await;
     assert!(matches!(update, CookieUpdate::Set { .. }), "{update:?}");
+    let before_renewal = renewing_session.id().expect("id");
     let (after, _) = renewing_request.request(|_| {}).await;
+    assert_ne!(
+        after.id().expect("id"),
+        before_renewal,
+        "the renewal that gave way is retried by the next request"
+    );
     assert_eq!(
         after.get::<u8>("userId").expect("get"),
         None,
