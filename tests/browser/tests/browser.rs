@@ -7,6 +7,7 @@
 //! `CHROMEDRIVER_URL` and `DEMO_URL` set.
 
 use std::error::Error;
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -73,14 +74,55 @@ async fn log_in(client: &Client, remember: bool) -> TestResult {
         .await?
         .click()
         .await?;
-    let landed = client.current_url().await?;
-    assert_eq!(landed.path(), "/dashboard", "logged in");
-    assert!(client.source().await?.contains("Dashboard for user 1"));
+    at_path(client, "/dashboard").await?;
+    assert!(body(client).await?.contains("Dashboard for user 1"));
     Ok(())
 }
 
+/// The page's text. A click returns before the page it leads to has loaded, so the
+/// body found may belong to the page being left: asked again until it reads.
 async fn body(client: &Client) -> TestResult<String> {
-    Ok(client.find(Locator::Css("body")).await?.text().await?)
+    let mut last = String::new();
+    for _ in 0..50 {
+        match client.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(text) => return Ok(text),
+                Err(error) => last = error.to_string(),
+            },
+            Err(error) => last = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("no readable page: {last}").into())
+}
+
+/// Waits, at most 5 s, for the browser to be at `path`: a click does not wait for the
+/// navigation it starts.
+async fn at_path(client: &Client, path: &str) -> TestResult {
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = client.current_url().await?.path().to_owned();
+        if seen == path {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("expected to be at {path}, still at {seen}").into())
+}
+
+/// Waits, at most 5 s, for the sessions page to list `count` sessions.
+async fn listed_sessions(client: &Client, count: usize) -> TestResult {
+    let mut seen = 0;
+    for _ in 0..50 {
+        if let Ok(listed) = client.find_all(Locator::Css("#sessions li")).await {
+            seen = listed.len();
+            if seen == count {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("expected {count} listed sessions, saw {seen}").into())
 }
 
 #[tokio::test]
@@ -97,7 +139,7 @@ async fn login_remember_me_flash_sessions_page_and_logout() -> TestResult {
 async fn flows(laptop: &Client, phone: &Client) -> TestResult {
     // The guard's flash, shown once.
     laptop.goto(&url("/dashboard")?).await?;
-    assert_eq!(laptop.current_url().await?.path(), "/login");
+    at_path(laptop, "/login").await?;
     assert!(body(laptop).await?.contains("Please log in to continue"));
     laptop.refresh().await?;
     assert!(
@@ -110,7 +152,8 @@ async fn flows(laptop: &Client, phone: &Client) -> TestResult {
     let cookie = session_cookie(laptop).await?.ok_or("a session cookie")?;
     assert!(
         cookie.expires().is_none(),
-        "kept past the browser session: {cookie:?}"
+        "kept past the browser session: expires {:?}",
+        cookie.expires_datetime()
     );
     assert_eq!(cookie.http_only(), Some(true));
 
@@ -128,8 +171,7 @@ async fn flows(laptop: &Client, phone: &Client) -> TestResult {
 
     // The sessions page, from the laptop: both, this one marked.
     laptop.goto(&url("/sessions")?).await?;
-    let listed = laptop.find_all(Locator::Css("#sessions li")).await?;
-    assert_eq!(listed.len(), 2, "{}", body(laptop).await?);
+    listed_sessions(laptop, 2).await?;
     let current = laptop
         .find_all(Locator::Css("#sessions li.current"))
         .await?;
@@ -142,23 +184,18 @@ async fn flows(laptop: &Client, phone: &Client) -> TestResult {
         .await?
         .click()
         .await?;
-    assert_eq!(laptop.current_url().await?.path(), "/sessions");
-    assert_eq!(
-        laptop.find_all(Locator::Css("#sessions li")).await?.len(),
-        1
-    );
+    listed_sessions(laptop, 1).await?;
     phone.goto(&url("/dashboard")?).await?;
-    assert_eq!(
-        phone.current_url().await?.path(),
-        "/login",
-        "the phone was logged out"
-    );
+    at_path(phone, "/login")
+        .await
+        .map_err(|error| format!("the phone was not logged out: {error}"))?;
 
     // Logout deletes the cookie: the browser drops it (the page it lands on, the
     // counter, starts a new anonymous session with a cookie of its own).
     laptop.goto(&url("/sessions")?).await?;
     let before = session_cookie(laptop).await?.ok_or("a session cookie")?;
     laptop.find(Locator::Css("#logout")).await?.click().await?;
+    at_path(laptop, "/").await?;
     assert!(
         body(laptop).await?.contains("Count: 1"),
         "a fresh session after logout"
@@ -171,6 +208,6 @@ async fn flows(laptop: &Client, phone: &Client) -> TestResult {
         "the logged-out cookie is still in the browser"
     );
     laptop.goto(&url("/dashboard")?).await?;
-    assert_eq!(laptop.current_url().await?.path(), "/login");
+    at_path(laptop, "/login").await?;
     Ok(())
 }
