@@ -93,6 +93,38 @@ pub struct UserSession {
     pub current: bool,
 }
 
+impl UserSession {
+    /// How a store lists the live session stored under `name` (its ID, or the key its
+    /// record lives under): the handle made from `name` ([`session_handle`]), the times
+    /// and the label from `record`.
+    ///
+    /// ```
+    /// use session_core::{session_handle, StoredSession, UserSession};
+    ///
+    /// let listed = UserSession::listed("session:abc", StoredSession::default(), true);
+    /// assert_eq!(listed.handle, session_handle("session:abc"));
+    /// assert!(listed.current);
+    /// ```
+    ///
+    /// [`session_handle`]: crate::session_handle
+    pub fn listed(name: &str, record: crate::StoredSession, current: bool) -> Self {
+        Self {
+            handle: crate::session_handle(name),
+            created: record.created,
+            last_used: record.last_used,
+            expires: record.expires,
+            label: record.meta.label,
+            current,
+        }
+    }
+
+    /// Puts listed sessions in the order every store lists them: the most recently
+    /// used first.
+    pub fn newest_first(listed: &mut [Self]) {
+        listed.sort_by_key(|listed| std::cmp::Reverse(listed.last_used));
+    }
+}
+
 /// How many times a store that revokes from its index lists the user's sessions again
 /// after deleting them: a session renewed or moved meanwhile is found under its new ID
 /// by the next listing.

@@ -363,9 +363,9 @@ impl SessionStorage for MemoryStore {
             .users
             .live(user, &self.inner.records)
             .into_iter()
-            .map(|(id, record)| users::listed(&id, record, current))
+            .map(|(id, record)| UserSession::listed(id.as_str(), record, current == Some(&id)))
             .collect();
-        listed.sort_by_key(|listed| std::cmp::Reverse(listed.last_used));
+        UserSession::newest_first(&mut listed);
         Ok(listed)
     }
 

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use dashmap::DashMap;
-use session_core::{session_handle, SessionId, StoredSession, UserSession};
+use session_core::{SessionId, StoredSession};
 
 use crate::Held;
 
@@ -121,21 +121,5 @@ impl UserIndex {
     #[cfg(test)]
     pub(crate) fn ids_of(&self, user: &str) -> usize {
         self.users.get(user).map_or(0, |ids| ids.len())
-    }
-}
-
-/// How a live session is listed: its handle and times, never its ID.
-pub(crate) fn listed(
-    id: &SessionId,
-    record: StoredSession,
-    current: Option<&SessionId>,
-) -> UserSession {
-    UserSession {
-        handle: session_handle(id.as_str()),
-        created: record.created,
-        last_used: record.last_used,
-        expires: record.expires,
-        label: record.meta.label,
-        current: current == Some(id),
     }
 }

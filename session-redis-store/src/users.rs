@@ -169,16 +169,12 @@ impl RedisStore {
             .live_sessions(user)
             .await?
             .into_iter()
-            .map(|(key, record)| UserSession {
-                handle: session_handle(&key),
-                created: record.created,
-                last_used: record.last_used,
-                expires: record.expires,
-                label: record.meta.label,
-                current: current.as_deref() == Some(key.as_str()),
+            .map(|(key, record)| {
+                let is_current = current.as_deref() == Some(key.as_str());
+                UserSession::listed(&key, record, is_current)
             })
             .collect();
-        listed.sort_by_key(|listed| std::cmp::Reverse(listed.last_used));
+        UserSession::newest_first(&mut listed);
         Ok(listed)
     }
 

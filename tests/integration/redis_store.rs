@@ -330,18 +330,31 @@ pub(crate) async fn assert_commands_per_request_kind(server: &RedisServer, store
         let response = send(&app, path, cookie.as_deref()).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let after = command_calls(&mut conn).await;
-        let spent: BTreeMap<String, u64> = after
-            .iter()
-            .filter(|(name, _)| name.as_str() != "info")
-            .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
-            .filter(|(_, calls)| *calls > 0)
-            .collect();
-        let wanted: BTreeMap<String, u64> = commands
-            .iter()
-            .map(|(name, calls)| ((*name).to_owned(), *calls))
-            .collect();
+        let (spent, wanted) = (spent_between(&before, &after), named(commands));
         assert_eq!(spent, wanted, "{path} with cookie: {with_cookie}");
     }
+}
+
+/// The calls of each command between two `command_calls` readings (the `INFO`s that
+/// read them left out), commands not called left out.
+fn spent_between(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter(|(name, _)| name.as_str() != "info")
+        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, calls)| *calls > 0)
+        .collect()
+}
+
+/// `(command, calls)` pairs as `spent_between` reports them.
+fn named(commands: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    commands
+        .iter()
+        .map(|(name, calls)| ((*name).to_owned(), *calls))
+        .collect()
 }
 
 /// Redis's own count of read events on its sockets (`INFO stats`).
@@ -711,16 +724,7 @@ async fn commands_per_request_kind_with_a_user_bound() {
         let response = send(&app, path, Some(&cookie)).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let after = command_calls(&mut conn).await;
-        let spent: BTreeMap<String, u64> = after
-            .iter()
-            .filter(|(name, _)| name.as_str() != "info")
-            .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
-            .filter(|(_, calls)| *calls > 0)
-            .collect();
-        let wanted: BTreeMap<String, u64> = commands
-            .iter()
-            .map(|(name, calls)| ((*name).to_owned(), *calls))
-            .collect();
+        let (spent, wanted) = (spent_between(&before, &after), named(commands));
         assert_eq!(spent, wanted, "{path} with a user bound");
     }
 }
@@ -751,15 +755,7 @@ async fn listing_a_users_sessions_is_two_commands() {
     let after = command_calls(&mut conn).await;
     assert_eq!(listed.len(), 30);
     assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
-    let spent: BTreeMap<String, u64> = after
-        .iter()
-        .filter(|(name, _)| name.as_str() != "info")
-        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
-        .filter(|(_, calls)| *calls > 0)
-        .collect();
-    let wanted: BTreeMap<String, u64> = [("zrangebyscore", 1), ("mget", 1), ("ping", 2)]
-        .into_iter()
-        .map(|(name, calls)| (name.to_owned(), calls))
-        .collect();
+    let spent = spent_between(&before, &after);
+    let wanted = named(&[("zrangebyscore", 1), ("mget", 1), ("ping", 2)]);
     assert_eq!(spent, wanted);
 }
