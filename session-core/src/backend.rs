@@ -5,7 +5,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::{
-    Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, StoredSession, UserSession,
+    Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, SessionRules,
+    StoredSession, UserSession,
 };
 
 /// A session as a backend found it.
@@ -203,6 +204,13 @@ pub trait SessionBackend: Send + Sync + 'static {
     ///
     /// When the backend could not be reached: the logout must then not look successful.
     async fn destroy(&self, id: &SessionId) -> Result<(), Error>;
+
+    /// The conventions this backend's sessions follow (the form of new IDs, how long a
+    /// flash lives): [`SessionRules::REMIX`] unless its records are shared with a React
+    /// Router app. A backend that wraps another must forward this.
+    fn rules(&self) -> SessionRules {
+        SessionRules::default()
+    }
 
     /// The live sessions bound to `user`, `current` marked
     /// ([`SessionStorage::user_sessions`](crate::SessionStorage::user_sessions)).

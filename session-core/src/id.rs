@@ -14,6 +14,25 @@ const RANDOM_BYTES: usize = 32;
 const NATIVE_LEN: usize = 43;
 /// Length of a hyphenated UUID, the form Remix (`crypto.randomUUID()`) mints.
 const UUID_LEN: usize = 36;
+/// Random bytes in a React Router file-storage ID: 64 bits, what that storage mints.
+const SHORT_RANDOM_BYTES: usize = 8;
+/// Length of a React Router file-storage ID: 16 lowercase hex digits.
+const SHORT_HEX_LEN: usize = 16;
+
+/// The form a storage mints its session IDs in ([`SessionRules::ids`]).
+///
+/// [`SessionRules::ids`]: crate::SessionRules::ids
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdForm {
+    /// 256 bits in 43 characters of base64url: every storage's default.
+    #[default]
+    Native,
+    /// 64 bits in 16 lowercase hex digits: the IDs React Router's
+    /// `createFileSessionStorage` mints and will only read, so that a Node app shares
+    /// the directory. Below the 128 bits OWASP asks for: use it for that sharing only.
+    ShortHex,
+}
 
 /// An opaque session identifier.
 ///
@@ -21,12 +40,14 @@ const UUID_LEN: usize = 36;
 /// characters of URL-safe base64 (`A–Z a–z 0–9 - _`), safe in cookies, URLs, Redis keys
 /// and memcached keys alike.
 ///
-/// [`SessionId::parse`] accepts exactly two canonical forms and nothing else, so a
+/// [`SessionId::parse`] accepts exactly three canonical forms and nothing else, so a
 /// malformed ID is turned away before any store sees it:
 ///
 /// - the 43-character form minted here;
 /// - a lowercase hyphenated UUID (`8-4-4-4-12` hex digits), the form Remix mints, so
-///   sessions written by a Node Remix app can be read during a migration.
+///   sessions written by a Node Remix app can be read during a migration;
+/// - 16 lowercase hex digits ([`IdForm::ShortHex`]), the form React Router's file
+///   storage mints, minted here only by a storage that shares its files with one.
 ///
 /// An ID is a bearer credential. It never appears in `Debug` output, has no `Display`
 /// implementation, and compares in constant time; [`SessionId::as_str`] is the one
@@ -64,6 +85,41 @@ impl SessionId {
         Self::generate_from(getrandom::fill)
     }
 
+    /// Mints a new ID in `form` from the operating system's CSPRNG: what a session
+    /// does with its storage's [`SessionRules::ids`](crate::SessionRules::ids).
+    ///
+    /// ```
+    /// use session_core::{IdForm, SessionId};
+    ///
+    /// let id = SessionId::generate_in(IdForm::ShortHex)?;
+    /// assert_eq!(id.as_str().len(), 16);
+    /// assert!(id.as_str().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    /// assert_eq!(SessionId::parse(id.as_str()), Some(id));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`] when the OS cannot provide random bytes.
+    pub fn generate_in(form: IdForm) -> Result<Self, Error> {
+        match form {
+            IdForm::Native => Self::generate(),
+            IdForm::ShortHex => {
+                let mut random = [0u8; SHORT_RANDOM_BYTES];
+                getrandom::fill(&mut random).map_err(Error::Randomness)?;
+                let mut bytes = [0u8; NATIVE_LEN];
+                for (i, byte) in random.iter().enumerate() {
+                    bytes[2 * i] = HEX[usize::from(byte >> 4)];
+                    bytes[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+                }
+                Ok(Self {
+                    bytes,
+                    len: SHORT_HEX_LEN as u8,
+                })
+            }
+        }
+    }
+
     /// [`generate`](Self::generate) with its random bytes from `fill`: the seam the
     /// tests use to make the source fail.
     fn generate_from(
@@ -92,6 +148,7 @@ impl SessionId {
         let canonical = match raw.len() {
             NATIVE_LEN => is_native(raw),
             UUID_LEN => is_uuid(raw),
+            SHORT_HEX_LEN => raw.iter().all(|&b| HEX.contains(&b)),
             _ => false,
         };
         if !canonical {
@@ -140,7 +197,6 @@ impl SessionId {
 /// assert!(!key.contains("alice"));
 /// ```
 pub fn hashed_key(prefix: &str, name: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(name.as_bytes());
     let mut key = String::with_capacity(prefix.len() + 2 * digest.len());
     key.push_str(prefix);
@@ -172,6 +228,9 @@ pub fn session_handle(name: &str) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
+
+/// Lowercase hex digits, in order.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Base64url alphabet without padding, and the last character must encode only the
 /// two high bits of the final byte (otherwise two spellings would decode to one ID).
@@ -282,6 +341,21 @@ mod tests {
     }
 
     #[test]
+    fn short_hex_ids_are_distinct_and_only_lowercase() {
+        let a = SessionId::generate_in(IdForm::ShortHex).expect("os randomness");
+        let b = SessionId::generate_in(IdForm::ShortHex).expect("os randomness");
+        assert_ne!(a, b);
+        assert!(SessionId::parse("deadbeef01234567").is_some());
+        assert_eq!(
+            SessionId::generate_in(IdForm::Native)
+                .expect("id")
+                .as_str()
+                .len(),
+            43
+        );
+    }
+
+    #[test]
     fn accepts_remix_uuids() {
         let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("uuid");
         assert_eq!(id.as_str(), "f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
@@ -300,6 +374,10 @@ mod tests {
             "",
             "abc",
             "F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6",
+            "DEADBEEF01234567",
+            "deadbeef0123456g",
+            "deadbeef012345678",
+            "../deadbeef01234",
             "f81d4fae7dec11d0a76500a0c91e6bf6aaaa",
             "f81d4fae-7dec-11d0-a765-00a0c91e6bfg",
             too_long.as_str(),

@@ -9,6 +9,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Error, SessionData, SessionMeta, StoredSession, Successor, ValueMap};
 
+mod react_router;
+
+pub use react_router::FlatData;
+
 /// The optional third element: `{"meta": {…}, "expires": ms, "created": ms, "issued":
 /// ms, "used": ms, "next": id, "rev": n}` (times in milliseconds since the Unix epoch;
 /// each part left out when unknown or unused).
@@ -340,34 +344,41 @@ impl<'de> Visitor<'de> for RecordVisitor {
         let values = seq.next_element::<ValueMap>()?.unwrap_or_default();
         let flash = seq.next_element::<ValueMap>()?.unwrap_or_default();
         let stamp = seq.next_element::<Stamp>()?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let data = SessionData { values, flash };
+        match stamp {
+            None => Ok(StoredSession {
+                data,
+                ..StoredSession::default()
+            }),
+            Some(stamp) => stamp.into_record(data).map_err(A::Error::custom),
+        }
+    }
+}
+
+impl Stamp {
+    /// The record `data` and this stamp make, or what is wrong with the stamp.
+    fn into_record(self, data: SessionData) -> Result<StoredSession, &'static str> {
         let time = |millis: Option<u64>| match millis {
             None => Ok(None),
             Some(ms) => time_from_unix_millis(ms)
                 .map(Some)
-                .ok_or_else(|| A::Error::custom("a timestamp out of range")),
+                .ok_or("a timestamp out of range"),
         };
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        let Some(stamp) = stamp else {
-            return Ok(StoredSession {
-                data: SessionData { values, flash },
-                ..StoredSession::default()
-            });
-        };
-        let successor = match stamp.next {
+        let successor = match self.next {
             None => None,
-            Some(text) => Some(
-                Successor::from_stored(text)
-                    .ok_or_else(|| A::Error::custom("a successor that is not a sealed id"))?,
-            ),
+            Some(text) => {
+                Some(Successor::from_stored(text).ok_or("a successor that is not a sealed id")?)
+            }
         };
         Ok(StoredSession {
-            data: SessionData { values, flash },
-            expires: time(stamp.expires)?,
-            created: time(stamp.created)?,
-            revision: stamp.rev,
-            meta: stamp.meta.into(),
-            id_issued: time(stamp.issued)?,
-            last_used: time(stamp.used)?,
+            data,
+            expires: time(self.expires)?,
+            created: time(self.created)?,
+            revision: self.rev,
+            meta: self.meta.into(),
+            id_issued: time(self.issued)?,
+            last_used: time(self.used)?,
             successor,
         })
     }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, SessionBackend, SessionId, SessionPolicy};
+use crate::{Error, SessionBackend, SessionId, SessionPolicy, SessionRules};
 
 mod commit;
 mod login;
@@ -64,6 +64,8 @@ pub struct Session {
 struct Inner {
     backend: Option<Arc<dyn SessionBackend>>,
     policy: Arc<SessionPolicy>,
+    /// The backend's conventions (new IDs, flash lifetime), asked once.
+    rules: SessionRules,
     /// A std `Mutex`, not tokio's: it is never held across an `.await` (`load` and
     /// `commit` copy out what they need, await, then lock again), so it is never
     /// contended for long.
@@ -123,7 +125,7 @@ impl Session {
     ///
     /// [`Error::Randomness`] if no ID could be minted.
     pub fn detached() -> Result<Self, Error> {
-        let copy = WorkingCopy::fresh(false)?;
+        let copy = WorkingCopy::fresh(false, SessionRules::default())?;
         Ok(Self::with_state(None, Arc::default(), State::Loaded(copy)))
     }
 
@@ -132,10 +134,14 @@ impl Session {
         policy: Arc<SessionPolicy>,
         state: State,
     ) -> Self {
+        let rules = backend
+            .as_ref()
+            .map_or_else(SessionRules::default, |backend| backend.rules());
         Self {
             inner: Arc::new(Inner {
                 backend,
                 policy,
+                rules,
                 state: Mutex::new(state),
                 via_header: AtomicBool::new(false),
             }),
@@ -185,12 +191,14 @@ impl Session {
             _ => None,
         };
         let now = policy.clock.now();
-        let mut copy = match found.and_then(|found| WorkingCopy::found(found, policy, now)) {
+        let rules = self.inner.rules;
+        let found = found.and_then(|found| WorkingCopy::found(found, policy, now, rules));
+        let mut copy = match found {
             Some(copy) => copy,
-            None => WorkingCopy::fresh(had_cookie)?,
+            None => WorkingCopy::fresh(had_cookie, rules)?,
         };
         if copy.renewal_due(policy, now) {
-            copy.renew_id(SessionId::generate()?, now);
+            copy.renew_id(SessionId::generate_in(rules.ids)?, now);
         }
         let mut state = self.lock();
         // If another clone of this handle finished loading first, its state wins.
@@ -247,7 +255,9 @@ impl Session {
     /// Reads a value as type `T`; `None` when the key is absent or the session destroyed.
     ///
     /// A flash value that arrived with this request is found too (after the ordinary
-    /// values, as in Remix); reading it does not consume it.
+    /// values, as in Remix); reading it does not consume it. Under React Router's rule
+    /// ([`FlashLifetime::UntilRead`](crate::FlashLifetime::UntilRead), its storages' [`SessionRules`]) a flash set in
+    /// this request is found too, and reading a flash removes it from the session.
     ///
     /// # Errors
     ///
@@ -255,10 +265,10 @@ impl Session {
     /// value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         self.with_copy(|copy| {
-            let Some(value) = copy.lookup(key) else {
+            let Some(value) = copy.read(key) else {
                 return Ok(None);
             };
-            T::deserialize(value)
+            T::deserialize(&value)
                 .map(Some)
                 .map_err(|source| Error::Json {
                     key: key.to_owned(),
@@ -273,7 +283,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] before [`load`](Self::load).
     pub fn get_value(&self, key: &str) -> Result<Option<Value>, Error> {
-        self.with_copy(|copy| Ok(copy.lookup(key).cloned()))
+        self.with_copy(|copy| Ok(copy.read(key)))
     }
 
     /// True when `key` holds a value or an arriving flash value; false once destroyed.
@@ -345,7 +355,8 @@ impl Session {
         self.with_copy(|copy| copy.increment(key, by))
     }
 
-    /// Sets a flash value: readable during the next request only, then gone.
+    /// Sets a flash value: readable during the next request only, then gone (under
+    /// React Router's rule, [`FlashLifetime::UntilRead`](crate::FlashLifetime::UntilRead): readable until first read).
     ///
     /// # Errors
     ///
@@ -365,7 +376,7 @@ impl Session {
     ///
     /// [`Error::NotLoaded`] or [`Error::Randomness`].
     pub fn regenerate_id(&self) -> Result<(), Error> {
-        let new_id = SessionId::generate()?;
+        let new_id = SessionId::generate_in(self.inner.rules.ids)?;
         let now = self.inner.policy.clock.now();
         self.with_copy(|copy| copy.regenerate_id(new_id, now))
     }

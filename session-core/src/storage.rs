@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::{
-    Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, Successor, UserSession,
+    Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, SessionRules, Successor,
+    UserSession,
 };
 
 mod by_id;
@@ -300,6 +301,15 @@ pub trait SessionStorage: Send + Sync + 'static {
     ) -> Result<MoveOutcome, Error> {
         let _ = grace;
         self.move_record(from, to, record).await
+    }
+
+    /// The conventions this storage's sessions follow ([`SessionBackend::rules`]):
+    /// [`SessionRules::REMIX`] by default. A storage that wraps another must forward
+    /// this.
+    ///
+    /// [`SessionBackend::rules`]: crate::SessionBackend::rules
+    fn rules(&self) -> SessionRules {
+        SessionRules::default()
     }
 
     /// The live sessions bound to `user` ([`Session::set_user`]), `current` marked.

@@ -181,7 +181,7 @@ impl Session {
                         ));
                     }
                     tracing::warn!("new session ID already in use; retrying with another");
-                    let fresh = SessionId::generate()?;
+                    let fresh = SessionId::generate_in(self.inner.rules.ids)?;
                     self.settle(|copy| copy.settle_id_taken(&write, fresh));
                 }
                 WriteOutcome::Gone => {

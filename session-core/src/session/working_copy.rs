@@ -26,10 +26,12 @@ use serde_json::Value;
 
 use crate::changes::counter_value;
 use crate::{
-    CookieUpdate, Error, FoundSession, SessionChanges, SessionData, SessionId, SessionMeta,
-    SessionPolicy, StoredSession, ValueMap, WriteMode,
+    CookieUpdate, Error, FlashLifetime, FoundSession, SessionChanges, SessionData, SessionId,
+    SessionMeta, SessionPolicy, SessionRules, StoredSession, ValueMap, WriteMode,
 };
 
+#[cfg(test)]
+mod flash_tests;
 #[cfg(test)]
 mod login_tests;
 #[cfg(test)]
@@ -89,7 +91,10 @@ pub(crate) struct WorkingCopy {
     /// The login choices: persistence, lifetime, user, label.
     meta: SessionMeta,
     values: ValueMap,
-    /// Flash values that arrived with this request: readable now, dropped on save.
+    /// The storage's conventions: how new IDs look, how long a flash lives.
+    rules: SessionRules,
+    /// Flash values that arrived with this request: readable now, dropped on save
+    /// (under [`FlashLifetime::UntilRead`]: kept until read).
     flash_in: ValueMap,
     /// Flash values set during this request, for the next one.
     flash_next: ValueMap,
@@ -164,9 +169,10 @@ impl PlannedWrite {
 
 impl WorkingCopy {
     /// A brand-new session with a fresh ID and nothing stored.
-    pub(crate) fn fresh(cookie_in_browser: bool) -> Result<Self, Error> {
+    pub(crate) fn fresh(cookie_in_browser: bool, rules: SessionRules) -> Result<Self, Error> {
         Ok(Self {
-            id: SessionId::generate()?,
+            id: SessionId::generate_in(rules.ids)?,
+            rules,
             record: Record::New,
             phase: Phase::Live,
             cookie_in_browser,
@@ -192,6 +198,7 @@ impl WorkingCopy {
         found: FoundSession,
         policy: &SessionPolicy,
         now: SystemTime,
+        rules: SessionRules,
     ) -> Option<Self> {
         // A deadline stored under an older, longer policy still ends here.
         if found.expires.is_some_and(|expires| expires <= now) {
@@ -205,6 +212,7 @@ impl WorkingCopy {
         }) {
             return None;
         }
+        let next_request = rules.flash == FlashLifetime::NextRequest;
         Some(Self {
             id: found.id,
             record: Record::Current,
@@ -216,16 +224,21 @@ impl WorkingCopy {
             id_issued: found.id_issued,
             meta: found.meta,
             values: found.data.values,
-            // Arriving flash values make the session dirty, so that the save at the end
-            // of this request clears them (Remix does the same); so does a cookie signed
+            // Under Remix's rule, arriving flash values make the session dirty, so that
+            // the save at the end of this request clears them; so does a cookie signed
             // with an old secret, so that it is re-signed with the current one.
-            dirty: !found.data.flash.is_empty() || found.reissue,
-            // Saving consumes every flash value that arrived, but only where the stored
-            // one is still the value seen here.
+            dirty: (next_request && !found.data.flash.is_empty()) || found.reissue,
+            // Saving consumes every flash value that arrived (React Router's rule: every
+            // one read), but only where the stored one is still the value seen here.
             changes: SessionChanges {
-                flash_consumed: found.data.flash.clone(),
+                flash_consumed: if next_request {
+                    found.data.flash.clone()
+                } else {
+                    ValueMap::new()
+                },
                 ..SessionChanges::default()
             },
+            rules,
             revision: found.revision,
             flash_in: found.data.flash,
             flash_next: ValueMap::new(),
@@ -247,21 +260,48 @@ impl WorkingCopy {
         self.dirty
     }
 
-    /// A value or, failing that, an arriving flash value; nothing once destroyed.
-    pub(crate) fn lookup(&self, key: &str) -> Option<&Value> {
+    /// A value or, failing that, a flash value; nothing once destroyed. Under Remix's
+    /// rule the flash is an arriving one and stays; under React Router's, it may have
+    /// been set in this request, and reading it removes it (its `get`).
+    pub(crate) fn read(&mut self, key: &str) -> Option<Value> {
         if self.phase == Phase::Destroyed {
             return None;
         }
         // Remix falls back with `??`: a null value defers to an arriving flash.
-        self.values
-            .get(key)
-            .filter(|value| !value.is_null())
-            .or_else(|| self.flash_in.get(key))
+        if let Some(value) = self.values.get(key).filter(|value| !value.is_null()) {
+            return Some(value.clone());
+        }
+        match self.rules.flash {
+            FlashLifetime::NextRequest => self.flash_in.get(key).cloned(),
+            FlashLifetime::UntilRead => self.take_flash(key),
+        }
+    }
+
+    /// React Router's read of a flash: gone from the session once read. One set in
+    /// this request is simply never saved; an arriving one is consumed by the next
+    /// save (only where the stored one is still the value read here).
+    fn take_flash(&mut self, key: &str) -> Option<Value> {
+        if let Some(value) = self.flash_next.remove(key) {
+            self.changes.flash_set.remove(key);
+            self.dirty = true;
+            self.edits += 1;
+            return Some(value);
+        }
+        let value = self.flash_in.remove(key)?;
+        self.changes
+            .flash_consumed
+            .insert(key.to_owned(), value.clone());
+        self.dirty = true;
+        self.edits += 1;
+        Some(value)
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {
         self.phase == Phase::Live
-            && (self.values.contains_key(key) || self.flash_in.contains_key(key))
+            && (self.values.contains_key(key)
+                || self.flash_in.contains_key(key)
+                || (self.rules.flash == FlashLifetime::UntilRead
+                    && self.flash_next.contains_key(key)))
     }
 
     /// The values' keys, sorted (the map is ordered); none once destroyed.
@@ -272,10 +312,14 @@ impl WorkingCopy {
         }
     }
 
-    /// Values plus arriving flash values; 0 once destroyed.
+    /// Values plus readable flash values; 0 once destroyed.
     pub(crate) fn len(&self) -> usize {
+        let flash_now = match self.rules.flash {
+            FlashLifetime::NextRequest => 0,
+            FlashLifetime::UntilRead => self.flash_next.len(),
+        };
         match self.phase {
-            Phase::Live => self.values.len() + self.flash_in.len(),
+            Phase::Live => self.values.len() + self.flash_in.len() + flash_now,
             Phase::Destroyed => 0,
         }
     }
@@ -300,6 +344,12 @@ impl WorkingCopy {
 
     pub(crate) fn flash(&mut self, key: String, value: Value) -> Result<(), Error> {
         self.edit()?;
+        if self.rules.flash == FlashLifetime::UntilRead {
+            // One map in React Router: the new flash replaces an unread arriving one.
+            if let Some(replaced) = self.flash_in.remove(&key) {
+                self.changes.flash_consumed.insert(key.clone(), replaced);
+            }
+        }
         self.changes.flash_set.insert(key.clone(), value.clone());
         self.flash_next.insert(key, value);
         Ok(())
@@ -416,7 +466,7 @@ impl WorkingCopy {
     /// A destroyed session becomes a brand-new one with a new ID; its record, if any,
     /// stays marked for deletion by the next save, as after `regenerate_id`.
     fn start_over(&mut self) -> Result<(), Error> {
-        let destroyed = std::mem::replace(self, Self::fresh(self.cookie_in_browser)?);
+        let destroyed = std::mem::replace(self, Self::fresh(self.cookie_in_browser, self.rules)?);
         self.edits = destroyed.edits;
         self.epoch = destroyed.epoch + 1;
         // The new session continues none of the destroyed one's data: whatever record
@@ -485,11 +535,9 @@ impl WorkingCopy {
             record_before: self.record.clone(),
             reissue: self.reissue,
             stored: StoredSession {
-                // Arriving flash values are left out on purpose: this save is what
-                // clears them.
                 data: SessionData {
                     values: self.values.clone(),
-                    flash: self.flash_next.clone(),
+                    flash: self.flash_to_store(),
                 },
                 expires: policy.deadline_with(created, now, self.meta.lifetime),
                 created: Some(created),
@@ -508,6 +556,20 @@ impl WorkingCopy {
             edits: self.edits,
             epoch: self.epoch,
         })
+    }
+
+    /// The flash values a save stores. Under Remix's rule the arriving ones are left
+    /// out on purpose (this save is what clears them); under React Router's, those not
+    /// read stay.
+    fn flash_to_store(&self) -> ValueMap {
+        match self.rules.flash {
+            FlashLifetime::NextRequest => self.flash_next.clone(),
+            FlashLifetime::UntilRead => {
+                let mut flash = self.flash_in.clone();
+                flash.extend(self.flash_next.clone());
+                flash
+            }
+        }
     }
 
     /// The ID a record is stored under, if any.

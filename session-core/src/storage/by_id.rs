@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    Error, FoundSession, MoveOutcome, Revoke, SessionBackend, SessionId, SessionStorage,
-    SessionWrite, StoredSession, UserSession, WriteMode, WriteOutcome,
+    Error, FoundSession, MoveOutcome, Revoke, SessionBackend, SessionId, SessionRules,
+    SessionStorage, SessionWrite, StoredSession, UserSession, WriteMode, WriteOutcome,
 };
 
 /// Every by-ID storage is a backend whose cookie value is the session ID.
@@ -52,6 +52,10 @@ impl<S: SessionStorage> SessionBackend for S {
             id_issued: stored.id_issued,
             reissue: renewed,
         }))
+    }
+
+    fn rules(&self) -> SessionRules {
+        SessionStorage::rules(self)
     }
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {

@@ -33,7 +33,7 @@ fn loaded(created: SystemTime, id_issued: Option<SystemTime>) -> WorkingCopy {
         id_issued,
         reissue: false,
     };
-    WorkingCopy::found(found, &renewing(), now()).expect("live")
+    WorkingCopy::found(found, &renewing(), now(), SessionRules::default()).expect("live")
 }
 
 fn planned(copy: &WorkingCopy) -> PlannedWrite {
@@ -56,7 +56,7 @@ fn renewal_is_due_from_the_ids_issue_or_else_the_creation() {
         !loaded(old, None).renewal_due(&SessionPolicy::default(), now()),
         "renewal off"
     );
-    let mut fresh = WorkingCopy::fresh(false).expect("fresh");
+    let mut fresh = WorkingCopy::fresh(false, SessionRules::default()).expect("fresh");
     fresh.created = Some(old);
     assert!(
         !fresh.renewal_due(&renewing(), now()),

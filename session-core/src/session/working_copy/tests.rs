@@ -110,7 +110,8 @@ fn found(id: SessionId, reissue: bool) -> FoundSession {
 
 fn loaded() -> WorkingCopy {
     let id = SessionId::generate().expect("id");
-    WorkingCopy::found(found(id, false), &policy(), now()).expect("live record")
+    WorkingCopy::found(found(id, false), &policy(), now(), SessionRules::default())
+        .expect("live record")
 }
 
 fn planned_write(copy: &WorkingCopy) -> PlannedWrite {
@@ -122,8 +123,10 @@ fn planned_write(copy: &WorkingCopy) -> PlannedWrite {
 
 fn start(from: Start) -> WorkingCopy {
     let mut copy = match from {
-        Start::Fresh | Start::DestroyedFresh => WorkingCopy::fresh(false).expect("fresh"),
-        Start::FreshWithCookie => WorkingCopy::fresh(true).expect("fresh"),
+        Start::Fresh | Start::DestroyedFresh => {
+            WorkingCopy::fresh(false, SessionRules::default()).expect("fresh")
+        }
+        Start::FreshWithCookie => WorkingCopy::fresh(true, SessionRules::default()).expect("fresh"),
         _ => loaded(),
     };
     match from {
@@ -161,7 +164,7 @@ fn new_id() -> SessionId {
 fn apply(copy: &mut WorkingCopy, event: Event) -> Option<CookieUpdate> {
     match event {
         Event::Read => {
-            copy.lookup("a");
+            copy.read("a");
         }
         Event::Set => copy.set("b".into(), json!(2)).expect("set"),
         Event::Remove => {
@@ -300,9 +303,9 @@ fn every_transition_in_the_table() {
 
 #[test]
 fn a_reused_session_reads_none_of_the_destroyed_data() {
-    let copy = start(S::Reused);
-    assert_eq!(copy.lookup("a"), None);
-    assert_eq!(copy.lookup("b"), Some(&json!(2)));
+    let mut copy = start(S::Reused);
+    assert_eq!(copy.read("a"), None);
+    assert_eq!(copy.read("b"), Some(json!(2)));
     assert_eq!(copy.len(), 1);
 }
 
@@ -331,7 +334,13 @@ fn cookie_updates_say_whether_the_browser_already_holds_the_value() {
         );
     }
     // Signed with a secret being rotated out: dirty, and re-sent even though unchanged.
-    let mut rotated = WorkingCopy::found(found(new_id(), true), &policy(), now()).expect("live");
+    let mut rotated = WorkingCopy::found(
+        found(new_id(), true),
+        &policy(),
+        now(),
+        SessionRules::default(),
+    )
+    .expect("live");
     assert!(rotated.is_dirty());
     assert!(matches!(
         apply(&mut rotated, E::Written),
@@ -404,7 +413,7 @@ fn a_new_session_begun_while_the_save_learnt_of_a_logout_is_kept() {
     copy.set("after".into(), json!(true)).expect("set");
     assert_eq!(copy.settle_gone(&write), CookieUpdate::Clear);
     assert_eq!(copy.phase(), Phase::Live);
-    assert_eq!(copy.lookup("after"), Some(&json!(true)));
+    assert_eq!(copy.read("after"), Some(json!(true)));
     assert_eq!(next(&copy, None), Next::Create, "created by the next save");
     // Without a start-over, the logout wins even over a regeneration.
     let mut regenerated = start(S::LoadedDirty);
@@ -420,7 +429,7 @@ fn a_new_session_begun_while_the_save_learnt_of_a_logout_is_kept() {
 #[test]
 fn found_refuses_expired_too_old_and_future_records() {
     let live = |found: FoundSession, policy: &SessionPolicy| {
-        WorkingCopy::found(found, policy, now()).is_some()
+        WorkingCopy::found(found, policy, now(), SessionRules::default()).is_some()
     };
     let record = || found(new_id(), false);
     assert!(live(record(), &policy()));
@@ -460,7 +469,7 @@ fn an_untouched_session_is_saved_only_when_its_idle_deadline_is_due() {
         expires: Some(now() + Duration::from_secs(40 * 60)),
         ..found(new_id(), false)
     };
-    let copy = WorkingCopy::found(saved, &idle, now()).expect("live");
+    let copy = WorkingCopy::found(saved, &idle, now(), SessionRules::default()).expect("live");
     let soon = now() + Duration::from_secs(5 * 60);
     let later = now() + Duration::from_secs(11 * 60);
     assert_eq!(copy.plan(&idle, soon), Plan::Nothing);
@@ -472,6 +481,6 @@ fn an_untouched_session_is_saved_only_when_its_idle_deadline_is_due() {
         })
     ));
     // A new session is never saved just to push a deadline.
-    let fresh = WorkingCopy::fresh(true).expect("fresh");
+    let fresh = WorkingCopy::fresh(true, SessionRules::default()).expect("fresh");
     assert_eq!(fresh.plan(&idle, later), Plan::Nothing);
 }

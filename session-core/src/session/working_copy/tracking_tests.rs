@@ -29,7 +29,13 @@ fn loaded() -> WorkingCopy {
         id_issued: None,
         reissue: false,
     };
-    WorkingCopy::found(found, &SessionPolicy::default(), now()).expect("live")
+    WorkingCopy::found(
+        found,
+        &SessionPolicy::default(),
+        now(),
+        SessionRules::default(),
+    )
+    .expect("live")
 }
 
 fn written(copy: &WorkingCopy) -> PlannedWrite {
@@ -84,7 +90,7 @@ fn incrementing_a_non_integer_fails_and_changes_nothing() {
     ));
     assert_eq!(copy.edits, edits);
     assert!(!copy.changes.values.contains_key("name"));
-    assert_eq!(copy.lookup("name"), Some(&json!("Zoë")));
+    assert_eq!(copy.read("name"), Some(json!("Zoë")));
 }
 
 #[test]
