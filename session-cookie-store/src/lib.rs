@@ -70,20 +70,58 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use session_core::{
     async_trait, time_from_unix_millis, unix_millis, Error, FoundSession, Revoke, SessionBackend,
-    SessionData, SessionId, SessionMeta, SessionWrite, UserSession, WriteOutcome,
+    SessionData, SessionId, SessionMeta, SessionRules, SessionWrite, UserSession, WriteOutcome,
 };
+
+mod react_router;
 
 /// Keeps each session inside its cookie. Stateless, so cheap to create and to clone.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CookieStore {
-    _private: (),
+    layout: CookieLayout,
+}
+
+/// What the cookie's payload looks like: whose app can read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CookieLayout {
+    /// Remix 3's `createCookieSessionStorage`: `{"i": id, "d": [values, flash]}`.
+    #[default]
+    Remix,
+    /// React Router's (7, 8) and Remix 2's `createCookieSessionStorage`: the data as
+    /// one flat object, flash values as `__flash_<key>__`, no ID. Flash values follow
+    /// React Router's rule ([`FlashLifetime::UntilRead`]). Pair it with
+    /// `SigningFormat::ReactRouter` on the session cookie.
+    ///
+    /// [`FlashLifetime::UntilRead`]: session_core::FlashLifetime::UntilRead
+    ReactRouter,
 }
 
 impl CookieStore {
-    /// A cookie store. It has no options: the cookie's attributes, secrets and lifetime
-    /// are configured on the session cookie and the layer.
+    /// A cookie store in Remix's layout. It has no other options: the cookie's
+    /// attributes, secrets and lifetime are configured on the session cookie and the
+    /// layer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cookie store in React Router's layout ([`CookieLayout::ReactRouter`]).
+    ///
+    /// ```
+    /// use session_cookie_store::{CookieLayout, CookieStore};
+    ///
+    /// assert_eq!(CookieStore::react_router().layout(), CookieLayout::ReactRouter);
+    /// assert_eq!(CookieStore::new().layout(), CookieLayout::Remix);
+    /// ```
+    pub fn react_router() -> Self {
+        Self {
+            layout: CookieLayout::ReactRouter,
+        }
+    }
+
+    /// The payload's layout.
+    pub fn layout(&self) -> CookieLayout {
+        self.layout
     }
 }
 
@@ -126,7 +164,17 @@ struct PayloadIn {
 
 #[async_trait]
 impl SessionBackend for CookieStore {
+    fn rules(&self) -> SessionRules {
+        match self.layout {
+            CookieLayout::Remix => SessionRules::REMIX,
+            CookieLayout::ReactRouter => SessionRules::REACT_ROUTER,
+        }
+    }
+
     async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
+        if self.layout == CookieLayout::ReactRouter {
+            return react_router::load(cookie_value);
+        }
         let payload: PayloadIn = match serde_json::from_str(cookie_value) {
             Ok(payload) => payload,
             Err(error) => {
@@ -180,6 +228,9 @@ impl SessionBackend for CookieStore {
         // which this response replaces, and there is nothing server-side to collide with
         // or to have vanished. A copy kept elsewhere stays valid until it expires; that is
         // the documented limit of cookie storage.
+        if self.layout == CookieLayout::ReactRouter {
+            return react_router::write(write);
+        }
         let payload = PayloadOut {
             i: write.id.as_str(),
             d: &write.record.data,

@@ -19,6 +19,7 @@ mod memcache_store;
 mod middleware;
 mod numbers;
 mod policy_details;
+mod react_router_vectors;
 mod redis_clients;
 mod redis_faults;
 mod redis_merge;

@@ -7,7 +7,7 @@ use http::header::{HeaderMap, HeaderValue, COOKIE};
 use session_core::Error;
 use time::OffsetDateTime;
 
-use super::{SessionCookie, MAX_COOKIE_SIZE};
+use super::{SessionCookie, SigningFormat, MAX_COOKIE_SIZE};
 
 /// Every value the request's `Cookie` headers hold for `name`, in order.
 ///
@@ -106,6 +106,13 @@ fn render(
         );
     }
     header.push_str(attributes);
+    // React Router refuses a whole `Set-Cookie` over the limit, attributes included.
+    if config.format() == SigningFormat::ReactRouter && header.len() > MAX_COOKIE_SIZE {
+        return Err(Error::CookieTooLarge {
+            size: header.len(),
+            limit: MAX_COOKIE_SIZE,
+        });
+    }
     HeaderValue::try_from(header)
         .map_err(|_| Error::Internal("rendered Set-Cookie is not a valid header value"))
 }
@@ -126,6 +133,13 @@ pub(super) fn render_attributes(config: &SessionCookie, with_expires: bool) -> S
 /// (so it matches the cookie it replaces, `__Host-` rules included), `Max-Age=0` and an
 /// `Expires` in the past, so every browser really deletes it.
 pub(crate) fn render_clear(config: &SessionCookie) -> Result<HeaderValue, Error> {
+    if config.format() == SigningFormat::ReactRouter {
+        // React Router's destroy: `name=` and the epoch, never `Max-Age=0`.
+        let attributes =
+            super::react_router::render_attributes(config, true, Some(OffsetDateTime::UNIX_EPOCH));
+        return HeaderValue::try_from(format!("{}={attributes}", config.name))
+            .map_err(|_| Error::Internal("rendered Set-Cookie is not a valid header value"));
+    }
     let mut cookie = base_cookie(config, "");
     cookie.set_max_age(time::Duration::ZERO);
     cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));

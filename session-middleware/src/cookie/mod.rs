@@ -4,6 +4,7 @@ mod header;
 mod private;
 #[cfg(test)]
 mod properties;
+mod react_router;
 mod signing;
 #[cfg(test)]
 mod vectors;
@@ -326,8 +327,14 @@ impl SessionCookieBuilder {
         }
         cookie.signer = Signer::new(self.format, &cookie.name, &self.secrets);
         cookie.shortest_secret = self.secrets.iter().map(Secret::len).min().unwrap_or(0);
-        cookie.set_cookie_attributes = header::render_attributes(&cookie, true);
-        cookie.session_cookie_attributes = header::render_attributes(&cookie, false);
+        if self.format == SigningFormat::ReactRouter {
+            cookie.set_cookie_attributes = react_router::render_attributes(&cookie, true, None);
+            cookie.session_cookie_attributes =
+                react_router::render_attributes(&cookie, false, None);
+        } else {
+            cookie.set_cookie_attributes = header::render_attributes(&cookie, true);
+            cookie.session_cookie_attributes = header::render_attributes(&cookie, false);
+        }
         Ok(cookie)
     }
 }

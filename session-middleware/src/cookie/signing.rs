@@ -10,11 +10,14 @@ use session_core::{constant_time_eq, Error};
 use sha2::Sha256;
 
 use super::private::Sealer;
+use super::react_router;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Bytes in an HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
+/// Characters in such a tag in unpadded base64.
+const CANONICAL_TAG_LEN: usize = 43;
 
 /// Domain-separation label of the default format, version 1. It starts every MAC input,
 /// and it contains NUL bytes, which a Remix MAC input (base64 text) never does: a tag
@@ -57,6 +60,26 @@ pub enum SigningFormat {
     /// and the associated data `"session-middleware\0private-cookie\0v1\0" ‖ name`.
     /// Known-answer vectors: `src/cookie/vectors.json`.
     Private,
+    /// Byte-identical to React Router 7 and 8 and Remix 2 (`createCookie` in
+    /// `react-router`, `@remix-run/node` 2): the cookie holds the JSON of the value
+    /// (a by-ID session's ID as a JSON string; with
+    /// `CookieStore::react_router`, the session's data as an object), in standard
+    /// base64 with padding, then `.` and the unpadded HMAC-SHA256 of that, the whole
+    /// URI-encoded (`=`, `+`, `/` as `%3D`, `%2B`, `%2F`). `Set-Cookie` attributes
+    /// follow React Router's order, a cleared cookie is `name=` with an `Expires` in
+    /// 1970, and the whole `Set-Cookie` must fit in 4096 bytes. Choose it to share
+    /// sessions with a React Router or Remix 2 app.
+    ///
+    /// Reading: a value is URI-decoded only if it contains `%`, split at its last `.`,
+    /// checked against every secret in constant time, then decoded (base64 with or
+    /// without padding, strict UTF-8, JSON). **Signatures must be canonical**: the
+    /// 43-character form every line writes. React Router 7 and 8 also accept a padded
+    /// signature or one whose last character differs in its two unused bits (Remix 2
+    /// does not); this format refuses both, so one cookie has one spelling.
+    ///
+    /// As weak as [`Remix`](Self::Remix) against a cookie signed with the same secret
+    /// for another purpose: never reuse the secret.
+    ReactRouter,
 }
 
 /// Remix decodes with `atob`, which accepts base64 with or without padding.
@@ -71,6 +94,23 @@ const REMIX_TAG_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new()
         .with_encode_padding(false)
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+/// React Router's payload, read as `atob` reads it: padding optional, stray low bits
+/// in the last character ignored. The MAC covers the text, so this leniency changes
+/// nothing about what verifies.
+const REACT_ROUTER_PAYLOAD_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+/// React Router's tag, read strictly: no padding, canonical last character.
+const REACT_ROUTER_TAG_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
 /// A signing secret as the builder collects it: bytes with nothing to show. After
@@ -111,7 +151,8 @@ impl std::fmt::Debug for Secret {
 /// the session layer refuses such a cookie.
 #[derive(Clone)]
 pub(crate) enum Signer {
-    /// HMAC-SHA256 tags: [`SigningFormat::NameBound`] or [`SigningFormat::Remix`].
+    /// HMAC-SHA256 tags: [`SigningFormat::NameBound`], [`SigningFormat::Remix`] or
+    /// [`SigningFormat::ReactRouter`].
     Mac {
         format: SigningFormat,
         keys: Vec<HmacSha256>,
@@ -177,6 +218,12 @@ impl Signer {
             Self::Private(sealer) => return sealer.sign(value),
             Self::Mac { format, keys } => (*format, keys),
         };
+        if format == SigningFormat::ReactRouter {
+            return Ok(react_router::uri_encode(&Self::tagged(
+                REMIX_BASE64.encode(react_router::to_json_text(value)),
+                keys,
+            )));
+        }
         let remix = format == SigningFormat::Remix;
         let payload = if remix {
             REMIX_BASE64.encode(value)
@@ -199,6 +246,51 @@ impl Signer {
         Ok(signed)
     }
 
+    /// `payload`, then `.` and its tag in Remix's form (standard base64, unpadded) with
+    /// the first key; `payload` alone without keys.
+    fn tagged(payload: String, keys: &[HmacSha256]) -> String {
+        let Some(key) = keys.first() else {
+            return payload;
+        };
+        let mut mac = key.clone();
+        mac.update(payload.as_bytes());
+        let mut signed = payload;
+        signed.push('.');
+        REMIX_TAG_BASE64.encode_string(mac.finalize().into_bytes(), &mut signed);
+        signed
+    }
+
+    /// React Router's `parse` of a cookie value, with canonical signatures only.
+    fn verify_react_router(keys: &[HmacSha256], raw: &str) -> Option<Verified> {
+        let signed = react_router::uri_decode(raw);
+        let (payload, tag_text) = signed.rsplit_once('.')?;
+        let mut tag = [0u8; TAG_LEN + 3];
+        if tag_text.len() != CANONICAL_TAG_LEN
+            || REACT_ROUTER_TAG_BASE64
+                .decode_slice(tag_text, &mut tag)
+                .ok()?
+                != TAG_LEN
+        {
+            return None;
+        }
+        let key = Self::verifying_key(keys, payload, &tag[..TAG_LEN])?;
+        let json = String::from_utf8(REACT_ROUTER_PAYLOAD_BASE64.decode(payload).ok()?).ok()?;
+        Some(Verified {
+            value: react_router::from_json_text(json)?,
+            by_old_secret: key > 0,
+        })
+    }
+
+    /// The index of the first key whose tag over `payload` is `tag`, each compared in
+    /// constant time.
+    fn verifying_key(keys: &[HmacSha256], payload: &str, tag: &[u8]) -> Option<usize> {
+        keys.iter().position(|key| {
+            let mut mac = key.clone();
+            mac.update(payload.as_bytes());
+            constant_time_eq(&mac.finalize().into_bytes(), tag)
+        })
+    }
+
     /// Checks the tag against every secret, in constant time per secret, and only then
     /// decodes the payload (or, in the private format, authenticates and decrypts).
     /// `None` for anything that does not verify or decode.
@@ -207,6 +299,9 @@ impl Signer {
             Self::Private(sealer) => return sealer.verify(signed),
             Self::Mac { format, keys } => (*format, keys),
         };
+        if format == SigningFormat::ReactRouter {
+            return Self::verify_react_router(keys, signed);
+        }
         let remix = format == SigningFormat::Remix;
         let (payload, tag_text) = signed.rsplit_once('.')?;
         let mut tag = [0u8; TAG_LEN + 3];
@@ -219,11 +314,7 @@ impl Signer {
         if tag_len != TAG_LEN {
             return None;
         }
-        let key = keys.iter().position(|key| {
-            let mut mac = key.clone();
-            mac.update(payload.as_bytes());
-            constant_time_eq(&mac.finalize().into_bytes(), &tag[..TAG_LEN])
-        })?;
+        let key = Self::verifying_key(keys, payload, &tag[..TAG_LEN])?;
         let bytes = if remix {
             REMIX_BASE64.decode(payload)
         } else {
