@@ -57,6 +57,7 @@ mod rules;
 mod session;
 mod storage;
 mod successor;
+pub mod sweeper;
 
 #[cfg(feature = "axum")]
 mod axum;

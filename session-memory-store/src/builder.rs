@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::eviction::Evictor;
-use crate::{sweeper, Inner, MemoryStore, DEFAULT_MAX_SESSIONS, DEFAULT_SWEEP_INTERVAL};
+use crate::{Inner, MemoryStore, DEFAULT_MAX_SESSIONS, DEFAULT_SWEEP_INTERVAL};
 
 /// Settings for a [`MemoryStore`]; start from [`MemoryStore::builder`].
 ///
@@ -73,7 +73,15 @@ impl MemoryStoreBuilder {
             #[cfg(test)]
             sweeper: std::sync::Mutex::default(),
         });
-        let sweeper = sweeper::start(Arc::downgrade(&inner), self.sweep_interval, stopped);
+        let sweeper = session_core::sweeper::start(
+            "session-memory-sweeper",
+            Arc::downgrade(&inner),
+            self.sweep_interval,
+            stopped,
+            |inner: &Inner| {
+                inner.purge_expired();
+            },
+        );
         #[cfg(test)]
         {
             *inner.sweeper.lock().expect("not poisoned") = sweeper;

@@ -45,7 +45,6 @@
 mod builder;
 mod eviction;
 mod held;
-mod sweeper;
 mod users;
 
 use std::sync::Arc;

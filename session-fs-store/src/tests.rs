@@ -1,0 +1,212 @@
+//! Unit tests: paths, permissions, corrupt files, the sweeper.
+
+use std::path::PathBuf;
+
+use session_core::{IdForm, SessionId, SessionStorage, StoredSession};
+
+use super::*;
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> Self {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).expect("randomness");
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        Self(std::env::temp_dir().join(format!("session-fs-{name}-{suffix}")))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn remix_layout_names_files_by_the_ids_hash() {
+    let dir = TempDir::new("remix");
+    let store = FsStore::open(&dir.0).expect("store");
+    let id = SessionId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6").expect("id");
+    assert!(store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create"));
+    // sha256("f81d4fae-…"), lowercase hex, as Remix's fs storage names the file.
+    let expected = dir
+        .0
+        .join("30")
+        .join("a5154b77ab8b2ddbe19f5e7af72f33cc2a4a41f22940d965102650a1c72863");
+    assert_eq!(
+        layout::FileLayout::Remix.path(&dir.0, &id),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        files_under(&dir.0)
+            .iter()
+            .filter(|p| !p.ends_with(".lock"))
+            .count(),
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&expected).expect("file"), "[{},{}]");
+}
+
+#[tokio::test]
+async fn react_router_layout_names_files_by_the_id_and_refuses_others() {
+    let dir = TempDir::new("rr");
+    let store = FsStore::builder(&dir.0)
+        .layout(FileLayout::ReactRouter)
+        .build()
+        .expect("store");
+    assert_eq!(store.rules(), SessionRules::REACT_ROUTER_FILES);
+    let id = SessionId::parse("deadbeef01234567").expect("id");
+    assert!(store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create"));
+    let file = dir.0.join("dead").join("beef01234567");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("file"),
+        r#"{"data":{}}"#
+    );
+    // A native ID has no file in this layout: nothing read, nothing written.
+    let native = SessionId::generate_in(IdForm::Native).expect("id");
+    assert!(store.read(&native).await.expect("read").is_none());
+    assert!(!store
+        .update(&native, &StoredSession::default())
+        .await
+        .expect("update"));
+    assert!(!store.delete(&native).await.expect("delete"));
+    assert!(store
+        .create(&native, &StoredSession::default())
+        .await
+        .is_err());
+    assert_eq!(
+        files_under(&dir.0)
+            .iter()
+            .filter(|p| !p.ends_with(".lock"))
+            .count(),
+        1
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn directories_and_files_are_private_unless_configured() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = TempDir::new("modes");
+    let store = FsStore::open(dir.0.join("sessions")).expect("store");
+    let id = SessionId::generate().expect("id");
+    assert!(store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create"));
+    let file = FileLayout::Remix.path(store.dir(), &id).expect("path");
+    assert_eq!(mode(store.dir()), 0o700);
+    assert_eq!(mode(file.parent().expect("shard")), 0o700);
+    assert_eq!(mode(&file), 0o600);
+
+    let shared = FsStore::builder(dir.0.join("shared"))
+        .dir_mode(0o750)
+        .file_mode(0o640)
+        .build()
+        .expect("store");
+    assert!(shared
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create"));
+    let file = FileLayout::Remix.path(shared.dir(), &id).expect("path");
+    assert_eq!(mode(shared.dir()), 0o750);
+    assert_eq!(mode(&file), 0o640);
+    assert!(store
+        .update(&id, &StoredSession::default())
+        .await
+        .expect("update"));
+    assert_eq!(
+        mode(&FileLayout::Remix.path(store.dir(), &id).expect("path")),
+        0o600,
+        "an update keeps the mode"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_file_reads_as_no_session() {
+    let dir = TempDir::new("corrupt");
+    let store = FsStore::open(&dir.0).expect("store");
+    let id = SessionId::generate().expect("id");
+    assert!(store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create"));
+    let file = FileLayout::Remix.path(&dir.0, &id).expect("path");
+    for garbage in [&b"{not json"[..], b"\xff\xfe", b"", b"{}"] {
+        std::fs::write(&file, garbage).expect("write");
+        assert!(store.read(&id).await.expect("no error").is_none());
+        assert!(!store
+            .update(&id, &StoredSession::default())
+            .await
+            .expect("update"));
+    }
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_expired_and_stale_files_and_stops_with_the_store() {
+    let dir = TempDir::new("sweep");
+    let store = FsStore::builder(&dir.0)
+        .ttl(Duration::from_secs(3600))
+        .build()
+        .expect("store");
+    let (live, expired, undated) = (
+        SessionId::generate().expect("id"),
+        SessionId::generate().expect("id"),
+        SessionId::generate().expect("id"),
+    );
+    let mut record = StoredSession {
+        expires: Some(SystemTime::now() + Duration::from_secs(600)),
+        ..StoredSession::default()
+    };
+    assert!(store.create(&live, &record).await.expect("create"));
+    record.expires = Some(SystemTime::now() + Duration::from_millis(50));
+    assert!(store.create(&expired, &record).await.expect("create"));
+    assert!(store
+        .create(&undated, &StoredSession::default())
+        .await
+        .expect("create"));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(store.purge_expired().await.expect("sweep"), 1);
+    assert!(store.read(&live).await.expect("read").is_some());
+    assert!(
+        store.read(&undated).await.expect("read").is_some(),
+        "younger than its TTL"
+    );
+    assert!(!FileLayout::Remix
+        .path(&dir.0, &expired)
+        .expect("path")
+        .exists());
+
+    let weak = Arc::downgrade(&store.inner);
+    drop(store);
+    assert!(weak.upgrade().is_none(), "the sweeper kept the store alive");
+}
