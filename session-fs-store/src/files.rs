@@ -115,10 +115,19 @@ pub(crate) fn create(path: &Path, bytes: &[u8], modes: Modes) -> io::Result<bool
     }
 }
 
-/// Stores `bytes` under `path`, replacing what is there (the caller holds the shard's
-/// lock and has checked that it may).
+/// Stores `bytes` under `path`, replacing what is there and keeping its mode (the
+/// caller holds the shard's lock and has checked that it may).
 pub(crate) fn replace(path: &Path, bytes: &[u8], modes: Modes) -> io::Result<()> {
     let temp = write_temp(path, bytes, modes)?;
+    // The record keeps its mode, as React Router 8 keeps it (a file another program
+    // made group-readable stays so).
+    #[cfg(unix)]
+    if let Ok(old) = fs::metadata(path) {
+        if let Err(error) = fs::set_permissions(&temp, old.permissions()) {
+            let _ = fs::remove_file(&temp);
+            return Err(error);
+        }
+    }
     if let Err(error) = fs::rename(&temp, path) {
         let _ = fs::remove_file(&temp);
         return Err(error);

@@ -53,6 +53,7 @@
 //! |---|---|---|
 //! | `cookie-store` | yes | [`CookieStore`]: the whole session in the signed cookie |
 //! | `memory-store` | yes | [`MemoryStore`]: in-process storage with expiry |
+//! | `fs-store` | no | `FsStore`: one file per session, in Remix's or React Router's layout |
 //! | `redis-store` | no | `RedisStore`: Redis over shared multiplexed connections, concurrent commands batched |
 //! | `redis-cluster` | no | Redis Cluster support in `RedisStore` |
 //! | `redis-tls` | no | `rediss://` (rustls) in `RedisStore`: custom CAs, client certificates |
@@ -87,15 +88,17 @@ pub use cookie::{SameSite, SessionCookie, SessionCookieBuilder, SigningFormat, M
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use manager::SessionManager;
 pub use session_core::{
-    async_trait, Clock, CookieUpdate, Error, FoundSession, IdleRefresh, ManualClock, MoveOutcome,
-    Revoke, Session, SessionBackend, SessionData, SessionId, SessionMeta, SessionPolicy,
-    SessionStorage, SessionWrite, StoredSession, Transport, UserSession, ValueMap, WriteMode,
-    WriteOutcome,
+    async_trait, Clock, CookieUpdate, Error, FlashLifetime, FoundSession, IdForm, IdleRefresh,
+    ManualClock, MoveOutcome, Revoke, Session, SessionBackend, SessionData, SessionId, SessionMeta,
+    SessionPolicy, SessionRules, SessionStorage, SessionWrite, StoredSession, Transport,
+    UserSession, ValueMap, WriteMode, WriteOutcome,
 };
 pub use token::HeaderTokens;
 
 #[cfg(feature = "cookie-store")]
 pub use session_cookie_store::{self as cookie_store, CookieStore};
+#[cfg(feature = "fs-store")]
+pub use session_fs_store::{self as fs_store, FileLayout, FsStore};
 #[cfg(feature = "memcache-store")]
 pub use session_memcache_store::{
     self as memcache_store, create_memcache_session_storage, MemcacheStore,

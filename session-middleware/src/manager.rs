@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::header::{HeaderMap, HeaderValue};
 use session_core::{
     async_trait, Clock, CookieUpdate, Error, FoundSession, Revoke, Session, SessionBackend,
-    SessionId, SessionPolicy, SessionWrite, Transport, UserSession, WriteOutcome,
+    SessionId, SessionPolicy, SessionRules, SessionWrite, Transport, UserSession, WriteOutcome,
 };
 
 use crate::cache::append_cookie_headers;
@@ -403,6 +403,10 @@ impl SessionBackend for SignedBackend {
             loaded.reissue |= by_old_secret;
         }
         Ok(loaded)
+    }
+
+    fn rules(&self) -> SessionRules {
+        self.inner.rules()
     }
 
     async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {

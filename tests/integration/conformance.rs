@@ -8,6 +8,76 @@ mod memory {
     backend_conformance!(MemoryStore::new(), Capabilities::SERVER_SIDE);
 }
 
+mod fs_remix {
+    use session_fs_store::FsStore;
+    use session_tests::{backend_conformance, storage_conformance, Alternating, Capabilities};
+
+    use crate::fs_store::{shared_dir, store};
+
+    storage_conformance!(FsStore::open(shared_dir("conformance-remix")).expect("store"));
+    backend_conformance!(
+        FsStore::open(shared_dir("conformance-remix")).expect("store"),
+        Capabilities::MERGING
+    );
+
+    /// Two store instances on one directory, taking turns: every case again, as two
+    /// processes sharing the directory would see it.
+    mod two_instances {
+        use super::*;
+
+        backend_conformance!(
+            Alternating::new(
+                store("two-remix", Default::default()),
+                store("two-remix", Default::default())
+            ),
+            Capabilities::MERGING
+        );
+    }
+}
+
+mod fs_react_router {
+    use session_fs_store::{FileLayout, FsStore};
+    use session_tests::{backend_conformance, storage_conformance, Alternating, Capabilities};
+
+    use crate::fs_store::{shared_dir, store};
+
+    fn react_router() -> FsStore {
+        FsStore::builder(shared_dir("conformance-rr"))
+            .layout(FileLayout::ReactRouter)
+            .build()
+            .expect("store")
+    }
+
+    storage_conformance!(react_router());
+    backend_conformance!(react_router(), Capabilities::MERGING);
+
+    mod two_instances {
+        use super::*;
+
+        backend_conformance!(
+            Alternating::new(
+                store("two-rr", FileLayout::ReactRouter),
+                store("two-rr", FileLayout::ReactRouter)
+            ),
+            Capabilities::MERGING
+        );
+    }
+}
+
+mod cookie_react_router {
+    use session_cookie_store::CookieStore;
+    use session_tests::{backend_conformance, Capabilities};
+
+    // Its cookie holds no ID, as React Router's does not.
+    backend_conformance!(
+        CookieStore::react_router(),
+        Capabilities {
+            stable_ids: false,
+            ..Capabilities::CLIENT_SIDE
+        }
+    );
+}
+
 mod cookie {
     use session_cookie_store::CookieStore;
     use session_tests::{backend_conformance, Capabilities};

@@ -11,10 +11,11 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, VA
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use session_demo::{DemoConfig, StorageKind, COOKIE_NAME};
-use session_middleware::{SessionCookie, SigningFormat};
+use session_middleware::{FileLayout, SessionCookie, SigningFormat};
 use tower::ServiceExt;
 
 mod accounts;
+mod react_router;
 
 type TestResult<T = ()> = Result<T, Box<dyn Error>>;
 
@@ -203,7 +204,10 @@ fn server_side(storage: &StorageKind) -> bool {
 fn session_id(storage: &StorageKind, signed: &str) -> TestResult<String> {
     let raw = verified(signed)?;
     let id = match storage {
-        StorageKind::Memory | StorageKind::Redis(_) | StorageKind::Memcache(_) => raw,
+        StorageKind::Memory
+        | StorageKind::Redis(_)
+        | StorageKind::Memcache(_)
+        | StorageKind::File { .. } => raw,
         StorageKind::Cookie => {
             let payload: serde_json::Value = serde_json::from_str(&raw)?;
             assert_eq!(payload["d"].as_array().map(Vec::len), Some(2), "{raw}");
@@ -211,7 +215,14 @@ fn session_id(storage: &StorageKind, signed: &str) -> TestResult<String> {
             id.to_owned()
         }
     };
-    assert_eq!(id.len(), 43, "not a native session ID: {id}");
+    let expected = match storage {
+        StorageKind::File {
+            layout: FileLayout::ReactRouter,
+            ..
+        } => 16,
+        _ => 43,
+    };
+    assert_eq!(id.len(), expected, "not a session ID of this storage: {id}");
     Ok(id)
 }
 
@@ -483,6 +494,22 @@ macro_rules! for_each_storage {
         for_each_storage!(
             @module memcache,
             StorageKind::Memcache(servers::memcache_servers()),
+            $($flow),+
+        );
+        for_each_storage!(
+            @module file,
+            StorageKind::File {
+                dir: crate::fs_store::unique_dir("demo"),
+                layout: session_middleware::FileLayout::Remix,
+            },
+            $($flow),+
+        );
+        for_each_storage!(
+            @module file_react_router,
+            StorageKind::File {
+                dir: crate::fs_store::unique_dir("demo-rr"),
+                layout: session_middleware::FileLayout::ReactRouter,
+            },
             $($flow),+
         );
     };

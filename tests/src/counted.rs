@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
+    StoredSession,
 };
 
 /// Calls made so far, by kind.
@@ -57,6 +58,10 @@ impl<S> Counted<S> {
 
 #[async_trait]
 impl<S: SessionStorage> SessionStorage for Counted<S> {
+    fn rules(&self) -> SessionRules {
+        self.inner.rules()
+    }
+
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         self.bump(0);
         self.inner.read(id).await

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
+    StoredSession,
 };
 
 /// An operation of [`SessionStorage`].
@@ -91,6 +92,10 @@ impl<S> Failing<S> {
 
 #[async_trait]
 impl<S: SessionStorage> SessionStorage for Failing<S> {
+    fn rules(&self) -> SessionRules {
+        self.inner.rules()
+    }
+
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         self.check(Operation::Read, "read a session")?;
         self.inner.read(id).await

@@ -4,7 +4,8 @@
 use std::any::Any;
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionStorage, StoredSession,
+    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
+    StoredSession,
 };
 
 /// `storage`, with `servers` (any fixtures: a TLS server and its PKI, a Sentinel
@@ -35,6 +36,10 @@ impl<S> Hosted<S> {
 
 #[async_trait]
 impl<S: SessionStorage> SessionStorage for Hosted<S> {
+    fn rules(&self) -> SessionRules {
+        self.storage.rules()
+    }
+
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         self.storage.read(id).await
     }

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod alternating;
 pub mod backend;
 mod counted;
 mod failing;
@@ -38,6 +39,7 @@ pub mod merge;
 pub mod servers;
 pub mod storage;
 
+pub use alternating::Alternating;
 pub use counted::{CallCounts, Counted};
 pub use failing::{Failing, Operation};
 pub use hosted::Hosted;
@@ -60,6 +62,9 @@ pub struct Capabilities {
     /// grace period ([`SessionStorage::renew`] overridden); false where the old ID
     /// dies at once.
     pub renewal_grace: bool,
+    /// True when a session keeps its ID from request to request; false for React
+    /// Router's cookie layout, whose cookie holds no ID (each request sees a new one).
+    pub stable_ids: bool,
 }
 
 impl Capabilities {
@@ -69,6 +74,7 @@ impl Capabilities {
         merges: true,
         users: true,
         renewal_grace: true,
+        stable_ids: true,
     };
     /// A server-side storage that keeps [`SessionStorage::merge`]'s default (whole
     /// records, last writer wins), as a user's own storage may.
@@ -77,6 +83,16 @@ impl Capabilities {
         merges: false,
         users: false,
         renewal_grace: false,
+        stable_ids: true,
+    };
+    /// A server-side storage that merges but keeps no per-user index and renews
+    /// without a grace period (the file store).
+    pub const MERGING: Self = Self {
+        revocable: true,
+        merges: true,
+        users: false,
+        renewal_grace: false,
+        stable_ids: true,
     };
     /// A storage that keeps the session in the cookie: the browser holds the only
     /// copy, so there is nothing to revoke and nothing to merge into.
@@ -85,6 +101,7 @@ impl Capabilities {
         merges: false,
         users: false,
         renewal_grace: false,
+        stable_ids: true,
     };
 }
 

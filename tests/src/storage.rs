@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use session_core::{Error, MoveOutcome, SessionId, SessionStorage, StoredSession};
 
-fn new_id() -> SessionId {
-    SessionId::generate().expect("the OS supplies random bytes")
+/// A new ID in the form `storage` mints ([`SessionStorage::rules`]).
+fn new_id<S: SessionStorage>(storage: &S) -> SessionId {
+    SessionId::generate_in(SessionStorage::rules(storage).ids)
+        .expect("the OS supplies random bytes")
 }
 
 /// A record with these values and flash values, valid until `expires`.
@@ -44,7 +46,7 @@ async fn read<S: SessionStorage>(storage: &S, id: &SessionId) -> Option<StoredSe
 
 /// Nothing stored: `read` is `None`, and reading creates nothing.
 pub async fn read_of_an_unknown_id_is_none<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     assert_eq!(read(&**storage, &id).await, None);
     assert_eq!(read(&**storage, &id).await, None, "a read created a record");
 }
@@ -52,7 +54,7 @@ pub async fn read_of_an_unknown_id_is_none<S: SessionStorage>(storage: &Arc<S>) 
 /// Values, flash values and the creation time come back exactly, nested and non-ASCII
 /// data included.
 pub async fn create_then_read_returns_the_record<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let written = record(
         json!({"count": 3, "user": {"id": 7, "name": "Zoë ✓ 🍪"}, "tags": ["a", "b"], "ok": true}),
         json!({"notice": "saved"}),
@@ -74,7 +76,7 @@ pub async fn create_then_read_returns_the_record<S: SessionStorage>(storage: &Ar
 
 /// `create` never overwrites: an ID collision leaves the other session untouched.
 pub async fn create_never_overwrites<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let first = record(json!({"owner": "first"}), json!({}), soon());
     create(&**storage, &id, &first).await;
     let second = record(json!({"owner": "second"}), json!({}), soon());
@@ -85,7 +87,7 @@ pub async fn create_never_overwrites<S: SessionStorage>(storage: &Arc<S>) {
 
 /// An update replaces the record: keys removed since are gone.
 pub async fn update_replaces_the_whole_record<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     create(
         &**storage,
         &id,
@@ -103,7 +105,7 @@ pub async fn update_replaces_the_whole_record<S: SessionStorage>(storage: &Arc<S
 /// `update` never creates: a session deleted meanwhile (a concurrent logout) stays
 /// deleted.
 pub async fn update_never_creates<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let late = record(json!({"a": 1}), json!({}), soon());
     assert!(!storage.update(&id, &late).await.expect("update"));
     assert_eq!(read(&**storage, &id).await, None);
@@ -116,7 +118,7 @@ pub async fn update_never_creates<S: SessionStorage>(storage: &Arc<S>) {
 /// `replace` kills the old ID and creates the new one; onto a taken ID it stores
 /// nothing (and the old ID is dead all the same).
 pub async fn replace_moves_the_session_and_never_overwrites<S: SessionStorage>(storage: &Arc<S>) {
-    let (old, new) = (new_id(), new_id());
+    let (old, new) = (new_id(&**storage), new_id(&**storage));
     create(
         &**storage,
         &old,
@@ -131,7 +133,7 @@ pub async fn replace_moves_the_session_and_never_overwrites<S: SessionStorage>(s
         moved.data
     );
 
-    let (older, taken) = (new_id(), new);
+    let (older, taken) = (new_id(&**storage), new);
     create(
         &**storage,
         &older,
@@ -152,7 +154,7 @@ pub async fn replace_moves_the_session_and_never_overwrites<S: SessionStorage>(s
 
 /// After `delete`, the record is gone, and `delete` said it was there.
 pub async fn delete_removes_the_record<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     create(&**storage, &id, &record(json!({"a": 1}), json!({}), soon())).await;
     assert!(storage.delete(&id).await.expect("delete"), "it was there");
     assert_eq!(read(&**storage, &id).await, None);
@@ -162,7 +164,7 @@ pub async fn delete_removes_the_record<S: SessionStorage>(storage: &Arc<S>) {
 /// Deleting what is not there succeeds (logout twice, or after expiry), saying so.
 pub async fn delete_of_an_unknown_id_succeeds<S: SessionStorage>(storage: &Arc<S>) {
     let existed = storage
-        .delete(&new_id())
+        .delete(&new_id(&**storage))
         .await
         .expect("delete of an unknown id");
     assert!(!existed, "an unknown id was reported deleted");
@@ -172,7 +174,7 @@ pub async fn delete_of_an_unknown_id_succeeds<S: SessionStorage>(storage: &Arc<S
 /// first) it stores nothing under the new ID; onto a taken ID it stores nothing there,
 /// and the old record is deleted all the same.
 pub async fn move_record_moves_only_a_live_record<S: SessionStorage>(storage: &Arc<S>) {
-    let (from, to) = (new_id(), new_id());
+    let (from, to) = (new_id(&**storage), new_id(&**storage));
     create(
         &**storage,
         &from,
@@ -191,7 +193,7 @@ pub async fn move_record_moves_only_a_live_record<S: SessionStorage>(storage: &A
     );
     assert_eq!(read(&**storage, &to).await.expect("moved").data, moved.data);
 
-    let (logged_out, next) = (new_id(), new_id());
+    let (logged_out, next) = (new_id(&**storage), new_id(&**storage));
     create(
         &**storage,
         &logged_out,
@@ -212,7 +214,7 @@ pub async fn move_record_moves_only_a_live_record<S: SessionStorage>(storage: &A
         "a logged-out session came back under a new ID"
     );
 
-    let expired = new_id();
+    let expired = new_id(&**storage);
     let past = SystemTime::now() - Duration::from_secs(1);
     storage
         .create(&expired, &record(json!({"a": 4}), json!({}), Some(past)))
@@ -228,7 +230,7 @@ pub async fn move_record_moves_only_a_live_record<S: SessionStorage>(storage: &A
     );
     assert_eq!(read(&**storage, &next).await, None);
 
-    let older = new_id();
+    let older = new_id(&**storage);
     create(
         &**storage,
         &older,
@@ -254,7 +256,7 @@ pub async fn move_record_moves_only_a_live_record<S: SessionStorage>(storage: &A
 /// A record whose deadline has passed is never returned, even if the backend's own
 /// expiry has not removed it yet, and does not block a create.
 pub async fn expired_records_are_not_returned<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let past = SystemTime::now() - Duration::from_secs(5);
     // A backend may refuse to store something already expired, or store and hide it;
     // what it must not do is return it.
@@ -271,7 +273,7 @@ pub async fn expired_records_are_not_returned<S: SessionStorage>(storage: &Arc<S
 
 /// A future deadline is kept (to the second) and the record is served until then.
 pub async fn future_expiry_is_kept<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let deadline = SystemTime::now() + Duration::from_secs(3600);
     create(
         &**storage,
@@ -292,7 +294,7 @@ pub async fn future_expiry_is_kept<S: SessionStorage>(storage: &Arc<S>) {
 
 /// Without a deadline, the record stays and says so.
 pub async fn records_without_expiry_persist<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     create(&**storage, &id, &record(json!({"a": 1}), json!({}), None)).await;
     let read = read(&**storage, &id).await.expect("record present");
     assert_eq!(read.expires, None);
@@ -300,7 +302,7 @@ pub async fn records_without_expiry_persist<S: SessionStorage>(storage: &Arc<S>)
 
 /// Two IDs, two records: writing or deleting one leaves the other alone.
 pub async fn records_are_independent<S: SessionStorage>(storage: &Arc<S>) {
-    let (first, second) = (new_id(), new_id());
+    let (first, second) = (new_id(&**storage), new_id(&**storage));
     create(
         &**storage,
         &first,
@@ -320,7 +322,7 @@ pub async fn records_are_independent<S: SessionStorage>(storage: &Arc<S>) {
 
 /// Records far larger than a cookie could hold round-trip intact.
 pub async fn large_records_round_trip<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let big = "x".repeat(100 * 1024);
     let written = record(json!({"big": big}), json!({}), soon());
     create(&**storage, &id, &written).await;
@@ -334,7 +336,7 @@ pub async fn large_records_round_trip<S: SessionStorage>(storage: &Arc<S>) {
 /// either stored whole or refused with [`Error::RecordTooLarge`], and then the previous
 /// record is still there: a session that grew too big must not log its user out.
 pub async fn an_update_too_large_keeps_the_previous_record<S: SessionStorage>(storage: &Arc<S>) {
-    let id = new_id();
+    let id = new_id(&**storage);
     let small = record(json!({"user": "ada"}), json!({}), soon());
     create(&**storage, &id, &small).await;
     let huge = record(json!({"big": "x".repeat(2 << 20)}), json!({}), soon());
@@ -367,7 +369,7 @@ pub async fn concurrent_writers_do_not_interfere<S: SessionStorage>(storage: &Ar
     for n in 0..TASKS {
         let (storage, start) = (storage.clone(), start.clone());
         tasks.spawn(async move {
-            let id = new_id();
+            let id = new_id(&*storage);
             let written = record(json!({"n": n}), json!({}), soon());
             start.wait().await;
             create(&*storage, &id, &written).await;
@@ -387,7 +389,7 @@ pub async fn concurrent_creates_of_one_id_have_one_winner<S: SessionStorage>(sto
     const TASKS: usize = 8;
     const ROUNDS: usize = 100;
     for round in 0..ROUNDS {
-        let id = new_id();
+        let id = new_id(&**storage);
         let start = Arc::new(tokio::sync::Barrier::new(TASKS));
         let mut tasks = tokio::task::JoinSet::new();
         for n in 0..TASKS {

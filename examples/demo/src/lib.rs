@@ -21,8 +21,8 @@ use axum::Router;
 use serde::Deserialize;
 use session_middleware::redis_store::deadpool_redis;
 use session_middleware::{
-    session, CookieStore, Error, HeaderTokens, MemcacheStore, MemoryStore, RedisStore, Session,
-    SessionCookie, SigningFormat,
+    session, CookieStore, Error, FileLayout, FsStore, HeaderTokens, MemcacheStore, MemoryStore,
+    RedisStore, Session, SessionCookie, SigningFormat,
 };
 
 /// The session cookie's name, as in the seed.
@@ -40,6 +40,13 @@ pub enum StorageKind {
     Redis(RedisOptions),
     /// In memcached, on these `host:port` servers.
     Memcache(Vec<String>),
+    /// One file per session in `dir`, in `layout` (Remix's or React Router's).
+    File {
+        /// The directory (created if missing, mode 0700).
+        dir: PathBuf,
+        /// Whose on-disk layout.
+        layout: FileLayout,
+    },
 }
 
 /// How the demo reaches Redis: a URL (`redis://`, or `rediss://` for TLS) or
@@ -158,7 +165,14 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .secure(!config.insecure_cookie)
         .build()?;
     let mut layer = match &config.storage {
+        // React Router's cookie format carries React Router's cookie-storage layout.
+        StorageKind::Cookie if config.cookie_format == SigningFormat::ReactRouter => {
+            session(cookie, CookieStore::react_router())?
+        }
         StorageKind::Cookie => session(cookie, CookieStore::new())?,
+        StorageKind::File { dir, layout } => {
+            session(cookie, FsStore::builder(dir).layout(*layout).build()?)?
+        }
         StorageKind::Memory => session(cookie, MemoryStore::new())?,
         StorageKind::Redis(options) => {
             session(cookie, redis_store(options, config.key_prefix.as_deref())?)?

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use clap::{Parser, ValueEnum};
 use session_demo::{app, DemoConfig, RedisClient, RedisOptions, StorageKind, COOKIE_NAME};
-use session_middleware::SigningFormat;
+use session_middleware::{FileLayout, SigningFormat};
 
 /// The Remix session-middleware examples, served by axum with Rust sessions.
 // No `Debug`: the arguments hold the secrets and the Redis password.
@@ -76,6 +76,13 @@ struct Args {
         default_value = "127.0.0.1:11211"
     )]
     memcache: Vec<String>,
+    /// The directory for `--storage file` (created if missing, mode 0700).
+    #[arg(long, value_name = "DIR", default_value = "sessions")]
+    file_dir: PathBuf,
+    /// The on-disk layout for `--storage file`: `remix` (Remix 3's fs storage) or
+    /// `react-router` (React Router's and Remix 2's file storage, 64-bit IDs).
+    #[arg(long, value_enum, default_value_t = FileLayoutArg::Remix)]
+    file_layout: FileLayoutArg,
     /// Port to listen on.
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -91,7 +98,9 @@ struct Args {
     #[arg(long, value_name = "SECONDS")]
     absolute_timeout: Option<u64>,
     /// Cookie format: `default` signs and binds the cookie name into the signature,
-    /// `remix` signs byte-compatibly with Remix, `private` encrypts (AES-256-GCM).
+    /// `remix` signs byte-compatibly with Remix 3, `react-router` with React Router 7/8
+    /// and Remix 2 (cookie storage then uses React Router's layout), `private` encrypts
+    /// (AES-256-GCM).
     #[arg(long, value_enum, default_value_t = Format::Default)]
     cookie_format: Format,
     /// Send the cookie without `Secure` (for plain-HTTP clients such as curl).
@@ -109,6 +118,13 @@ enum Storage {
     Memory,
     Redis,
     Memcache,
+    File,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FileLayoutArg {
+    Remix,
+    ReactRouter,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -121,6 +137,7 @@ enum RedisClientArg {
 enum Format {
     Default,
     Remix,
+    ReactRouter,
     Private,
 }
 
@@ -169,6 +186,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 },
             }),
             Storage::Memcache => StorageKind::Memcache(args.memcache),
+            Storage::File => StorageKind::File {
+                dir: args.file_dir,
+                layout: match args.file_layout {
+                    FileLayoutArg::Remix => FileLayout::Remix,
+                    FileLayoutArg::ReactRouter => FileLayout::ReactRouter,
+                },
+            },
         },
         secrets,
         idle_timeout: args.idle_timeout.map(Duration::from_secs),
@@ -176,6 +200,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         cookie_format: match args.cookie_format {
             Format::Default => SigningFormat::NameBound,
             Format::Remix => SigningFormat::Remix,
+            Format::ReactRouter => SigningFormat::ReactRouter,
             Format::Private => SigningFormat::Private,
         },
         insecure_cookie: args.insecure_cookie,
@@ -213,6 +238,7 @@ fn storage_name(storage: &StorageKind) -> &'static str {
         StorageKind::Memory => "memory",
         StorageKind::Redis(_) => "redis",
         StorageKind::Memcache(_) => "memcache",
+        StorageKind::File { .. } => "file",
     }
 }
 

@@ -6,8 +6,9 @@ use http::{Method, Request, StatusCode};
 
 use super::*;
 
+/// Cookie storage keeps nothing to list; the file store keeps no per-user index.
 fn supports_users(storage: &StorageKind) -> bool {
-    !matches!(storage, StorageKind::Cookie)
+    !matches!(storage, StorageKind::Cookie | StorageKind::File { .. })
 }
 
 /// Logs `client` in as alice, ticking "Remember me" or not; the login's Set-Cookie
