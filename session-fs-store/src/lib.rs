@@ -215,6 +215,10 @@ impl Inner {
             }
             for file in std::fs::read_dir(shard.path())? {
                 let file = file?;
+                // React Router 8 writes through a temporary directory of its own.
+                if file.file_type()?.is_dir() {
+                    continue;
+                }
                 let name = file.file_name();
                 let Some(name) = name.to_str() else { continue };
                 let age = file

@@ -18,6 +18,7 @@ mod memcache_frozen;
 mod memcache_limits;
 mod memcache_store;
 mod middleware;
+mod node_interop;
 mod numbers;
 mod policy_details;
 mod react_router_vectors;
