@@ -7,6 +7,14 @@
 //! value (and base64-encodes it) before it leaves the server and verifies it before this
 //! crate ever parses it.
 //!
+//! [`CookieStore::react_router`] writes React Router's layout instead (`react-router`
+//! 7 and 8, `@remix-run/node` 2): the data as one flat object, flash values under
+//! `__flash_<key>__`, no ID; pair it with `SigningFormat::ReactRouter` on the session
+//! cookie. Its sessions follow React Router's flash rule (kept until read), get a new
+//! `Session::id` each request (the cookie holds none, as React Router's does not), and
+//! keep our deadline and login choices in one `__stamp__` member, written only when
+//! there is something to keep.
+//!
 //! # Example
 //!
 //! ```
