@@ -2,11 +2,13 @@
 //! 7 and 8 and `@remix-run/node` 2): the cookie holds the session's data as one flat
 //! object, flash values as `__flash_<key>__`, and no ID.
 //!
-//! What React Router has no place for rides in one member of ours, `"__stamp__"`, and
-//! only when there is something to keep (a deadline, the creation time, login
-//! choices): a session without timeouts or login choices writes exactly React
-//! Router's bytes. A React Router app sees that member as one more value and writes it
-//! back untouched.
+//! What React Router has no place for rides in one member of ours, `"__stamp__"` (a
+//! reserved key: a value the app sets under it is refused), and only when there is
+//! something to keep (a deadline, the creation time, login choices). Without it the
+//! payload is React Router's object, its keys in key order (React Router writes
+//! insertion order: the bytes match when the two agree, and each side reads the
+//! other's either way). A React Router app sees the member as one more value and
+//! writes it back untouched.
 
 use std::time::SystemTime;
 
@@ -14,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use session_core::{
     time_from_unix_millis, unix_millis, Error, FoundSession, SessionData, SessionId, SessionMeta,
-    SessionWrite, ValueMap, WriteOutcome,
+    SessionRules, SessionWrite, ValueMap, WriteOutcome,
 };
 
 /// The member our bookkeeping rides in.
@@ -48,7 +50,12 @@ impl Stamp {
 pub(crate) fn load(cookie_value: &str) -> Result<Option<FoundSession>, Error> {
     // React Router 8.5.3's rule: only an object is a session (older lines spread a
     // string's characters into one).
-    let Ok(mut flat) = serde_json::from_str::<ValueMap>(cookie_value) else {
+    // The middleware hands data over starting with `{`, and a string never so.
+    let object = cookie_value.starts_with('{');
+    let Some(mut flat) = object
+        .then(|| serde_json::from_str::<ValueMap>(cookie_value).ok())
+        .flatten()
+    else {
         tracing::warn!("signed session cookie holds no JSON object; starting a fresh session");
         return Ok(None);
     };
@@ -83,7 +90,7 @@ pub(crate) fn load(cookie_value: &str) -> Result<Option<FoundSession>, Error> {
         return Ok(None);
     };
     Ok(Some(FoundSession {
-        id: SessionId::generate()?,
+        id: SessionId::generate_in(SessionRules::REACT_ROUTER.ids)?,
         data: SessionData::from_flat(flat),
         expires,
         created,
@@ -103,6 +110,15 @@ pub(crate) fn write(write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
         n: record.id_issued.map(unix_millis),
         m: record.meta.clone(),
     };
+    if record.data.values.contains_key(STAMP_KEY) {
+        return Err(Error::Json {
+            key: STAMP_KEY.to_owned(),
+            source: <serde_json::Error as serde::ser::Error>::custom(
+                "this key is reserved by React Router's cookie layout; use another name",
+            )
+            .into(),
+        });
+    }
     let mut payload = json_text(&record.data.to_flat(), "(whole session)")?;
     if !stamp.is_empty() {
         // Appended as text: the data keeps React Router's order (values, then flash).

@@ -38,7 +38,8 @@ pub enum IdForm {
 ///
 /// New IDs carry 256 bits from the operating system's CSPRNG and are written as 43
 /// characters of URL-safe base64 (`A–Z a–z 0–9 - _`), safe in cookies, URLs, Redis keys
-/// and memcached keys alike.
+/// and memcached keys alike; only a storage that shares its files with React Router
+/// mints the 64-bit [`IdForm::ShortHex`] instead.
 ///
 /// [`SessionId::parse`] accepts exactly three canonical forms and nothing else, so a
 /// malformed ID is turned away before any store sees it:
@@ -138,7 +139,7 @@ impl SessionId {
         })
     }
 
-    /// Parses an ID in one of its two canonical forms, or returns `None`.
+    /// Parses an ID in one of its three canonical forms, or returns `None`.
     ///
     /// Anything else (wrong length, another alphabet, uppercase UUIDs, whitespace,
     /// percent-encoding) is refused, so callers can treat `None` as "no session" without

@@ -265,15 +265,16 @@ impl Session {
     /// value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         self.with_copy(|copy| {
-            let Some(value) = copy.read(key) else {
+            let Some(value) = copy.lookup(key) else {
                 return Ok(None);
             };
-            T::deserialize(&value)
-                .map(Some)
-                .map_err(|source| Error::Json {
-                    key: key.to_owned(),
-                    source: source.into(),
-                })
+            let typed = T::deserialize(value).map_err(|source| Error::Json {
+                key: key.to_owned(),
+                source: source.into(),
+            })?;
+            // Only a read that succeeded consumes a flash (React Router's rule).
+            copy.consume_read(key);
+            Ok(Some(typed))
         })
     }
 

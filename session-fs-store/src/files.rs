@@ -135,10 +135,14 @@ pub(crate) fn replace(path: &Path, bytes: &[u8], modes: Modes) -> io::Result<()>
     sync_dir(path.parent().expect("a shard"))
 }
 
-/// Removes `path`; `false` if it was not there.
+/// Removes `path`, durably (a logout must not come back after a crash); `false` if
+/// it was not there.
 pub(crate) fn remove(path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            sync_dir(path.parent().expect("a shard"))?;
+            Ok(true)
+        }
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(error) => Err(error),
     }

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use session_core::{Error, SessionId, SessionRules, StoredSession};
-use sha2::{Digest, Sha256};
 
 /// The on-disk layout: whose Node app can share the directory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,7 +47,7 @@ impl FileLayout {
     pub(crate) fn path(self, dir: &Path, id: &SessionId) -> Option<PathBuf> {
         match self {
             Self::Remix => {
-                let hex = hex(&Sha256::digest(id.as_str().as_bytes()));
+                let hex = session_core::hashed_key("", id.as_str());
                 Some(dir.join(&hex[..2]).join(&hex[2..]))
             }
             Self::ReactRouter => {
@@ -91,8 +90,4 @@ impl FileLayout {
             Self::ReactRouter => StoredSession::from_react_router_json(text),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -53,8 +53,14 @@
 //! - A user's sessions cannot be listed or revoked: [`Error::Unsupported`] (there is no
 //!   per-user index on disk).
 //! - ID renewal on a timer moves the record at once (no grace period for the old ID).
-//! - A React Router process writing the same directory takes no lock: its writes are
-//!   whole records, last writer wins, as they are among React Router processes.
+//! - A React Router process writing the same directory takes no lock: last writer
+//!   wins, as among React Router processes. React Router 8 writes through a temporary
+//!   file and a rename; React Router 7 and Remix 2 rewrite the file in place, so a read
+//!   racing such a write may see a torn record, which reads as no session (the user
+//!   gets a fresh one). A record React Router rewrites loses our stamp (creation time,
+//!   login choices): its absolute timeout then counts from our next read.
+//! - Symbolic links inside the directory are followed: keep the directory the
+//!   service's own (the default modes do).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -156,6 +162,15 @@ impl FsStore {
     }
 }
 
+/// How long ago `path` was last written (zero if unknown).
+fn age(path: &Path) -> Duration {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+        .unwrap_or_default()
+}
+
 /// Runs blocking file work off the executor: on tokio's blocking pool, or inline
 /// when there is no tokio runtime (then there is no executor to hold up).
 async fn blocking<R: Send + 'static>(
@@ -191,6 +206,16 @@ impl Inner {
         }
     }
 
+    /// True when `path` holds a record past its deadline (not when it is missing or
+    /// corrupt).
+    fn is_expired(&self, path: &Path) -> io::Result<bool> {
+        Ok(files::read(path)?.is_some_and(|bytes| {
+            self.layout
+                .decode(&bytes)
+                .is_ok_and(|record| record.is_expired())
+        }))
+    }
+
     /// The shard directory of a record file.
     fn shard(path: &Path) -> &Path {
         path.parent().expect("record paths have a shard directory")
@@ -221,23 +246,20 @@ impl Inner {
                 }
                 let name = file.file_name();
                 let Some(name) = name.to_str() else { continue };
-                let age = file
-                    .metadata()
-                    .and_then(|meta| meta.modified())
-                    .ok()
-                    .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-                    .unwrap_or_default();
+                let path = file.path();
                 if name.starts_with(files::TEMP_PREFIX) {
-                    if age > Duration::from_secs(3600) {
-                        files::remove(&file.path())?;
+                    if age(&path) > Duration::from_secs(3600) {
+                        files::remove(&path)?;
                     }
                     continue;
                 }
                 if name.starts_with('.') {
                     continue;
                 }
-                let path = file.path();
+                // Judged under the lock, on the record as it is now: an update landing
+                // between the listing and here is what counts.
                 let _lock = files::lock(&shard.path(), self.modes)?;
+                let age = age(&path);
                 let stale = match files::read(&path)? {
                     None => false,
                     Some(bytes) => match self.layout.decode(&bytes) {
@@ -270,10 +292,11 @@ impl SessionStorage for FsStore {
                 };
                 match inner.layout.decode(&bytes) {
                     // As React Router does: an expired file is deleted when read, under
-                    // the lock and only if it is still expired.
+                    // the lock and only if it is still expired (a file another program
+                    // is rewriting in place may read as corrupt for a moment: kept).
                     Ok(record) if record.is_expired() => {
                         let _lock = files::lock(Inner::shard(path), inner.modes)?;
-                        if inner.read_live(path)?.is_none() {
+                        if inner.is_expired(path)? {
                             files::remove(path)?;
                         }
                         Ok(None)
@@ -295,7 +318,17 @@ impl SessionStorage for FsStore {
         let record = record.clone();
         let created = self
             .with_file("create a session", id, move |inner, path| {
-                files::create(path, &inner.encode(&record)?, inner.modes)
+                let bytes = inner.encode(&record)?;
+                if files::create(path, &bytes, inner.modes)? {
+                    return Ok(true);
+                }
+                // An expired record counts as absent: it is replaced, under the lock.
+                let _lock = files::lock(Inner::shard(path), inner.modes)?;
+                if !inner.is_expired(path)? {
+                    return Ok(false);
+                }
+                files::replace(path, &bytes, inner.modes)?;
+                Ok(true)
             })
             .await?;
         Ok(created.unwrap_or(false))
@@ -305,6 +338,9 @@ impl SessionStorage for FsStore {
         let record = record.clone();
         let updated = self
             .with_file("update a session", id, move |inner, path| {
+                if !path.exists() {
+                    return Ok(false);
+                }
                 let _lock = files::lock(Inner::shard(path), inner.modes)?;
                 if inner.read_live(path)?.is_none() {
                     return Ok(false);
@@ -325,6 +361,9 @@ impl SessionStorage for FsStore {
         let (record, changes) = (record.clone(), changes.clone());
         let merged = self
             .with_file("save a session", id, move |inner, path| {
+                if !path.exists() {
+                    return Ok(false);
+                }
                 let _lock = files::lock(Inner::shard(path), inner.modes)?;
                 let Some(mut stored) = inner.read_live(path)? else {
                     return Ok(false);
@@ -340,6 +379,11 @@ impl SessionStorage for FsStore {
     async fn delete(&self, id: &SessionId) -> Result<bool, Error> {
         let deleted = self
             .with_file("delete a session", id, |inner, path| {
+                // Nothing to delete, nothing to lock: no shard is created for an ID
+                // that has none (a later create is then simply after this delete).
+                if !path.exists() {
+                    return Ok(false);
+                }
                 let _lock = files::lock(Inner::shard(path), inner.modes)?;
                 let live = inner.read_live(path)?.is_some();
                 Ok(files::remove(path)? && live)

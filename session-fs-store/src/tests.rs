@@ -208,3 +208,85 @@ async fn the_sweeper_removes_expired_and_stale_files_and_stops_with_the_store() 
     drop(store);
     assert!(weak.upgrade().is_none(), "the sweeper kept the store alive");
 }
+
+#[tokio::test]
+async fn the_sweeper_removes_undated_records_past_their_ttl_and_crash_leftovers() {
+    let dir = TempDir::new("sweep-stale");
+    let store = FsStore::builder(&dir.0)
+        .ttl(Duration::from_millis(50))
+        .build()
+        .expect("store");
+    let id = SessionId::generate().expect("id");
+    assert!(store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create"));
+    let file = FileLayout::Remix.path(&dir.0, &id).expect("path");
+    let shard = file.parent().expect("shard").to_path_buf();
+    // A temporary file a crash left behind, an hour and a bit old, and a fresh one.
+    let (old_temp, new_temp) = (
+        shard.join(".tmp-0123456789abcdef"),
+        shard.join(".tmp-fedcba9876543210"),
+    );
+    for temp in [&old_temp, &new_temp] {
+        std::fs::write(temp, "partial").expect("write");
+    }
+    let hour_ago = SystemTime::now() - Duration::from_secs(3700);
+    std::fs::File::options()
+        .write(true)
+        .open(&old_temp)
+        .and_then(|f| f.set_modified(hour_ago))
+        .expect("backdate");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        store.purge_expired().await.expect("sweep"),
+        1,
+        "the undated record"
+    );
+    assert!(!file.exists());
+    assert!(!old_temp.exists(), "the crash leftover is removed");
+    assert!(new_temp.exists(), "a write in progress is left alone");
+}
+
+#[tokio::test]
+async fn update_merge_and_delete_of_an_unknown_id_create_nothing() {
+    let dir = TempDir::new("unknown");
+    let store = FsStore::open(&dir.0).expect("store");
+    let id = SessionId::generate().expect("id");
+    assert!(!store
+        .update(&id, &StoredSession::default())
+        .await
+        .expect("update"));
+    let changes = session_core::SessionChanges::default();
+    assert!(!store
+        .merge(&id, &StoredSession::default(), &changes)
+        .await
+        .expect("merge"));
+    assert!(!store.delete(&id).await.expect("delete"));
+    assert!(files_under(&dir.0).is_empty(), "{:?}", files_under(&dir.0));
+}
+
+#[tokio::test]
+async fn an_expired_record_counts_as_absent_for_a_create() {
+    let dir = TempDir::new("expired-create");
+    let store = FsStore::open(&dir.0).expect("store");
+    let id = SessionId::generate().expect("id");
+    let expired = StoredSession {
+        expires: Some(SystemTime::now() + Duration::from_millis(30)),
+        ..StoredSession::default()
+    };
+    assert!(store.create(&id, &expired).await.expect("create"));
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(store
+        .create(&id, &StoredSession::default())
+        .await
+        .expect("create over expired"));
+    assert!(store.read(&id).await.expect("read").is_some());
+    assert!(
+        !store
+            .create(&id, &StoredSession::default())
+            .await
+            .expect("create"),
+        "a live one is kept"
+    );
+}

@@ -25,6 +25,10 @@ mod fs_remix {
     mod two_instances {
         use super::*;
 
+        storage_conformance!(Alternating::new(
+            store("two-remix", Default::default()),
+            store("two-remix", Default::default())
+        ));
         backend_conformance!(
             Alternating::new(
                 store("two-remix", Default::default()),
@@ -54,6 +58,10 @@ mod fs_react_router {
     mod two_instances {
         use super::*;
 
+        storage_conformance!(Alternating::new(
+            store("two-rr", FileLayout::ReactRouter),
+            store("two-rr", FileLayout::ReactRouter)
+        ));
         backend_conformance!(
             Alternating::new(
                 store("two-rr", FileLayout::ReactRouter),

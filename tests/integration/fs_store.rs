@@ -320,20 +320,29 @@ async fn two_instances_racing_on_one_directory_keep_the_rules() {
             assert_eq!(won, 1, "{layout:?}: exactly one create of an ID wins");
         }
         for id in &ids {
+            // Updates and merges from both instances, and deletes, all released at
+            // once: whatever the order, the record ends deleted.
+            let start = Arc::new(tokio::sync::Barrier::new(9));
             let mut tasks = Vec::new();
-            for i in 0..6 {
-                let (store, id) = (stores[i % 2].clone(), id.clone());
+            for i in 0..8 {
+                let (store, id, start) = (stores[i % 2].clone(), id.clone(), start.clone());
                 tasks.push(tokio::spawn(async move {
-                    store
-                        .update(&id, &record_of(&json!({ "update": i })))
-                        .await
-                        .expect("update");
+                    let record = record_of(&json!({ "writer": i }));
+                    start.wait().await;
+                    if i % 4 == 0 {
+                        store.delete(&id).await.expect("delete");
+                    } else if i % 2 == 0 {
+                        store.update(&id, &record).await.expect("update");
+                    } else {
+                        let mut changes = session_core::SessionChanges::default();
+                        changes
+                            .values
+                            .insert("merged".into(), session_core::ValueChange::Set(json!(i)));
+                        store.merge(&id, &record, &changes).await.expect("merge");
+                    }
                 }));
             }
-            let (store, deleted) = (stores[1].clone(), id.clone());
-            tasks.push(tokio::spawn(async move {
-                store.delete(&deleted).await.expect("delete");
-            }));
+            start.wait().await;
             for task in tasks {
                 task.await.expect("task");
             }
@@ -367,14 +376,97 @@ async fn futures_count(tasks: impl Iterator<Item = tokio::task::JoinHandle<bool>
     won
 }
 
-#[test]
-fn the_lines_agree_on_the_file_layout() {
+/// Where React Router put each file of its run (`final_listing`), our store puts it
+/// too, for every ID we accept; the upper-case one we refuse, and no temporary entry
+/// is left behind (`leftover_entries`).
+#[tokio::test]
+async fn every_file_lands_where_react_router_puts_it() {
     let vectors = vectors();
     for line in LINES {
-        let listing = &vectors[line]["file_storage"]["final_listing"];
-        assert!(listing.as_array().expect("listing").iter().all(|f| {
-            let f = f.as_str().expect("name");
-            f.len() == 17 && f.as_bytes()[4] == b'/'
-        }));
+        let files = &vectors[line]["file_storage"];
+        let dir = fresh_dir(&format!("listing-{line}"));
+        let store = rr_store(&dir);
+        for entry in files["final_listing"].as_array().expect("listing") {
+            let entry = entry.as_str().expect("name");
+            let id = entry.replace('/', "");
+            match SessionId::parse(&id) {
+                Some(id) => {
+                    assert!(store
+                        .create(&id, &StoredSession::default())
+                        .await
+                        .expect("create"));
+                    assert!(dir.join(entry).is_file(), "{line}: {entry}");
+                }
+                None => assert_eq!(
+                    entry, files["uppercase_id"]["file"],
+                    "only the upper-case ID is refused"
+                ),
+            }
+        }
+        assert_eq!(files["leftover_entries"], json!([]));
+        assert!(
+            listing(&dir).iter().all(|f| !f.contains(".tmp")),
+            "{line}: a temporary file was left"
+        );
     }
+}
+
+/// `create_when_first_id_exists`: a create never touches an existing file;
+/// `update_of_chmod_600_file`: an update keeps a file's mode and writes React Router's
+/// bytes; `destroy_new_session`: destroying a session that was never stored clears
+/// the cookie the same way.
+#[tokio::test]
+async fn creates_updates_and_destroys_as_react_router_does() {
+    let vectors = vectors();
+    let files = &vectors["react_router_8"]["file_storage"];
+    let dir = fresh_dir("rr-create-update");
+    let store = rr_store(&dir);
+    let id = SessionId::parse("3031323334353637").expect("id");
+    let existing = &files["create_when_first_id_exists"]["existing_file_untouched"];
+    let first = record_of(&json!({"count": 3, "user": {"id": 7, "name": "Zoë"}}));
+    assert!(store.create(&id, &first).await.expect("create"));
+    assert!(!store
+        .create(&id, &record_of(&json!({"other": 1})))
+        .await
+        .expect("create"));
+    let path = dir.join("3031/323334353637");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("file"),
+        existing["content"].as_str().expect("text")
+    );
+
+    let chmod = &files["update_of_chmod_600_file"];
+    let updated = record_of(&json!({"count": 4, "user": {"id": 7, "name": "Zoë"}}));
+    assert!(store.update(&id, &updated).await.expect("update"));
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("file"),
+        chmod["content"].as_str().expect("text")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(format!("{mode:04o}"), chmod["mode"].as_str().expect("mode"));
+    }
+    let cookie = SessionCookie::builder("__session")
+        .secret("s3cr3t")
+        .format(SigningFormat::ReactRouter)
+        .build()
+        .expect("valid");
+    let manager = SessionManager::new(cookie, store).expect("manager");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::COOKIE,
+        HeaderValue::from_static("__session=whatever"),
+    );
+    let session = manager.session_from_headers(&headers);
+    session.load().await.expect("load");
+    session.destroy().expect("destroy");
+    let mut answer = HeaderMap::new();
+    manager.commit(&session, &mut answer).await.expect("commit");
+    let cleared = answer.get(header::SET_COOKIE).expect("cleared");
+    assert_eq!(
+        cleared.to_str().expect("ascii"),
+        files["destroy_new_session"]
+    );
 }

@@ -131,11 +131,9 @@ pub async fn a_fresh_session_without_changes_sets_no_cookie(
     assert_eq!(update, CookieUpdate::Keep);
 }
 
-/// A flash is invisible in its own request, visible in the next, gone after.
-pub async fn flash_is_visible_on_the_next_request_only(
-    backend: Arc<dyn SessionBackend>,
-    _: Capabilities,
-) {
+/// Under Remix's rule a flash is invisible in its own request, visible in the next,
+/// gone after; under React Router's (a backend that declares it), it lives until read.
+pub async fn flash_lives_by_the_backends_rule(backend: Arc<dyn SessionBackend>, _: Capabilities) {
     if backend.rules().flash == FlashLifetime::UntilRead {
         return flash_lives_until_read(backend).await;
     }

@@ -185,7 +185,7 @@ macro_rules! backend_conformance {
             backend::persists_across_requests,
             backend::an_untouched_session_is_not_written,
             backend::a_fresh_session_without_changes_sets_no_cookie,
-            backend::flash_is_visible_on_the_next_request_only,
+            backend::flash_lives_by_the_backends_rule,
             backend::values_of_many_types_round_trip,
             backend::foreign_cookie_values_are_not_adopted,
             backend::regenerate_keeps_the_data_under_a_new_id,

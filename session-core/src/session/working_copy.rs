@@ -261,39 +261,53 @@ impl WorkingCopy {
     }
 
     /// A value or, failing that, a flash value; nothing once destroyed. Under Remix's
-    /// rule the flash is an arriving one and stays; under React Router's, it may have
-    /// been set in this request, and reading it removes it (its `get`).
-    pub(crate) fn read(&mut self, key: &str) -> Option<Value> {
+    /// rule the flash is an arriving one; under React Router's it may also be one set
+    /// in this request. Looking does not consume: [`consume_read`](Self::consume_read)
+    /// does, once the caller has what it read.
+    pub(crate) fn lookup(&self, key: &str) -> Option<&Value> {
         if self.phase == Phase::Destroyed {
             return None;
         }
         // Remix falls back with `??`: a null value defers to an arriving flash.
-        if let Some(value) = self.values.get(key).filter(|value| !value.is_null()) {
-            return Some(value.clone());
-        }
-        match self.rules.flash {
-            FlashLifetime::NextRequest => self.flash_in.get(key).cloned(),
-            FlashLifetime::UntilRead => self.take_flash(key),
-        }
+        let value = self.values.get(key).filter(|value| !value.is_null());
+        value.or_else(|| match self.rules.flash {
+            FlashLifetime::NextRequest => self.flash_in.get(key),
+            FlashLifetime::UntilRead => self.flash_next.get(key).or_else(|| self.flash_in.get(key)),
+        })
     }
 
-    /// React Router's read of a flash: gone from the session once read. One set in
-    /// this request is simply never saved; an arriving one is consumed by the next
-    /// save (only where the stored one is still the value read here).
-    fn take_flash(&mut self, key: &str) -> Option<Value> {
-        if let Some(value) = self.flash_next.remove(key) {
-            self.changes.flash_set.remove(key);
-            self.dirty = true;
-            self.edits += 1;
-            return Some(value);
+    /// What reading `key` does beyond [`lookup`](Self::lookup): nothing under Remix's
+    /// rule; under React Router's, a flash read is gone from the session (its `get`), and
+    /// the next save stores that.
+    pub(crate) fn consume_read(&mut self, key: &str) {
+        let from_values = self.values.get(key).is_some_and(|value| !value.is_null());
+        if self.rules.flash == FlashLifetime::NextRequest
+            || self.phase == Phase::Destroyed
+            || from_values
+        {
+            return;
         }
-        let value = self.flash_in.remove(key)?;
-        self.changes
-            .flash_consumed
-            .insert(key.to_owned(), value.clone());
+        if let Some(value) = self.flash_next.remove(key) {
+            // Set in this request: unsaved, it is simply never saved; already saved (a
+            // commit in between), the save must remove it like an arriving one.
+            if self.changes.flash_set.remove(key).is_none() {
+                self.changes.flash_consumed.insert(key.to_owned(), value);
+            }
+        } else if let Some(value) = self.flash_in.remove(key) {
+            self.changes.flash_consumed.insert(key.to_owned(), value);
+        } else {
+            return;
+        }
         self.dirty = true;
         self.edits += 1;
-        Some(value)
+    }
+
+    /// [`lookup`](Self::lookup) and [`consume_read`](Self::consume_read) in one, for
+    /// callers that keep the value whatever it is.
+    pub(crate) fn read(&mut self, key: &str) -> Option<Value> {
+        let value = self.lookup(key).cloned();
+        self.consume_read(key);
+        value
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {

@@ -31,13 +31,17 @@ pub(super) fn to_json_text(value: &str) -> String {
 /// JSON as it is (cookie storage's data). Anything else (a number, an array, `null`,
 /// text that is not JSON) is no session.
 pub(super) fn from_json_text(json: String) -> Option<String> {
-    match json.trim_start().as_bytes().first() {
-        Some(b'{') => serde_json::from_str::<serde::de::IgnoredAny>(&json)
+    let json = json.trim();
+    match json.as_bytes().first() {
+        // Data always reaches a backend starting with `{`, and nothing else does.
+        Some(b'{') => serde_json::from_str::<serde::de::IgnoredAny>(json)
             .is_ok()
-            .then_some(json),
-        // A string that reads as an object is no ID, and must not pass for data.
-        Some(b'"') => match serde_json::from_str::<String>(&json) {
-            Ok(text) if !text.is_empty() && !text.starts_with('{') => Some(text),
+            .then(|| json.to_owned()),
+        // A string that reads as an object (whitespace first or not) is no ID, and
+        // must never pass for data: React Router's MAC does not cover the cookie name,
+        // so a string cookie signed with the same secret could be replayed here.
+        Some(b'"') => match serde_json::from_str::<String>(json) {
+            Ok(text) if !text.is_empty() && !text.trim_start().starts_with('{') => Some(text),
             _ => None,
         },
         _ => None,

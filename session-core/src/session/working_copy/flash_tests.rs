@@ -117,3 +117,37 @@ fn remix_rule_is_unchanged_reading_keeps_and_the_save_drops() {
     copy.flash("next".into(), json!(1)).expect("flash");
     assert_eq!(copy.read("next"), None, "visible next request only");
 }
+
+#[test]
+fn a_flash_read_after_it_was_saved_is_removed_by_the_next_save() {
+    let mut copy = WorkingCopy::fresh(false, SessionRules::REACT_ROUTER).expect("fresh");
+    copy.flash("notice".into(), json!("saved")).expect("flash");
+    let Plan::Write(write) = copy.plan(&SessionPolicy::default(), now()) else {
+        panic!("a write");
+    };
+    let value = write.id.as_str().to_owned();
+    copy.settle_written(write, value, None);
+    assert!(copy.changes.flash_set.is_empty(), "saved");
+    assert_eq!(copy.read("notice"), Some(json!("saved")));
+    assert_eq!(
+        copy.changes.flash_consumed.get("notice"),
+        Some(&json!("saved")),
+        "a merge must remove the saved flash"
+    );
+    assert_eq!(stored_flash(&copy), Some(ValueMap::new()));
+}
+
+#[test]
+fn looking_does_not_consume_only_reading_does() {
+    let mut copy = found_with_flash();
+    assert_eq!(copy.lookup("notice"), Some(&json!("saved")));
+    assert_eq!(copy.lookup("notice"), Some(&json!("saved")));
+    assert!(!copy.is_dirty());
+    copy.consume_read("notice");
+    assert_eq!(copy.lookup("notice"), None);
+    // A value under the same key is read instead, and consumes nothing.
+    let mut copy = found_with_flash();
+    copy.set("notice".into(), json!("value")).expect("set");
+    assert_eq!(copy.read("notice"), Some(json!("value")));
+    assert!(copy.changes.flash_consumed.is_empty());
+}
