@@ -290,3 +290,119 @@ async fn an_expired_record_counts_as_absent_for_a_create() {
         "a live one is kept"
     );
 }
+
+#[tokio::test]
+async fn expired_records_are_not_returned_updated_or_counted_as_deleted() {
+    let dir = TempDir::new("expired");
+    let store = FsStore::builder(&dir.0)
+        .layout(FileLayout::ReactRouter)
+        .build()
+        .expect("store");
+    assert_eq!(store.layout(), FileLayout::ReactRouter);
+    let id = SessionId::generate_in(IdForm::ShortHex).expect("id");
+    let soon = StoredSession {
+        expires: Some(SystemTime::now() + Duration::from_millis(30)),
+        ..StoredSession::default()
+    };
+    assert!(store.create(&id, &soon).await.expect("create"));
+    std::thread::sleep(Duration::from_millis(60));
+    let changes = session_core::SessionChanges::default();
+    assert!(!store
+        .update(&id, &StoredSession::default())
+        .await
+        .expect("update"));
+    assert!(!store
+        .merge(&id, &StoredSession::default(), &changes)
+        .await
+        .expect("merge"));
+    assert!(
+        !store.delete(&id).await.expect("delete"),
+        "no live record was there"
+    );
+    assert!(store.create(&id, &soon).await.expect("create"));
+    std::thread::sleep(Duration::from_millis(60));
+    let file = FileLayout::ReactRouter.path(&dir.0, &id).expect("path");
+    assert!(file.exists());
+    assert!(store.read(&id).await.expect("read").is_none());
+    assert!(!file.exists(), "an expired file is deleted when read");
+}
+
+#[tokio::test]
+async fn a_merge_applies_the_changes_to_the_stored_record() {
+    let dir = TempDir::new("merge");
+    let store = FsStore::open(&dir.0).expect("store");
+    let id = SessionId::generate().expect("id");
+    let mut stored = StoredSession::default();
+    stored
+        .data
+        .values
+        .insert("kept".into(), serde_json::json!(1));
+    assert!(store.create(&id, &stored).await.expect("create"));
+    let mut changes = session_core::SessionChanges::default();
+    changes.values.insert(
+        "added".into(),
+        session_core::ValueChange::Set(serde_json::json!(2)),
+    );
+    assert!(store
+        .merge(&id, &StoredSession::default(), &changes)
+        .await
+        .expect("merge"));
+    let read = store.read(&id).await.expect("read").expect("found");
+    assert_eq!(read.data.values.get("kept"), Some(&serde_json::json!(1)));
+    assert_eq!(read.data.values.get("added"), Some(&serde_json::json!(2)));
+}
+
+#[tokio::test]
+async fn the_sweeper_leaves_what_is_not_a_shard_alone() {
+    let dir = TempDir::new("foreign");
+    let store = FsStore::open(&dir.0).expect("store");
+    // A directory that is no shard name, holding an expired record, and a file whose
+    // name is hex but no shard's length.
+    let foreign = dir.0.join("zz");
+    std::fs::create_dir_all(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("record"), r#"[{},{},{"expires":1}]"#).expect("write");
+    std::fs::write(dir.0.join("abcdef"), "notes").expect("write");
+    assert_eq!(store.purge_expired().await.expect("sweep"), 0);
+    assert!(foreign.join("record").exists());
+    assert!(dir.0.join("abcdef").exists());
+}
+
+#[tokio::test]
+async fn a_record_path_that_cannot_be_read_is_an_error_not_a_missing_session() {
+    let dir = TempDir::new("unreadable");
+    let store = FsStore::open(&dir.0).expect("store");
+    let id = SessionId::generate().expect("id");
+    let file = FileLayout::Remix.path(&dir.0, &id).expect("path");
+    std::fs::create_dir_all(&file).expect("a directory where the file would be");
+    assert!(store.read(&id).await.is_err());
+}
+
+mod files_unit {
+    use super::*;
+    use crate::files::{self, Modes};
+
+    const MODES: Modes = Modes {
+        dir: 0o700,
+        file: 0o600,
+    };
+
+    #[test]
+    fn missing_files_are_none_or_false_and_other_failures_are_errors() {
+        let dir = TempDir::new("files");
+        files::create_dir(&dir.0, MODES).expect("mkdir");
+        let missing = dir.0.join("missing");
+        assert!(files::read(&missing).expect("no error").is_none());
+        assert!(!files::remove(&missing).expect("no error"));
+        let a_dir = dir.0.join("a-dir");
+        files::create_dir(&a_dir, MODES).expect("mkdir");
+        assert!(files::read(&a_dir).is_err());
+        assert!(files::remove(&a_dir).is_err());
+        let file = dir.0.join("file");
+        assert!(files::create(&file, b"one", MODES).expect("create"));
+        assert!(!files::create(&file, b"two", MODES).expect("taken"));
+        assert!(files::remove(&file).expect("remove"));
+        // A name the file system refuses is an error, not "taken".
+        let too_long = dir.0.join("x".repeat(300));
+        assert!(files::create(&too_long, b"x", MODES).is_err());
+    }
+}
