@@ -209,106 +209,28 @@ impl Stamp {
     }
 }
 
-/// `time` as JavaScript's `Date.prototype.toISOString` writes it:
-/// `YYYY-MM-DDTHH:MM:SS.sssZ` (years past 9999 are clamped to 9999-12-31).
+/// `toISOString`'s form: `YYYY-MM-DDTHH:MM:SS.sssZ`, always UTC, always milliseconds.
+const ISO_MILLIS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+/// `time` as JavaScript's `Date.prototype.toISOString` writes it (times past the year
+/// 9999 clamped to its end: no cookie or record outlives that).
 pub(crate) fn iso_millis(time: SystemTime) -> String {
     const LAST: u64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
-    let millis = unix_millis(time).min(LAST);
-    let (secs, ms) = (millis / 1000, millis % 1000);
-    let (days, in_day) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60
-    )
+    let clamped = UNIX_EPOCH + Duration::from_millis(unix_millis(time).min(LAST));
+    time::OffsetDateTime::from(clamped)
+        .format(ISO_MILLIS)
+        .expect("a date between 1970 and 9999 formats")
 }
 
-/// Parses exactly what [`iso_millis`] writes (what `toISOString` writes for years
-/// 1970–9999).
+/// Parses exactly `toISOString`'s form, and nothing before 1970.
 pub(crate) fn parse_iso_millis(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    if b.len() != 24
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'.'
-        || b[23] != b'Z'
-    {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<u64> {
-        let digits = &text[range];
-        digits
-            .bytes()
-            .all(|d| d.is_ascii_digit())
-            .then(|| digits.parse().ok())?
-    };
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second, ms) = (
-        number(11..13)?,
-        number(14..16)?,
-        number(17..19)?,
-        number(20..23)?,
-    );
-    if year < 1970
-        || !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let millis = ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + ms;
-    UNIX_EPOCH.checked_add(Duration::from_millis(millis))
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`, for dates from 1970 on).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year / 400;
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date `days` after 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    let parsed = time::PrimitiveDateTime::parse(text, ISO_MILLIS)
+        .ok()?
+        .assume_utc();
+    let time = SystemTime::from(parsed);
+    (time >= UNIX_EPOCH).then_some(time)
 }
 
 #[cfg(test)]
@@ -385,6 +307,10 @@ mod tests {
 
     #[test]
     fn only_a_string_expires_counts_and_a_bad_one_is_corrupt() {
+        let plain = StoredSession::from_react_router_json(r#"{"data":{"a":1,"__flash_b__":2}}"#)
+            .expect("record");
+        assert_eq!(plain.data.values.get("a"), Some(&json!(1)));
+        assert_eq!(plain.data.flash.get("b"), Some(&json!(2)));
         let number =
             StoredSession::from_react_router_json(r#"{"data":{},"expires":5}"#).expect("record");
         assert_eq!(number.expires, None);

@@ -60,7 +60,9 @@ fn an_unread_flash_makes_no_save_and_survives_one() {
 fn reading_a_flash_removes_it_and_the_next_save_stores_that() {
     let mut copy = found_with_flash();
     assert!(copy.has("notice"));
+    let edits = copy.edits;
     assert_eq!(copy.read("notice"), Some(json!("saved")));
+    assert_eq!(copy.edits, edits + 1, "an edit, for a save racing it");
     assert_eq!(copy.read("notice"), None, "read once");
     assert!(!copy.has("notice"));
     assert!(copy.is_dirty());
