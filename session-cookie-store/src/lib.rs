@@ -194,23 +194,8 @@ impl SessionBackend for CookieStore {
                 return Ok(None);
             }
         };
-        if payload
-            .e
-            .is_some_and(|expires| expires <= unix_millis(SystemTime::now()))
-        {
-            return Ok(None);
-        }
-        let time = |millis: Option<u64>| {
-            millis
-                .map(|ms| time_from_unix_millis(ms).ok_or(()))
-                .transpose()
-        };
-        let (Ok(expires), Ok(created), Ok(id_issued)) =
-            (time(payload.e), time(payload.c), time(payload.n))
+        let Some((expires, created, id_issued)) = live_times(payload.e, payload.c, payload.n)
         else {
-            tracing::warn!(
-                "signed session cookie holds a timestamp out of range; starting a fresh session"
-            );
             return Ok(None);
         };
         let Some(id) = SessionId::parse(&payload.i) else {
@@ -279,6 +264,30 @@ impl SessionBackend for CookieStore {
     async fn revoke_user_sessions(&self, _user: &str, _which: Revoke<'_>) -> Result<u64, Error> {
         Err(unsupported("revoke a user's sessions"))
     }
+}
+
+/// A payload's deadline, creation time and ID issue time (ms since the epoch, as both
+/// layouts store them), or `None` when the session is past its deadline or a time is
+/// out of range (a forged or corrupt payload, logged).
+type Times = (Option<SystemTime>, Option<SystemTime>, Option<SystemTime>);
+
+fn live_times(expires: Option<u64>, created: Option<u64>, issued: Option<u64>) -> Option<Times> {
+    if expires.is_some_and(|expires| expires <= unix_millis(SystemTime::now())) {
+        return None;
+    }
+    let time = |millis: Option<u64>| {
+        millis
+            .map(|ms| time_from_unix_millis(ms).ok_or(()))
+            .transpose()
+    };
+    let (Ok(expires), Ok(created), Ok(issued)) = (time(expires), time(created), time(issued))
+    else {
+        tracing::warn!(
+            "signed session cookie holds a timestamp out of range; starting a fresh session"
+        );
+        return None;
+    };
+    Some((expires, created, issued))
 }
 
 fn unsupported(operation: &'static str) -> Error {

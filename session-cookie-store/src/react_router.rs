@@ -10,13 +10,11 @@
 //! other's either way). A React Router app sees the member as one more value and
 //! writes it back untouched.
 
-use std::time::SystemTime;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use session_core::{
-    time_from_unix_millis, unix_millis, Error, FoundSession, SessionData, SessionId, SessionMeta,
-    SessionRules, SessionWrite, ValueMap, WriteOutcome,
+    unix_millis, Error, FoundSession, SessionData, SessionId, SessionMeta, SessionRules,
+    SessionWrite, ValueMap, WriteOutcome,
 };
 
 /// The member our bookkeeping rides in.
@@ -71,22 +69,7 @@ pub(crate) fn load(cookie_value: &str) -> Result<Option<FoundSession>, Error> {
             }
         },
     };
-    if stamp
-        .e
-        .is_some_and(|expires| expires <= unix_millis(SystemTime::now()))
-    {
-        return Ok(None);
-    }
-    let time = |millis: Option<u64>| {
-        millis
-            .map(|ms| time_from_unix_millis(ms).ok_or(()))
-            .transpose()
-    };
-    let (Ok(expires), Ok(created), Ok(id_issued)) = (time(stamp.e), time(stamp.c), time(stamp.n))
-    else {
-        tracing::warn!(
-            "signed session cookie holds a timestamp out of range; starting a fresh session"
-        );
+    let Some((expires, created, id_issued)) = crate::live_times(stamp.e, stamp.c, stamp.n) else {
         return Ok(None);
     };
     Ok(Some(FoundSession {

@@ -22,14 +22,7 @@ pub(crate) fn vectors() -> Value {
 /// The three lines, each with the sections it recorded.
 pub(crate) const LINES: [&str; 3] = ["react_router_8", "react_router_7", "remix_node_2"];
 
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .expect("an array")
-        .iter()
-        .map(|s| s.as_str().expect("a string").to_owned())
-        .collect()
-}
+use crate::remix_vectors::strings;
 
 fn cookie(name: &str, secrets: &[String]) -> SessionCookieBuilder {
     SessionCookie::builder(name)

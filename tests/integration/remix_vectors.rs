@@ -20,7 +20,8 @@ fn vectors() -> Value {
     serde_json::from_str(include_str!("../fixtures/remix-vectors.json")).expect("valid JSON")
 }
 
-fn strings(value: &Value) -> Vec<String> {
+/// A JSON array of strings, as the vectors list secrets.
+pub(crate) fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
         .expect("an array")

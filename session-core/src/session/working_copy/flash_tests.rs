@@ -12,10 +12,8 @@ fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)
 }
 
-fn found_with_flash() -> WorkingCopy {
-    let mut data = SessionData::default();
-    data.values.insert("count".into(), json!(3));
-    data.flash.insert("notice".into(), json!("saved"));
+/// A stored session holding `data`, loaded under `rules`.
+fn loaded(data: SessionData, rules: SessionRules) -> WorkingCopy {
     let found = FoundSession {
         id: SessionId::generate().expect("id"),
         data,
@@ -26,13 +24,14 @@ fn found_with_flash() -> WorkingCopy {
         id_issued: None,
         reissue: false,
     };
-    WorkingCopy::found(
-        found,
-        &SessionPolicy::default(),
-        now(),
-        SessionRules::REACT_ROUTER,
-    )
-    .expect("live")
+    WorkingCopy::found(found, &SessionPolicy::default(), now(), rules).expect("live")
+}
+
+fn found_with_flash() -> WorkingCopy {
+    let mut data = SessionData::default();
+    data.values.insert("count".into(), json!(3));
+    data.flash.insert("notice".into(), json!("saved"));
+    loaded(data, SessionRules::REACT_ROUTER)
 }
 
 fn stored_flash(copy: &WorkingCopy) -> Option<ValueMap> {
@@ -100,18 +99,7 @@ fn a_new_flash_replaces_an_unread_arriving_one() {
 fn remix_rule_is_unchanged_reading_keeps_and_the_save_drops() {
     let mut data = SessionData::default();
     data.flash.insert("notice".into(), json!("saved"));
-    let found = FoundSession {
-        id: SessionId::generate().expect("id"),
-        data,
-        expires: None,
-        created: Some(now()),
-        revision: None,
-        meta: SessionMeta::default(),
-        id_issued: None,
-        reissue: false,
-    };
-    let mut copy = WorkingCopy::found(found, &SessionPolicy::default(), now(), SessionRules::REMIX)
-        .expect("live");
+    let mut copy = loaded(data, SessionRules::REMIX);
     assert!(copy.is_dirty());
     assert_eq!(copy.read("notice"), Some(json!("saved")));
     assert_eq!(copy.read("notice"), Some(json!("saved")));
