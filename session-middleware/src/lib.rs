@@ -5,6 +5,7 @@
 //!
 //! ```
 //! use http::{header, Request, Response};
+//! use http_body_util::BodyExt;
 //! use session_middleware::{session, MemoryStore, Session, SessionCookie};
 //! use tower::{service_fn, Layer, ServiceExt};
 //!
@@ -23,8 +24,10 @@
 //! }));
 //!
 //! let response = app.oneshot(Request::new(String::new())).await?;
-//! assert_eq!(response.body(), "Count: 1");
 //! assert!(response.headers().contains_key(header::SET_COOKIE));
+//! // The handler's body, inside the layer's `SessionBody`.
+//! let body = response.into_body().collect().await?.to_bytes();
+//! assert_eq!(body, "Count: 1");
 //! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -85,7 +88,7 @@ mod manager;
 mod token;
 
 pub use cookie::{SameSite, SessionCookie, SessionCookieBuilder, SigningFormat, MAX_COOKIE_SIZE};
-pub use layer::{ResponseFuture, SessionLayer, SessionService};
+pub use layer::{ResponseFuture, SessionBody, SessionLayer, SessionService};
 pub use manager::SessionManager;
 pub use session_core::{
     async_trait, Clock, CookieUpdate, Error, FlashLifetime, FoundSession, IdForm, IdleRefresh,

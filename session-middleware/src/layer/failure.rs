@@ -1,0 +1,163 @@
+//! The layer's own answers, when it cannot give the handler's: an empty HTTP error, or
+//! for a gRPC call a trailers-only response with `grpc-status`.
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use session_core::Error;
+
+use super::SessionBody;
+
+/// The protocol a request speaks, as far as the layer's own answers care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Protocol {
+    /// Plain HTTP: an HTTP status says what went wrong.
+    Http,
+    /// gRPC over HTTP/2, or gRPC-Web, in binary or text framing: an HTTP 200 whose
+    /// headers end the call with a `grpc-status` (a trailers-only response). The
+    /// content type is the one the call's client understands.
+    Grpc(&'static str),
+}
+
+impl Protocol {
+    /// The protocol of a request with these headers: gRPC when its content type is
+    /// `application/grpc`, `application/grpc-web` or `application/grpc-web-text`,
+    /// alone or with a `+format` or parameters after it.
+    pub(super) fn of(headers: &HeaderMap) -> Self {
+        let Some(value) = headers.get(CONTENT_TYPE) else {
+            return Self::Http;
+        };
+        let value = value.as_bytes();
+        // Longest first: each is a prefix of the next one's name.
+        ["application/grpc-web-text", "application/grpc-web", "application/grpc"]
+            .into_iter()
+            .find(|kind| {
+                value.len() >= kind.len()
+                    && value[..kind.len()].eq_ignore_ascii_case(kind.as_bytes())
+                    && matches!(value.get(kind.len()), None | Some(b'+' | b';'))
+            })
+            .map_or(Self::Http, Self::Grpc)
+    }
+}
+
+/// Why the layer answers instead of the handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// The storage did not answer: worth retrying.
+    Unavailable,
+    /// The session could not be saved for any other reason (too big for its cookie, a
+    /// store refusing the write).
+    NotSaved,
+    /// A second session layer saw a session already in the request.
+    AppliedTwice,
+}
+
+impl Failure {
+    /// The failure a failed commit is.
+    pub(super) fn of(error: &Error) -> Self {
+        if error.is_unavailable() {
+            Self::Unavailable
+        } else {
+            Self::NotSaved
+        }
+    }
+
+    /// The HTTP status of this failure.
+    pub(super) fn status(self) -> StatusCode {
+        match self {
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotSaved | Self::AppliedTwice => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The gRPC status code: UNAVAILABLE (14) or INTERNAL (13).
+    fn grpc_status(self) -> &'static str {
+        match self {
+            Self::Unavailable => "14",
+            Self::NotSaved | Self::AppliedTwice => "13",
+        }
+    }
+
+    /// The `grpc-message`: what happened, in words that hold no ID, secret or data
+    /// (the detail goes to the log). Printable ASCII, so it needs no percent-encoding.
+    fn grpc_message(self) -> &'static str {
+        match self {
+            Self::Unavailable => "session storage is unavailable; retry later",
+            Self::NotSaved => "the session could not be saved",
+            Self::AppliedTwice => "the session layer is applied twice; the server must apply it once",
+        }
+    }
+
+    /// The answer to a caller speaking `protocol`: no body, no detail for the client.
+    pub(super) fn response<B>(self, protocol: Protocol) -> Response<SessionBody<B>> {
+        let mut response = Response::new(SessionBody::empty());
+        match protocol {
+            Protocol::Http => *response.status_mut() = self.status(),
+            Protocol::Grpc(content_type) => {
+                let headers = response.headers_mut();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                headers.insert("grpc-status", HeaderValue::from_static(self.grpc_status()));
+                headers.insert("grpc-message", HeaderValue::from_static(self.grpc_message()));
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protocol(content_type: &str) -> Protocol {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, content_type.parse().expect("valid"));
+        Protocol::of(&headers)
+    }
+
+    #[test]
+    fn grpc_is_told_by_its_content_types_alone() {
+        let grpc = Protocol::Grpc("application/grpc");
+        let web = Protocol::Grpc("application/grpc-web");
+        let text = Protocol::Grpc("application/grpc-web-text");
+        for (content_type, expected) in [
+            ("application/grpc", grpc),
+            ("application/grpc+proto", grpc),
+            ("Application/GRPC; charset=utf-8", grpc),
+            ("application/grpc-web", web),
+            ("application/grpc-web+json", web),
+            ("application/grpc-web-text", text),
+            ("application/grpc-web-text+proto", text),
+            ("application/grpcx", Protocol::Http),
+            ("application/grpc-webby", Protocol::Http),
+            ("application/json", Protocol::Http),
+            ("text/html", Protocol::Http),
+            ("", Protocol::Http),
+        ] {
+            assert_eq!(protocol(content_type), expected, "{content_type}");
+        }
+        assert_eq!(Protocol::of(&HeaderMap::new()), Protocol::Http);
+    }
+
+    #[test]
+    fn a_grpc_failure_is_a_trailers_only_ok_with_a_status() {
+        for (failure, code) in [
+            (Failure::Unavailable, "14"),
+            (Failure::NotSaved, "13"),
+            (Failure::AppliedTwice, "13"),
+        ] {
+            let response = failure.response::<String>(Protocol::Grpc("application/grpc"));
+            assert_eq!(response.status(), StatusCode::OK);
+            let headers = response.headers();
+            assert_eq!(headers[CONTENT_TYPE], "application/grpc");
+            assert_eq!(headers["grpc-status"], code);
+            let message = headers["grpc-message"].to_str().expect("ascii");
+            assert!(message.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%'));
+            assert!(http_body::Body::is_end_stream(response.body()));
+
+            let response = failure.response::<String>(Protocol::Http);
+            assert_eq!(response.status(), failure.status());
+            assert!(response.headers().is_empty());
+        }
+        assert_eq!(Failure::Unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(Failure::NotSaved.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
