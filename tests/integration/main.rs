@@ -9,6 +9,7 @@ mod demo_parallel;
 mod error_bodies;
 mod expired_on_the_server;
 mod failed_writes;
+mod framework_examples;
 mod fs_store;
 mod fuzz_corpora;
 mod header_tokens;

@@ -86,3 +86,27 @@ pub(crate) async fn send(addr: SocketAddr, request: Request<String>) -> Result<R
         body,
     })
 }
+
+/// Sends `request` over HTTP/2 with prior knowledge (as gRPC does) to `addr`.
+pub(crate) async fn send_h2(
+    addr: SocketAddr,
+    request: Request<String>,
+) -> Result<Reply, BoxError> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await?;
+    let driving = tokio::spawn(connection);
+    let response = sender.send_request(request).await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    drop(sender);
+    driving.await??;
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}
