@@ -250,6 +250,24 @@ impl Error {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Storage { .. } | Self::Contended { .. })
     }
+
+    /// The HTTP status to answer with: 503 when [`is_unavailable`](Self::is_unavailable)
+    /// (retry later), 500 otherwise. What every framework integration answers, with an
+    /// empty body: the detail goes to the log.
+    ///
+    /// ```
+    /// use session_core::Error;
+    ///
+    /// assert_eq!(Error::storage("read a session", "connection refused").http_status(), 503);
+    /// assert_eq!(Error::NotLoaded.http_status(), 500);
+    /// ```
+    pub fn http_status(&self) -> u16 {
+        if self.is_unavailable() {
+            503
+        } else {
+            500
+        }
+    }
 }
 
 #[cfg(test)]

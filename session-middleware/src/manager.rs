@@ -230,6 +230,13 @@ impl SessionManager {
         &self.cookie
     }
 
+    /// The header tokens set by [`header_tokens`](Self::header_tokens), if any: which
+    /// request header a framework integration must hand to
+    /// [`session_from_headers`](Self::session_from_headers) besides `Cookie`.
+    pub fn tokens(&self) -> Option<&HeaderTokens> {
+        self.tokens.as_deref()
+    }
+
     /// The (not yet loaded) session of a request with these headers.
     ///
     /// Cheap: it only looks for the cookie. Signatures are checked and storage is read

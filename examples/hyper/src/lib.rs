@@ -79,12 +79,8 @@ pub async fn serve(listener: TcpListener, layer: SessionLayer) -> std::io::Resul
 pub async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Error> {
     Ok(route(request).await.unwrap_or_else(|error| {
         tracing::error!(%error, "session error");
-        let status = if error.is_unavailable() {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        text(status, "")
+        let status = StatusCode::from_u16(error.http_status());
+        text(status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "")
     }))
 }
 

@@ -1,0 +1,152 @@
+//! The middleware's own answers, through actix-web's test service (the demo's flows run
+//! on a real actix server in `tests/integration/demo_flows.rs`).
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use actix_web::http::StatusCode;
+use actix_web::{test, web, App, HttpResponse};
+use session_middleware::{
+    async_trait, Error, HeaderTokens, MemoryStore, SessionCookie, SessionId, SessionManager,
+    SessionStorage, StoredSession,
+};
+
+use crate::{Session, SessionError, SessionMiddleware};
+
+fn cookie() -> SessionCookie {
+    SessionCookie::builder("__session")
+        .secret("a test secret of at least thirty-two bytes")
+        .build()
+        .expect("valid")
+}
+
+async fn counter(session: Session) -> Result<HttpResponse, SessionError> {
+    let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
+    session.set("count", count)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=60"))
+        .append_header((SET_COOKIE, "theme=dark"))
+        .body(format!("Count: {count}")))
+}
+
+async fn untouched() -> &'static str {
+    "ok"
+}
+
+/// The `__session=…` pair of a response's session `Set-Cookie`.
+fn session_pair<B>(response: &ServiceResponse<B>) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("__session="))
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned)
+}
+
+#[actix_web::test]
+async fn a_counter_keeps_the_handlers_headers_and_makes_caching_private() {
+    let sessions = SessionMiddleware::new(cookie(), MemoryStore::new()).expect("signed");
+    let app = test::init_service(
+        App::new()
+            .wrap(sessions)
+            .route("/", web::get().to(counter))
+            .route("/untouched", web::get().to(untouched)),
+    )
+    .await;
+    let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let pair = session_pair(&first).expect("a session cookie");
+    let cookies: Vec<_> = first.headers().get_all(SET_COOKIE).collect();
+    assert_eq!(cookies.len(), 2, "the handler's own cookie stays: {cookies:?}");
+    assert_eq!(first.headers().get(CACHE_CONTROL).expect("set"), "private, max-age=60");
+    assert_eq!(first.headers().get("vary").expect("set"), "Cookie");
+    assert_eq!(test::read_body(first).await, "Count: 1");
+
+    let second = test::TestRequest::get().uri("/").insert_header((COOKIE, pair.as_str()));
+    let second = test::call_service(&app, second.to_request()).await;
+    assert_eq!(test::read_body(second).await, "Count: 2");
+
+    let untouched = test::TestRequest::get()
+        .uri("/untouched")
+        .insert_header((COOKIE, pair.as_str()));
+    let untouched = test::call_service(&app, untouched.to_request()).await;
+    assert!(!untouched.headers().contains_key(SET_COOKIE));
+    assert!(!untouched.headers().contains_key(CACHE_CONTROL));
+}
+
+#[actix_web::test]
+async fn a_header_token_travels_in_and_out() {
+    let manager = SessionManager::new(cookie(), MemoryStore::new())
+        .expect("signed")
+        .header_tokens(HeaderTokens::bearer());
+    let app = test::init_service(
+        App::new()
+            .wrap(SessionMiddleware::from_manager(manager.clone()))
+            .route("/", web::get().to(counter)),
+    )
+    .await;
+    let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let pair = session_pair(&first).expect("a session cookie");
+    let token = pair.trim_start_matches("__session=");
+    let by_token = test::TestRequest::get()
+        .uri("/")
+        .insert_header(("authorization", format!("Bearer {token}")));
+    let by_token = test::call_service(&app, by_token.to_request()).await;
+    assert_eq!(test::read_body(by_token).await, "Count: 2");
+}
+
+/// A storage that is down.
+struct Down;
+
+#[async_trait]
+impl SessionStorage for Down {
+    async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
+        Err(Error::storage("read a session", "connection refused"))
+    }
+    async fn create(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+        Err(Error::storage("write a session", "connection refused"))
+    }
+    async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
+        Err(Error::storage("write a session", "connection refused"))
+    }
+    async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
+        Err(Error::storage("delete a session", "connection refused"))
+    }
+}
+
+#[actix_web::test]
+async fn failures_answer_empty_503s_and_500s() {
+    let down = SessionMiddleware::new(cookie(), Down).expect("signed");
+    let app = test::init_service(App::new().wrap(down).route("/", web::get().to(counter))).await;
+    // No cookie: the session starts fresh, and the save is what fails.
+    let failed = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!failed.headers().contains_key(SET_COOKIE));
+    assert!(test::read_body(failed).await.is_empty());
+
+    // A signed cookie makes the extractor read the storage, which is down.
+    let signed = cookie().sign(SessionId::generate().expect("id").as_str()).expect("sign");
+    let load = test::TestRequest::get()
+        .uri("/")
+        .insert_header((COOKIE, format!("__session={signed}")));
+    let load = test::call_service(&app, load.to_request()).await;
+    assert_eq!(load.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(test::read_body(load).await.is_empty());
+
+    let twice = SessionMiddleware::new(cookie(), MemoryStore::new()).expect("signed");
+    let app = test::init_service(
+        App::new()
+            .wrap(twice.clone())
+            .wrap(twice)
+            .route("/", web::get().to(counter)),
+    )
+    .await;
+    let twice = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(twice.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!twice.headers().contains_key(SET_COOKIE));
+
+    let missing = test::init_service(App::new().route("/", web::get().to(counter))).await;
+    let missing = test::call_service(&missing, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(missing.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(test::read_body(missing).await.is_empty());
+}
