@@ -1,8 +1,10 @@
 //! HTTP-level tests of every demo flow: the demo's axum router is driven in-process by a
 //! tiny browser-like client with a one-cookie jar, over memory, cookie, Redis and
-//! memcached storage.
+//! memcached storage; and the seed's flows again on the demo's actix-web app, served on
+//! a real socket, over memory and Redis.
 
 use std::error::Error;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -10,6 +12,7 @@ use axum::Router;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, VARY};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
+use session_demo::actix::ActixServer;
 use session_demo::{DemoConfig, StorageKind, COOKIE_NAME};
 use session_middleware::{FileLayout, SessionCookie, SigningFormat};
 use tower::ServiceExt;
@@ -81,15 +84,71 @@ fn assert_attributes(attributes: &[&str], expected: &[&str]) {
     }
 }
 
-/// A browser in miniature: the router plus the current `__session` value.
+/// The framework a test's flows run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framework {
+    /// The axum router, driven in-process.
+    Axum,
+    /// The actix-web app, on a server thread of its own and a real socket.
+    Actix,
+}
+
+tokio::task_local! {
+    /// The framework of the flow running in this task (axum unless the test scoped it
+    /// otherwise): each flow is written once and runs unchanged on every framework.
+    static FRAMEWORK: Framework;
+}
+
+/// The demo app a client talks to.
+#[derive(Clone)]
+enum App {
+    Axum(Router),
+    /// Shared by forks; the server stops when the last one is dropped.
+    Actix(Arc<ActixServer>),
+}
+
+impl App {
+    /// Sends `request` and reads the whole answer.
+    async fn call(&self, request: Request<String>) -> TestResult<Reply> {
+        Ok(match self {
+            App::Axum(router) => {
+                let response = router.clone().oneshot(request.map(Body::from)).await?;
+                let (parts, body) = response.into_parts();
+                Reply {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: String::from_utf8(body.collect().await?.to_bytes().to_vec())?,
+                }
+            }
+            App::Actix(server) => {
+                let reply = crate::socket::send(server.addr(), request)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                Reply {
+                    body: String::from_utf8(reply.body.to_vec())?,
+                    status: reply.status,
+                    headers: reply.headers,
+                }
+            }
+        })
+    }
+}
+
+/// A browser in miniature: the app plus the current `__session` value.
 struct Client {
-    app: Router,
+    app: App,
     jar: Option<String>,
 }
 
 impl Client {
     fn new(config: &DemoConfig) -> TestResult<Self> {
-        let app = session_demo::app(config)?;
+        let app = match FRAMEWORK.try_with(|framework| *framework) {
+            Ok(Framework::Actix) => {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+                App::Actix(Arc::new(ActixServer::start(config, listener)?))
+            }
+            Ok(Framework::Axum) | Err(_) => App::Axum(session_demo::app(config)?),
+        };
         Ok(Self { app, jar: None })
     }
 
@@ -140,27 +199,21 @@ impl Client {
         form: Option<&str>,
         cookie_header: Option<&str>,
     ) -> TestResult<Reply> {
-        let mut request = Request::builder().method(method).uri(path);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, "localhost");
         let from_jar = self.jar.as_ref().map(|v| format!("{COOKIE_NAME}={v}"));
         if let Some(cookie) = cookie_header.or(from_jar.as_deref()) {
             request = request.header(COOKIE, cookie);
         }
-        let body = match form {
-            Some(form) => {
-                request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(form.to_owned())
-            }
-            None => Body::empty(),
-        };
-        let response = self.app.clone().oneshot(request.body(body)?).await?;
-        let (parts, body) = response.into_parts();
-        let body = String::from_utf8(body.collect().await?.to_bytes().to_vec())?;
-        self.absorb(&parts.headers);
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        if form.is_some() {
+            request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let request = request.body(form.unwrap_or_default().to_owned())?;
+        let reply = self.app.call(request).await?;
+        self.absorb(&reply.headers);
+        Ok(reply)
     }
 
     /// Applies every `Set-Cookie` for the session cookie, as a browser would.
@@ -483,6 +536,46 @@ async fn private_format_counts(storage: StorageKind) -> TestResult {
     Ok(())
 }
 
+/// One `#[tokio::test]` per seed flow on the actix-web app: `actix_memory::counter`,
+/// `actix_redis::counter`, …
+macro_rules! on_actix {
+    ($($flow:ident),+ $(,)?) => {
+        on_actix!(@module actix_memory, StorageKind::Memory, $($flow),+);
+        on_actix!(@module actix_redis, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
+    };
+    (@module $module:ident, $storage:expr, $($flow:ident),+) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use session_demo::StorageKind;
+            #[allow(unused_imports)]
+            use session_tests::servers;
+
+            $(
+                #[tokio::test]
+                async fn $flow() -> super::TestResult {
+                    super::FRAMEWORK.scope(super::Framework::Actix, super::$flow($storage)).await
+                }
+            )+
+        }
+    };
+}
+
+on_actix!(
+    counter,
+    untouched_route_sets_no_cookie,
+    reading_sets_no_cookie,
+    flash_shows_once,
+    guard_redirects_to_login,
+    failed_login_flashes_an_error,
+    login_regenerates_the_id,
+    logout_clears_the_cookie,
+    bad_cookies_start_fresh,
+    set_cookie_attributes,
+    idle_timeout_sets_max_age,
+    remix_format_counts,
+    private_format_counts,
+);
+
 /// One `#[tokio::test]` per flow and storage: `memory::counter`, `cookie::counter`,
 /// `redis::counter`, `memcache::counter`, … (Redis and memcached: the real servers
 /// scripts/test starts).
@@ -523,7 +616,7 @@ macro_rules! for_each_storage {
             $(
                 #[tokio::test]
                 async fn $flow() -> super::TestResult {
-                    super::$flow($storage).await
+                    super::FRAMEWORK.scope(super::Framework::Axum, super::$flow($storage)).await
                 }
             )+
         }

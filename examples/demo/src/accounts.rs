@@ -28,16 +28,13 @@ pub(crate) fn bind(
     session: &Session,
     user_id: u32,
     remember: bool,
-    headers: &HeaderMap,
+    user_agent: Option<&str>,
 ) -> Result<(), Error> {
     // A new ID at every privilege change: the pre-login ID dies with this response.
     session.regenerate_id()?;
     session.set("userId", user_id)?;
     session.set_user(user_id.to_string())?;
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|agent| agent.to_str().ok())
-        .unwrap_or("unknown client");
+    let agent = user_agent.unwrap_or("unknown client");
     session.set_label(agent.chars().take(120).collect::<String>())?;
     session.set_persistent(remember)?;
     session.set_lifetime(remember.then_some(REMEMBERED_FOR))?;
@@ -120,7 +117,7 @@ pub(crate) async fn api_login(
         )
             .into_response());
     };
-    bind(&session, user_id, true, &headers)?;
+    bind(&session, user_id, true, crate::user_agent(&headers))?;
     session.set_transport(Transport::Header);
     let token = manager
         .commit_token(&session)

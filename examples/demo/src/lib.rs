@@ -8,6 +8,9 @@
 #![deny(missing_docs)]
 
 mod accounts;
+#[cfg(feature = "actix")]
+pub mod actix;
+mod pages;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,8 +24,8 @@ use axum::Router;
 use serde::Deserialize;
 use session_middleware::redis_store::deadpool_redis;
 use session_middleware::{
-    session, CookieStore, Error, FileLayout, FsStore, HeaderTokens, MemcacheStore, MemoryStore,
-    RedisStore, Session, SessionCookie, SigningFormat,
+    CookieStore, Error, FileLayout, FsStore, HeaderTokens, MemcacheStore, MemoryStore, RedisStore,
+    Session, SessionCookie, SessionLayer, SessionManager, SigningFormat,
 };
 
 /// The session cookie's name, as in the seed.
@@ -158,43 +161,7 @@ impl DemoConfig {
 /// # Ok::<(), session_middleware::Error>(())
 /// ```
 pub fn app(config: &DemoConfig) -> Result<Router, Error> {
-    let cookie = SessionCookie::builder(COOKIE_NAME)
-        .secrets(config.secrets.iter().map(String::as_str))
-        .format(config.cookie_format)
-        .http_only(true)
-        .secure(!config.insecure_cookie)
-        .build()?;
-    let mut layer = match &config.storage {
-        // React Router's cookie format carries React Router's cookie-storage layout.
-        StorageKind::Cookie if config.cookie_format == SigningFormat::ReactRouter => {
-            session(cookie, CookieStore::react_router())?
-        }
-        StorageKind::Cookie => session(cookie, CookieStore::new())?,
-        StorageKind::File { dir, layout } => {
-            session(cookie, FsStore::builder(dir).layout(*layout).build()?)?
-        }
-        StorageKind::Memory => session(cookie, MemoryStore::new())?,
-        StorageKind::Redis(options) => {
-            session(cookie, redis_store(options, config.key_prefix.as_deref())?)?
-        }
-        StorageKind::Memcache(servers) => {
-            let mut builder = MemcacheStore::builder().servers(servers.iter().cloned());
-            if let Some(prefix) = &config.key_prefix {
-                builder = builder.key_prefix(prefix);
-            }
-            session(cookie, builder.build()?)?
-        }
-    };
-    if let Some(idle) = config.idle_timeout {
-        layer = layer.idle_timeout(idle);
-    }
-    if let Some(absolute) = config.absolute_timeout {
-        layer = layer.absolute_timeout(absolute);
-    }
-    if let Some(interval) = config.id_renewal {
-        layer = layer.id_renewal(interval);
-    }
-    let layer = layer.header_tokens(HeaderTokens::bearer());
+    let layer = SessionLayer::from_manager(session_manager(config)?);
     let protected = Router::new()
         .route("/dashboard", get(dashboard))
         .route("/profile", get(profile))
@@ -220,6 +187,59 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .route("/api/me", get(accounts::api_me))
         .merge(protected)
         .layer(layer))
+}
+
+/// The session manager `config` describes: cookie, storage, timeouts, ID renewal and
+/// bearer tokens. The axum app wraps it in the tower layer; the actix-web app (feature
+/// `actix`) in `session_actix`'s middleware.
+///
+/// # Errors
+///
+/// When the cookie or storage configuration is invalid (no secret, a bad Redis URL).
+///
+/// ```
+/// let manager = session_demo::session_manager(&session_demo::DemoConfig::new("a secret for the docs"))?;
+/// assert_eq!(manager.cookie().name(), session_demo::COOKIE_NAME);
+/// # Ok::<(), session_middleware::Error>(())
+/// ```
+pub fn session_manager(config: &DemoConfig) -> Result<SessionManager, Error> {
+    let cookie = SessionCookie::builder(COOKIE_NAME)
+        .secrets(config.secrets.iter().map(String::as_str))
+        .format(config.cookie_format)
+        .http_only(true)
+        .secure(!config.insecure_cookie)
+        .build()?;
+    let mut manager = match &config.storage {
+        // React Router's cookie format carries React Router's cookie-storage layout.
+        StorageKind::Cookie if config.cookie_format == SigningFormat::ReactRouter => {
+            SessionManager::new(cookie, CookieStore::react_router())?
+        }
+        StorageKind::Cookie => SessionManager::new(cookie, CookieStore::new())?,
+        StorageKind::File { dir, layout } => {
+            SessionManager::new(cookie, FsStore::builder(dir).layout(*layout).build()?)?
+        }
+        StorageKind::Memory => SessionManager::new(cookie, MemoryStore::new())?,
+        StorageKind::Redis(options) => {
+            SessionManager::new(cookie, redis_store(options, config.key_prefix.as_deref())?)?
+        }
+        StorageKind::Memcache(servers) => {
+            let mut builder = MemcacheStore::builder().servers(servers.iter().cloned());
+            if let Some(prefix) = &config.key_prefix {
+                builder = builder.key_prefix(prefix);
+            }
+            SessionManager::new(cookie, builder.build()?)?
+        }
+    };
+    if let Some(idle) = config.idle_timeout {
+        manager = manager.idle_timeout(idle);
+    }
+    if let Some(absolute) = config.absolute_timeout {
+        manager = manager.absolute_timeout(absolute);
+    }
+    if let Some(interval) = config.id_renewal {
+        manager = manager.id_renewal(interval);
+    }
+    Ok(manager.header_tokens(HeaderTokens::bearer()))
 }
 
 /// The Redis store `options` describe.
@@ -291,7 +311,7 @@ pub(crate) fn redirect(to: &'static str) -> Response {
 async fn counter(session: Session) -> Result<impl IntoResponse, Error> {
     let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
     session.set("count", count)?;
-    Ok(format!("Count: {count}"))
+    Ok(pages::count(count))
 }
 
 /// The counter as it should be written when requests run in parallel: an increment
@@ -340,25 +360,8 @@ async fn untouched() -> &'static str {
 }
 
 async fn login_form(session: Session) -> Result<Html<String>, Error> {
-    let error = session
-        .get::<String>("error")?
-        .map(|error| format!(r#"<div class="error">{}</div>"#, escape_html(&error)))
-        .unwrap_or_default();
-    Ok(Html(format!(
-        r#"<html>
-<body>
-<h1>Login</h1>
-{error}
-<form method="POST" action="/login">
-<input type="text" name="username" placeholder="Username" />
-<input type="password" name="password" placeholder="Password" />
-<label><input type="checkbox" name="remember" /> Remember me</label>
-<button type="submit">Login</button>
-</form>
-</body>
-</html>
-"#
-    )))
+    let error = session.get::<String>("error")?;
+    Ok(Html(pages::login(error.as_deref())))
 }
 
 /// The login form's fields; missing fields are empty, so they fail like wrong ones.
@@ -388,16 +391,17 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Error> {
     let Some(user_id) = authenticate(&form.credentials) else {
-        session.flash("error", "Invalid username or password")?;
+        session.flash("error", pages::INVALID_LOGIN)?;
         return Ok(redirect("/login"));
     };
-    accounts::bind(&session, user_id, form.remember.ticked(), &headers)?;
+    let remember = form.remember.ticked();
+    accounts::bind(&session, user_id, remember, user_agent(&headers))?;
     Ok(redirect("/dashboard"))
 }
 
 /// The login form: the seed's fields and "Remember me".
 #[derive(Deserialize)]
-struct LoginForm {
+pub(crate) struct LoginForm {
     #[serde(flatten)]
     credentials: Credentials,
     #[serde(flatten)]
@@ -418,7 +422,7 @@ async fn require_auth(request: Request, next: Next) -> Result<Response, Error> {
         .ok_or(Error::MissingLayer)?;
     session.load().await?;
     if !session.has("userId")? {
-        session.flash("error", "Please log in to continue")?;
+        session.flash("error", pages::PLEASE_LOG_IN)?;
         return Ok(redirect("/login"));
     }
     Ok(next.run(request).await)
@@ -426,27 +430,29 @@ async fn require_auth(request: Request, next: Next) -> Result<Response, Error> {
 
 async fn dashboard(session: Session) -> Result<Html<String>, Error> {
     let user_id = session.get::<u32>("userId")?.unwrap_or_default();
-    Ok(Html(format!("<h1>Dashboard for user {user_id}</h1>")))
+    Ok(Html(pages::dashboard(user_id)))
 }
 
 async fn profile(session: Session) -> Result<Html<String>, Error> {
     let user_id = session.get::<u32>("userId")?.unwrap_or_default();
-    Ok(Html(format!("<h1>Profile for user {user_id}</h1>")))
+    Ok(Html(pages::profile(user_id)))
 }
 
 async fn create_post(session: Session) -> Result<Response, Error> {
-    session.flash("success", "Post created successfully!")?;
+    session.flash("success", pages::POST_CREATED)?;
     Ok(redirect("/posts"))
 }
 
 async fn posts(session: Session) -> Result<Html<String>, Error> {
-    let success = session
-        .get::<String>("success")?
-        .map(|message| format!(r#"<div class="success">{}</div>"#, escape_html(&message)))
-        .unwrap_or_default();
-    Ok(Html(format!(
-        "<html>\n<body>\n{success}\n<h1>Posts</h1>\n</body>\n</html>\n"
-    )))
+    let success = session.get::<String>("success")?;
+    Ok(Html(pages::posts(success.as_deref())))
+}
+
+/// The client's `User-Agent`, the label of its session in the sessions list.
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
 }
 
 /// Flash messages are ours today, but whatever lands in a page gets escaped.

@@ -110,6 +110,16 @@ struct Args {
     /// serves the renewed session for a few seconds more).
     #[arg(long, value_name = "SECONDS")]
     id_renewal: Option<u64>,
+    /// The web framework serving the routes: axum (the tower layer), or actix-web
+    /// (`session-actix`; needs a build with `--features actix`).
+    #[arg(long, value_enum, default_value_t = Framework::Axum)]
+    framework: Framework,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Framework {
+    Axum,
+    Actix,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -158,6 +168,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let framework = args.framework;
     let mut secrets = args.secrets;
     if secrets.is_empty() {
         let mut random = [0u8; 32];
@@ -207,8 +218,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         id_renewal: args.id_renewal.map(Duration::from_secs),
         key_prefix: None,
     };
-    let router = app(&config)?;
     let address = SocketAddr::new(args.host, args.port);
+    if framework == Framework::Actix {
+        return serve_actix(&config, address).await;
+    }
+    let router = app(&config)?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|error| format!("cannot listen on {address}: {error}"))?;
@@ -229,6 +243,34 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// Serves the actix-web app until Ctrl-C.
+#[cfg(feature = "actix")]
+async fn serve_actix(
+    config: &DemoConfig,
+    address: SocketAddr,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = std::net::TcpListener::bind(address)
+        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+    let server = session_demo::actix::ActixServer::start(config, listener)?;
+    tracing::info!(
+        storage = storage_name(&config.storage),
+        framework = "actix-web",
+        "session demo listening on http://{}",
+        server.addr()
+    );
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handler: run until killed.
+        return tokio::task::spawn_blocking(move || server.wait()).await?.map_err(Into::into);
+    }
+    tokio::task::spawn_blocking(move || server.stop()).await??;
+    Ok(())
+}
+
+#[cfg(not(feature = "actix"))]
+async fn serve_actix(_: &DemoConfig, _: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    Err("this build has no actix-web: run `cargo run -p session-demo --features actix -- --framework actix`".into())
 }
 
 /// The storage's name for the log line: never the Redis URL, which may hold a password.

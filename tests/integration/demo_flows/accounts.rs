@@ -119,20 +119,13 @@ async fn api(
     if let Some(token) = token {
         request = request.header(AUTHORIZATION, format!("Bearer {token}"));
     }
-    let body = match form {
-        Some(form) => {
-            request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form.to_owned())
-        }
-        None => Body::empty(),
-    };
-    let response = client.app.clone().oneshot(request.body(body)?).await?;
-    let (parts, body) = response.into_parts();
-    Ok(Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8(body.collect().await?.to_bytes().to_vec())?,
-    })
+    if form.is_some() {
+        request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    client
+        .app
+        .call(request.body(form.unwrap_or_default().to_owned())?)
+        .await
 }
 
 pub(super) async fn api_clients_use_bearer_tokens(storage: StorageKind) -> TestResult {
