@@ -129,8 +129,12 @@ where
 
 /// The response when the session could not be saved: 503 for a storage outage, 500
 /// otherwise, empty, and logged with the cause (as the tower layer answers).
-fn failure_response<B>(response: ServiceResponse<B>, error: &Error) -> ServiceResponse<EitherBody<B>> {
-    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+fn failure_response<B>(
+    response: ServiceResponse<B>,
+    error: &Error,
+) -> ServiceResponse<EitherBody<B>> {
+    let status =
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     tracing::error!(
         error = %error,
         source = ?std::error::Error::source(error),

@@ -57,12 +57,21 @@ async fn a_counter_keeps_the_handlers_headers_and_makes_caching_private() {
     assert_eq!(first.status(), StatusCode::OK);
     let pair = session_pair(&first).expect("a session cookie");
     let cookies: Vec<_> = first.headers().get_all(SET_COOKIE).collect();
-    assert_eq!(cookies.len(), 2, "the handler's own cookie stays: {cookies:?}");
-    assert_eq!(first.headers().get(CACHE_CONTROL).expect("set"), "private, max-age=60");
+    assert_eq!(
+        cookies.len(),
+        2,
+        "the handler's own cookie stays: {cookies:?}"
+    );
+    assert_eq!(
+        first.headers().get(CACHE_CONTROL).expect("set"),
+        "private, max-age=60"
+    );
     assert_eq!(first.headers().get("vary").expect("set"), "Cookie");
     assert_eq!(test::read_body(first).await, "Count: 1");
 
-    let second = test::TestRequest::get().uri("/").insert_header((COOKIE, pair.as_str()));
+    let second = test::TestRequest::get()
+        .uri("/")
+        .insert_header((COOKIE, pair.as_str()));
     let second = test::call_service(&app, second.to_request()).await;
     assert_eq!(test::read_body(second).await, "Count: 2");
 
@@ -125,7 +134,9 @@ async fn failures_answer_empty_503s_and_500s() {
     assert!(test::read_body(failed).await.is_empty());
 
     // A signed cookie makes the extractor read the storage, which is down.
-    let signed = cookie().sign(SessionId::generate().expect("id").as_str()).expect("sign");
+    let signed = cookie()
+        .sign(SessionId::generate().expect("id").as_str())
+        .expect("sign");
     let load = test::TestRequest::get()
         .uri("/")
         .insert_header((COOKIE, format!("__session={signed}")));
@@ -146,7 +157,8 @@ async fn failures_answer_empty_503s_and_500s() {
     assert!(!twice.headers().contains_key(SET_COOKIE));
 
     let missing = test::init_service(App::new().route("/", web::get().to(counter))).await;
-    let missing = test::call_service(&missing, test::TestRequest::get().uri("/").to_request()).await;
+    let missing =
+        test::call_service(&missing, test::TestRequest::get().uri("/").to_request()).await;
     assert_eq!(missing.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(test::read_body(missing).await.is_empty());
 }

@@ -41,8 +41,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 /// the client.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
         status.into_response()
     }

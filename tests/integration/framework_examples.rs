@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use http::{Method, Request, StatusCode};
 use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
-use session_middleware::{session, HeaderTokens, SessionLayer};
 use session_example_tonic::CounterClient;
+use session_middleware::{session, HeaderTokens, SessionLayer};
 use tokio::net::TcpListener;
 use tonic::Code;
 
@@ -65,10 +65,17 @@ async fn the_hyper_example_counts_logs_in_with_a_new_id_and_logs_out() {
 
     for count in 1..=3 {
         let body = format!("Count: {count}");
-        browser.expect(Method::GET, "/", StatusCode::OK, &body).await;
+        browser
+            .expect(Method::GET, "/", StatusCode::OK, &body)
+            .await;
     }
     browser
-        .expect(Method::GET, "/me", StatusCode::UNAUTHORIZED, "Please log in")
+        .expect(
+            Method::GET,
+            "/me",
+            StatusCode::UNAUTHORIZED,
+            "Please log in",
+        )
         .await;
     let wrong = browser
         .send(Method::POST, "/login", "username=alice&password=builder")
@@ -87,13 +94,20 @@ async fn the_hyper_example_counts_logs_in_with_a_new_id_and_logs_out() {
         .expect(Method::GET, "/me", StatusCode::OK, "Logged in as user 1")
         .await;
     // The data moved with the session; the pre-login cookie is dead.
-    browser.expect(Method::GET, "/", StatusCode::OK, "Count: 4").await;
+    browser
+        .expect(Method::GET, "/", StatusCode::OK, "Count: 4")
+        .await;
     let mut stale = Browser {
         addr,
         jar: Some(before),
     };
     stale
-        .expect(Method::GET, "/me", StatusCode::UNAUTHORIZED, "Please log in")
+        .expect(
+            Method::GET,
+            "/me",
+            StatusCode::UNAUTHORIZED,
+            "Please log in",
+        )
         .await;
 
     browser
@@ -105,7 +119,12 @@ async fn the_hyper_example_counts_logs_in_with_a_new_id_and_logs_out() {
         jar: Some(after),
     };
     replay
-        .expect(Method::GET, "/me", StatusCode::UNAUTHORIZED, "Please log in")
+        .expect(
+            Method::GET,
+            "/me",
+            StatusCode::UNAUTHORIZED,
+            "Please log in",
+        )
         .await;
     server.abort();
 }
@@ -136,18 +155,35 @@ async fn the_tonic_example_carries_the_session_by_cookie_then_by_token() {
     for expected in 1..=3 {
         assert_eq!(client.count().await.expect("count"), expected);
     }
-    assert!(!client.holds_token(), "before login, the cookie in metadata");
+    assert!(
+        !client.holds_token(),
+        "before login, the cookie in metadata"
+    );
     assert_eq!(client.who_am_i().await.expect("who").user, None);
 
     let wrong = client.login("alice", "builder").await.expect_err("refused");
     assert_eq!(wrong.code(), Code::Unauthenticated);
-    assert_eq!(client.login("alice", "wonderland").await.expect("login").user, Some(1));
+    assert_eq!(
+        client
+            .login("alice", "wonderland")
+            .await
+            .expect("login")
+            .user,
+        Some(1)
+    );
     assert!(client.holds_token(), "login hands back a bearer token");
     assert_eq!(client.who_am_i().await.expect("who").user, Some(1));
-    assert_eq!(client.count().await.expect("count"), 4, "the data moved with the ID");
+    assert_eq!(
+        client.count().await.expect("count"),
+        4,
+        "the data moved with the ID"
+    );
 
     client.logout().await.expect("logout");
-    assert!(!client.holds_token(), "logout makes the client drop its token");
+    assert!(
+        !client.holds_token(),
+        "logout makes the client drop its token"
+    );
     assert_eq!(client.who_am_i().await.expect("who").user, None);
     assert_eq!(client.count().await.expect("count"), 1, "a fresh session");
 }
@@ -222,5 +258,4 @@ async fn a_failed_grpc_save_is_a_trailers_only_response() {
     assert_eq!(reply.headers[CONTENT_TYPE], "application/grpc");
     assert!(!reply.headers.contains_key(SET_COOKIE));
     assert!(reply.body.is_empty(), "{reply:?}");
-
 }

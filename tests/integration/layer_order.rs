@@ -36,7 +36,9 @@ async fn counter(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Er
     session.load().await?;
     let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
     session.set("count", count)?;
-    Ok(Response::new(Full::from(format!("Count: {count}\n{PADDING}"))))
+    Ok(Response::new(Full::from(format!(
+        "Count: {count}\n{PADDING}"
+    ))))
 }
 
 /// Three requests on one cookie jar count 1, 2, 3; with `gzip`, each answer is

@@ -88,10 +88,7 @@ pub(crate) async fn send(addr: SocketAddr, request: Request<String>) -> Result<R
 }
 
 /// Sends `request` over HTTP/2 with prior knowledge (as gRPC does) to `addr`.
-pub(crate) async fn send_h2(
-    addr: SocketAddr,
-    request: Request<String>,
-) -> Result<Reply, BoxError> {
+pub(crate) async fn send_h2(addr: SocketAddr, request: Request<String>) -> Result<Reply, BoxError> {
     let stream = TcpStream::connect(addr).await?;
     let (mut sender, connection) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),

@@ -63,13 +63,12 @@ impl ActixServer {
         let (started, handle) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new().wrap(sessions.clone()).configure(routes)
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)?
-                .run();
+                let server =
+                    HttpServer::new(move || App::new().wrap(sessions.clone()).configure(routes))
+                        .workers(1)
+                        .disable_signals()
+                        .listen(listener)?
+                        .run();
                 // The receiver waits for this; it is gone only if `start` already failed.
                 let _ = started.send(server.handle());
                 server.await
@@ -147,7 +146,9 @@ fn redirect(to: &'static str) -> HttpResponse {
 }
 
 fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::html()).body(body)
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(body)
 }
 
 async fn counter(session: Session) -> Result<String, SessionError> {
@@ -174,7 +175,10 @@ async fn login(
         session.flash("error", pages::INVALID_LOGIN)?;
         return Ok(redirect("/login"));
     };
-    let agent = request.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
+    let agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     accounts::bind(&session, user_id, form.remember.ticked(), agent)?;
     Ok(redirect("/dashboard"))
 }

@@ -262,7 +262,9 @@ async fn serve_actix(
     );
     if tokio::signal::ctrl_c().await.is_err() {
         // No signal handler: run until killed.
-        return tokio::task::spawn_blocking(move || server.wait()).await?.map_err(Into::into);
+        return tokio::task::spawn_blocking(move || server.wait())
+            .await?
+            .map_err(Into::into);
     }
     tokio::task::spawn_blocking(move || server.stop()).await??;
     Ok(())

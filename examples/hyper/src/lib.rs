@@ -105,13 +105,18 @@ async fn route(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Erro
             if field(&form, "username") != Some("alice")
                 || field(&form, "password") != Some("wonderland")
             {
-                return Ok(text(StatusCode::UNAUTHORIZED, "Invalid username or password"));
+                return Ok(text(
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username or password",
+                ));
             }
             // A new ID on login: a session ID planted before it is worthless after.
             session.regenerate_id()?;
             session.set("userId", 1)?;
             let mut response = text(StatusCode::SEE_OTHER, "");
-            response.headers_mut().insert(LOCATION, "/me".parse().expect("valid"));
+            response
+                .headers_mut()
+                .insert(LOCATION, "/me".parse().expect("valid"));
             Ok(response)
         }
         (&Method::GET, "/me") => {

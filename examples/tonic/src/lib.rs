@@ -92,7 +92,10 @@ pub fn layer(secret: &str) -> Result<SessionLayer, Error> {
 /// # Errors
 ///
 /// When the server fails (accepting a connection, say).
-pub async fn serve(listener: TcpListener, layer: SessionLayer) -> Result<(), tonic::transport::Error> {
+pub async fn serve(
+    listener: TcpListener,
+    layer: SessionLayer,
+) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
         .layer(layer)
         .add_service(CounterService)

@@ -85,7 +85,9 @@ where
         let handler = self.0;
         Box::pin(async move {
             let session = session.ok_or_else(|| status(&Error::MissingLayer))?;
-            handler(session, request.into_inner()).await.map(Response::new)
+            handler(session, request.into_inner())
+                .await
+                .map(Response::new)
         })
     }
 }
@@ -102,7 +104,11 @@ fn status(error: &Error) -> Status {
 
 async fn count(session: Session, _: Nothing) -> Result<Count, Status> {
     session.load().await.map_err(|e| status(&e))?;
-    let count = session.get::<u64>("count").map_err(|e| status(&e))?.unwrap_or(0) + 1;
+    let count = session
+        .get::<u64>("count")
+        .map_err(|e| status(&e))?
+        .unwrap_or(0)
+        + 1;
     session.set("count", count).map_err(|e| status(&e))?;
     Ok(Count { count })
 }

@@ -28,14 +28,18 @@ impl Protocol {
         };
         let value = value.as_bytes();
         // Longest first: each is a prefix of the next one's name.
-        ["application/grpc-web-text", "application/grpc-web", "application/grpc"]
-            .into_iter()
-            .find(|kind| {
-                value.len() >= kind.len()
-                    && value[..kind.len()].eq_ignore_ascii_case(kind.as_bytes())
-                    && matches!(value.get(kind.len()), None | Some(b'+' | b';'))
-            })
-            .map_or(Self::Http, Self::Grpc)
+        [
+            "application/grpc-web-text",
+            "application/grpc-web",
+            "application/grpc",
+        ]
+        .into_iter()
+        .find(|kind| {
+            value.len() >= kind.len()
+                && value[..kind.len()].eq_ignore_ascii_case(kind.as_bytes())
+                && matches!(value.get(kind.len()), None | Some(b'+' | b';'))
+        })
+        .map_or(Self::Http, Self::Grpc)
     }
 }
 
@@ -83,7 +87,9 @@ impl Failure {
         match self {
             Self::Unavailable => "session storage is unavailable; retry later",
             Self::NotSaved => "the session could not be saved",
-            Self::AppliedTwice => "the session layer is applied twice; the server must apply it once",
+            Self::AppliedTwice => {
+                "the session layer is applied twice; the server must apply it once"
+            }
         }
     }
 
@@ -96,7 +102,10 @@ impl Failure {
                 let headers = response.headers_mut();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                 headers.insert("grpc-status", HeaderValue::from_static(self.grpc_status()));
-                headers.insert("grpc-message", HeaderValue::from_static(self.grpc_message()));
+                headers.insert(
+                    "grpc-message",
+                    HeaderValue::from_static(self.grpc_message()),
+                );
             }
         }
         response
@@ -150,14 +159,22 @@ mod tests {
             assert_eq!(headers[CONTENT_TYPE], "application/grpc");
             assert_eq!(headers["grpc-status"], code);
             let message = headers["grpc-message"].to_str().expect("ascii");
-            assert!(message.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%'));
+            assert!(message
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'%'));
             assert!(http_body::Body::is_end_stream(response.body()));
 
             let response = failure.response::<String>(Protocol::Http);
             assert_eq!(response.status(), failure.status());
             assert!(response.headers().is_empty());
         }
-        assert_eq!(Failure::Unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(Failure::NotSaved.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            Failure::Unavailable.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            Failure::NotSaved.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }
