@@ -14,7 +14,7 @@ use session_core::{
     Session, SessionChanges, SessionId, SessionStorage, StoredSession, ValueChange,
 };
 use session_memory_store::MemoryStore;
-use session_middleware::{session, CookieStore, SessionCookie, SigningFormat};
+use session_middleware::{session, CookieStore, SessionBody, SessionCookie, SigningFormat};
 use tower::{service_fn, Layer, Service, ServiceExt};
 
 const SECRET: &str = "a benchmark secret that is at least thirty-two bytes";
@@ -131,7 +131,7 @@ fn middleware(c: &mut Criterion) {
             .layer(counter)
     });
     // A live session cookie from each storage's first response.
-    let live = |response: Response<String>| {
+    let live = |response: Response<SessionBody<String>>| {
         let set_cookie = response.headers()[header::SET_COOKIE]
             .to_str()
             .expect("ascii");
@@ -188,7 +188,7 @@ fn bench_request<S>(
     service: &S,
     cookie: &str,
 ) where
-    S: Service<Request<String>, Response = Response<String>> + Clone,
+    S: Service<Request<String>, Response = Response<SessionBody<String>>> + Clone,
     S::Error: std::fmt::Debug,
 {
     c.bench_function(&format!("request/session-layer-{name}"), |b| {

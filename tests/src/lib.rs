@@ -227,3 +227,9 @@ macro_rules! backend_conformance {
         )+
     };
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true: here, where every
+/// framework they show (axum, hyper, tonic, actix-web) is a dependency.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -495,8 +495,3 @@ mod tests {
         assert_eq!(authenticate(&creds("", "")), None);
     }
 }
-
-/// The README's Rust examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
