@@ -13,9 +13,9 @@ use crate::SessionError;
 /// The request's session, loaded: every [`session_middleware::Session`] method through
 /// `Deref`.
 ///
-/// Extracting fails with [`Error::MissingLayer`] (500) when [`SessionMiddleware`]
-/// (crate::SessionMiddleware) does not wrap the route, and with the storage's error
-/// (503 for an outage) when loading fails.
+/// Extracting fails with [`Error::MissingLayer`] (500) when
+/// [`SessionMiddleware`](crate::SessionMiddleware) does not wrap the route, and with the
+/// storage's error (503 for an outage) when loading fails.
 ///
 /// ```
 /// use session_actix::{Session, SessionError};

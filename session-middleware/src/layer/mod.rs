@@ -17,9 +17,44 @@ pub use service::SessionService;
 
 use crate::{SessionCookie, SessionManager};
 
-/// Adds a [`Session`] to every request and saves it after the response.
+/// Adds a [`Session`](session_core::Session) to every request and saves it after the
+/// response.
 ///
 /// Created by [`session`](crate::session). See the crate docs for the request flow.
+///
+/// # Where it may sit
+///
+/// Anywhere in a tower stack, once, outside every handler that uses the session. It asks
+/// nothing of the inner service's request body, response body or error type, and its
+/// responses carry a [`SessionBody`] (the inner body, or an empty one when it answers
+/// itself), so it composes in either order with tower-http's `TraceLayer`,
+/// `CompressionLayer`, `TimeoutLayer` and `MapResponseBody` (tested both ways over a
+/// real socket), under axum's `Router::layer`, hyper-util's `TowerToHyperService` and
+/// tonic's `Server::builder().layer`. With a timeout outside it, a request cut short
+/// saves nothing and sets no cookie; with one inside it, the changes the handler made
+/// before the timeout are saved with the timeout's answer.
+///
+/// ```
+/// use http::{Request, Response, StatusCode};
+/// use session_middleware::{session, MemoryStore, SessionCookie};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let cookie = SessionCookie::builder("__session")
+///     .secret("replace me with 32+ random bytes from your secret store")
+///     .build()?;
+/// let app = ServiceBuilder::new()
+///     // A layer outside it that changes the body type: any body will do.
+///     .map_response(|response: Response<_>| response.map(http_body_util::BodyExt::boxed))
+///     .layer(session(cookie, MemoryStore::new())?)
+///     .service(service_fn(|_: Request<http_body_util::Full<bytes::Bytes>>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(bytes::Bytes::new())))
+///     }));
+/// let response = app.oneshot(Request::default()).await?;
+/// assert_eq!(response.status(), StatusCode::OK);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionLayer {
     manager: SessionManager,
