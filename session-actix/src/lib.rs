@@ -39,8 +39,10 @@
 //! outage) or 500 instead of the handler's response, logged with the cause.
 //!
 //! actix-web 4 is built on `http` 0.2 and the manager on `http` 1, so the middleware
-//! hands the manager the `Cookie` and token headers only, and converts the response
-//! headers only when a session is saved: an untouched request copies nothing.
+//! copies to the manager only what it reads: on every request the `Cookie` and token
+//! header values, and when a session is saved the response's `Cache-Control` and token
+//! header. The headers the commit writes are copied back; every other header is left
+//! as the handler set it.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -15,6 +15,10 @@ use crate::headers;
 /// Adds a session to every request and saves it after the response: the tower
 /// layer's work, for actix-web's `App::wrap`.
 ///
+/// Timeouts, header tokens, ID renewal and the rest of the policy are set on the
+/// [`SessionManager`] it drives ([`from_manager`](Self::from_manager)); it has none of
+/// `SessionLayer`'s shortcuts, so each setting has one place.
+///
 /// ```
 /// use std::time::Duration;
 /// use actix_web::App;
@@ -110,15 +114,17 @@ where
         let handling = self.inner.call(request);
         let manager = self.manager.clone();
         Box::pin(async move {
-            // If the handler fails, nothing is saved: the error propagates.
+            // A handler's or extractor's error is already a response here (actix renders
+            // it), so its session changes are saved, as the tower layer saves those of
+            // an error response. Only an inner middleware's `Err` skips the save.
             let mut response = handling.await?;
             if !session.needs_commit() {
                 return Ok(response.map_into_left_body());
             }
-            let mut committed = headers::to_http(response.headers());
+            let mut committed = headers::for_commit(response.headers(), &manager);
             match manager.commit(&session, &mut committed).await {
                 Ok(()) => {
-                    headers::replace(response.headers_mut(), &committed);
+                    headers::apply(&committed, &manager, response.headers_mut());
                     Ok(response.map_into_left_body())
                 }
                 Err(error) => Ok(failure_response(response, &error)),

@@ -83,6 +83,11 @@ async fn a_counter_keeps_the_handlers_headers_and_makes_caching_private() {
     assert!(!untouched.headers().contains_key(CACHE_CONTROL));
 }
 
+async fn renew(session: Session) -> Result<&'static str, SessionError> {
+    session.regenerate_id()?;
+    Ok("renewed")
+}
+
 #[actix_web::test]
 async fn a_header_token_travels_in_and_out() {
     let manager = SessionManager::new(cookie(), MemoryStore::new())
@@ -90,18 +95,54 @@ async fn a_header_token_travels_in_and_out() {
         .header_tokens(HeaderTokens::bearer());
     let app = test::init_service(
         App::new()
-            .wrap(SessionMiddleware::from_manager(manager.clone()))
-            .route("/", web::get().to(counter)),
+            .wrap(SessionMiddleware::from_manager(manager))
+            .route("/", web::get().to(counter))
+            .route("/renew", web::post().to(renew)),
     )
     .await;
+    let bearer = |token: &str| ("authorization", format!("Bearer {token}"));
     let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
     let pair = session_pair(&first).expect("a session cookie");
-    let token = pair.trim_start_matches("__session=");
+    let token = pair.trim_start_matches("__session=").to_owned();
+
     let by_token = test::TestRequest::get()
         .uri("/")
-        .insert_header(("authorization", format!("Bearer {token}")));
+        .insert_header(bearer(&token));
     let by_token = test::call_service(&app, by_token.to_request()).await;
+    assert_eq!(
+        session_pair(&by_token),
+        None,
+        "a token-carried session sets no cookie"
+    );
+    assert!(
+        !by_token.headers().contains_key("session-token"),
+        "the token is unchanged"
+    );
     assert_eq!(test::read_body(by_token).await, "Count: 2");
+
+    let renewed = test::TestRequest::post()
+        .uri("/renew")
+        .insert_header(bearer(&token));
+    let renewed = test::call_service(&app, renewed.to_request()).await;
+    assert_eq!(session_pair(&renewed), None);
+    let new_token = renewed.headers().get("session-token").expect("a new token");
+    let new_token = new_token.to_str().expect("ascii").to_owned();
+    assert_ne!(new_token, token);
+
+    let with_new = test::TestRequest::get()
+        .uri("/")
+        .insert_header(bearer(&new_token));
+    let with_new = test::call_service(&app, with_new.to_request()).await;
+    assert_eq!(test::read_body(with_new).await, "Count: 3");
+    let with_old = test::TestRequest::get()
+        .uri("/")
+        .insert_header(bearer(&token));
+    let with_old = test::call_service(&app, with_old.to_request()).await;
+    assert_eq!(
+        test::read_body(with_old).await,
+        "Count: 1",
+        "the old token is dead"
+    );
 }
 
 /// A storage that is down.

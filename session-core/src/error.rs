@@ -268,6 +268,25 @@ impl Error {
             500
         }
     }
+
+    /// The gRPC status code to end a call with: 14 (UNAVAILABLE) when
+    /// [`is_unavailable`](Self::is_unavailable), 13 (INTERNAL) otherwise. What the layer
+    /// answers a gRPC call whose session could not be saved, and what a gRPC handler
+    /// should answer for a session error of its own.
+    ///
+    /// ```
+    /// use session_core::Error;
+    ///
+    /// assert_eq!(Error::storage("read a session", "connection refused").grpc_code(), 14);
+    /// assert_eq!(Error::NotLoaded.grpc_code(), 13);
+    /// ```
+    pub fn grpc_code(&self) -> i32 {
+        if self.is_unavailable() {
+            14
+        } else {
+            13
+        }
+    }
 }
 
 #[cfg(test)]

@@ -255,7 +255,37 @@ async fn a_failed_grpc_save_is_a_trailers_only_response() {
     let reply = send_h2(addr, request).await.expect("an answer");
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.headers["grpc-status"], "14");
+    assert_eq!(
+        reply.headers["grpc-message"],
+        "session storage is unavailable; retry later"
+    );
     assert_eq!(reply.headers[CONTENT_TYPE], "application/grpc");
     assert!(!reply.headers.contains_key(SET_COOKIE));
     assert!(reply.body.is_empty(), "{reply:?}");
+    for value in reply.headers.values() {
+        let value = value.to_str().expect("ascii");
+        assert!(!value.contains("refused"), "the cause leaked: {value}");
+    }
+}
+
+/// A session that cannot be loaded (a signed cookie in metadata, the storage down)
+/// fails in the handler, which answers UNAVAILABLE the same way.
+#[tokio::test]
+async fn a_failed_grpc_load_is_unavailable_too() {
+    let layer = session(cookie(), Down).expect("layer");
+    let addr = tonic_server(layer).await;
+    let id = SessionId::generate().expect("id");
+    let signed = cookie().sign(id.as_str()).expect("sign");
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("http://{addr}/sessions.example.Counter/Count"))
+        .header(CONTENT_TYPE, "application/grpc")
+        .header("te", "trailers")
+        .header(COOKIE, format!("{}={signed}", cookie().name()))
+        .body("\0\0\0\0\x02{}".to_owned())
+        .expect("request");
+    let reply = send_h2(addr, request).await.expect("an answer");
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.headers["grpc-status"], "14", "{reply:?}");
+    assert!(!reply.headers.contains_key(SET_COOKIE));
 }

@@ -106,6 +106,9 @@ where
     body.boxed_unsync()
 }
 
+// In each test, `inside` is the session layer inside the tower-http layer (the
+// tower-http layer wraps it) and `outside` the other way round.
+
 #[tokio::test]
 async fn inside_and_outside_trace_layer() {
     let inside = ServiceBuilder::new()
@@ -203,4 +206,50 @@ async fn a_timeout_outside_answers_without_a_cookie() {
     assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
     assert!(!reply.headers.contains_key(SET_COOKIE));
     assert!(reply.body.is_empty());
+}
+
+/// A timeout inside the session layer answers for the handler, and the session layer
+/// still saves what the handler changed before it was cut short.
+#[tokio::test]
+async fn a_timeout_inside_still_saves_the_changes_so_far() {
+    let handler = service_fn(|request: Request<Incoming>| async move {
+        if request.uri().path() != "/slow" {
+            return counter(request).await;
+        }
+        let session = request.extensions().get::<Session>().cloned();
+        let session = session.ok_or(Error::MissingLayer)?;
+        session.load().await?;
+        session.set("count", 41)?;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(Response::new(Full::<Bytes>::default()))
+    });
+    let stack = ServiceBuilder::new()
+        .layer(layer())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(50),
+        ))
+        .service(handler);
+    let server = serve(stack).await;
+    let slow = Request::builder().uri("/slow").body(String::new());
+    let reply = send(server.addr, slow.expect("request"))
+        .await
+        .expect("the server answers");
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
+    let set_cookie = reply
+        .headers
+        .get(SET_COOKIE)
+        .expect("the changes were saved");
+    let pair = set_cookie.to_str().expect("ascii").split(';').next();
+    let next = Request::builder()
+        .uri("/")
+        .header(COOKIE, pair.expect("a pair"))
+        .body(String::new());
+    let reply = send(server.addr, next.expect("request"))
+        .await
+        .expect("the server answers");
+    assert_eq!(
+        reply.text().expect("utf-8"),
+        format!("Count: 42\n{PADDING}")
+    );
 }

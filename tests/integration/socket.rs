@@ -1,5 +1,6 @@
-//! A tower service served by hyper over a real TCP socket on 127.0.0.1, and a small
-//! HTTP/1.1 client for it: what the layer-order and framework tests talk to.
+//! A tower service served by hyper over a real TCP socket on 127.0.0.1, and small
+//! HTTP/1.1 and HTTP/2 (prior knowledge, as gRPC speaks it) clients: what the
+//! layer-order and framework tests talk to.
 
 use std::error::Error;
 use std::net::SocketAddr;

@@ -110,8 +110,9 @@ struct Args {
     /// serves the renewed session for a few seconds more).
     #[arg(long, value_name = "SECONDS")]
     id_renewal: Option<u64>,
-    /// The web framework serving the routes: axum (the tower layer), or actix-web
-    /// (`session-actix`; needs a build with `--features actix`).
+    /// The web framework serving the routes: axum (the tower layer, every route), or
+    /// actix-web (`session-actix`, the seed's routes; needs a build with
+    /// `--features actix`).
     #[arg(long, value_enum, default_value_t = Framework::Axum)]
     framework: Framework,
 }

@@ -118,9 +118,19 @@ impl CounterClient {
         let response = self
             .grpc
             .unary(request, path, JsonCodec::<Req, Res>::default())
-            .await?;
-        self.absorb(response.metadata());
-        Ok(response.into_inner())
+            .await;
+        // A failed call may still carry the session's new state (a handler that ended
+        // the session, then failed): keep it either way.
+        match response {
+            Ok(response) => {
+                self.absorb(response.metadata());
+                Ok(response.into_inner())
+            }
+            Err(status) => {
+                self.absorb(status.metadata());
+                Err(status)
+            }
+        }
     }
 
     /// Keeps what the server handed back: a token wins over a cookie, and an empty one

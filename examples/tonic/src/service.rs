@@ -92,14 +92,11 @@ where
     }
 }
 
-/// A session error as a gRPC status, naming no ID, secret or data.
+/// A session error as a gRPC status ([`Error::grpc_code`], as the layer answers a
+/// failed save), naming no ID, secret or data: the detail goes to the log.
 fn status(error: &Error) -> Status {
     tracing::error!(%error, "session error");
-    if error.is_unavailable() {
-        Status::unavailable("session storage is unavailable; retry later")
-    } else {
-        Status::internal("session error")
-    }
+    Status::new(tonic::Code::from_i32(error.grpc_code()), "session error")
 }
 
 async fn count(session: Session, _: Nothing) -> Result<Count, Status> {

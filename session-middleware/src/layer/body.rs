@@ -65,6 +65,30 @@ impl<B> SessionBody<B> {
     pub(super) fn empty() -> Self {
         Self { kind: Kind::Empty }
     }
+
+    /// The inner service's body, or `None` for the layer's own empty one.
+    ///
+    /// ```
+    /// use session_middleware::SessionBody;
+    ///
+    /// let body = SessionBody::from(String::from("hello"));
+    /// assert_eq!(body.into_inner().as_deref(), Some("hello"));
+    /// assert_eq!(SessionBody::<String>::default().into_inner(), None);
+    /// ```
+    pub fn into_inner(self) -> Option<B> {
+        match self.kind {
+            Kind::Inner { body } => Some(body),
+            Kind::Empty => None,
+        }
+    }
+}
+
+/// Wraps a body as the session layer's responses carry it (for a test double or a
+/// layer of your own that answers in place of a `SessionService`).
+impl<B> From<B> for SessionBody<B> {
+    fn from(body: B) -> Self {
+        Self::inner(body)
+    }
 }
 
 /// The empty body, whatever `B` is: what a layer outside this one (tower-http's

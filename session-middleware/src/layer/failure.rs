@@ -1,8 +1,8 @@
 //! The layer's own answers, when it cannot give the handler's: an empty HTTP error, or
 //! for a gRPC call a trailers-only response with `grpc-status`.
 
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use session_core::Error;
 
 use super::SessionBody;
@@ -19,12 +19,16 @@ pub(super) enum Protocol {
 }
 
 impl Protocol {
-    /// The protocol of a request with these headers: gRPC when its content type is
-    /// `application/grpc`, `application/grpc-web` or `application/grpc-web-text`,
-    /// alone or with a `+format` or parameters after it.
-    pub(super) fn of(headers: &HeaderMap) -> Self {
-        let Some(value) = headers.get(CONTENT_TYPE) else {
-            return Self::Http;
+    /// The protocol of a request: gRPC when it is a POST (every gRPC call is) whose
+    /// content type is `application/grpc`, `application/grpc-web` or
+    /// `application/grpc-web-text`, alone or with a `+format` or parameters after it.
+    ///
+    /// Anything else is HTTP: a `GET` claiming a gRPC content type must not turn an
+    /// outage into an empty, cacheable 200.
+    pub(super) fn of(method: &Method, headers: &HeaderMap) -> Self {
+        let value = match headers.get(CONTENT_TYPE) {
+            Some(value) if method == Method::POST => value,
+            _ => return Self::Http,
         };
         let value = value.as_bytes();
         // Longest first: each is a prefix of the next one's name.
@@ -65,7 +69,7 @@ impl Failure {
         }
     }
 
-    /// The HTTP status of this failure.
+    /// The HTTP status of this failure: [`Error::http_status`]'s (pinned by a test).
     pub(super) fn status(self) -> StatusCode {
         match self {
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,7 +77,8 @@ impl Failure {
         }
     }
 
-    /// The gRPC status code: UNAVAILABLE (14) or INTERNAL (13).
+    /// The gRPC status code, UNAVAILABLE (14) or INTERNAL (13): [`Error::grpc_code`]'s
+    /// (pinned by a test), as static text for the header.
     fn grpc_status(self) -> &'static str {
         match self {
             Self::Unavailable => "14",
@@ -93,9 +98,14 @@ impl Failure {
         }
     }
 
-    /// The answer to a caller speaking `protocol`: no body, no detail for the client.
+    /// The answer to a caller speaking `protocol`: no body, no detail for the client,
+    /// and never stored by a cache. The handler's headers are gone with its response
+    /// (a CORS layer must sit outside the session layer to reach this answer).
     pub(super) fn response<B>(self, protocol: Protocol) -> Response<SessionBody<B>> {
         let mut response = Response::new(SessionBody::empty());
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match protocol {
             Protocol::Http => *response.status_mut() = self.status(),
             Protocol::Grpc(content_type) => {
@@ -119,7 +129,7 @@ mod tests {
     fn protocol(content_type: &str) -> Protocol {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, content_type.parse().expect("valid"));
-        Protocol::of(&headers)
+        Protocol::of(&Method::POST, &headers)
     }
 
     #[test]
@@ -143,7 +153,15 @@ mod tests {
         ] {
             assert_eq!(protocol(content_type), expected, "{content_type}");
         }
-        assert_eq!(Protocol::of(&HeaderMap::new()), Protocol::Http);
+        assert_eq!(
+            Protocol::of(&Method::POST, &HeaderMap::new()),
+            Protocol::Http
+        );
+        let mut grpc_get = HeaderMap::new();
+        grpc_get.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        for method in [Method::GET, Method::HEAD, Method::PUT] {
+            assert_eq!(Protocol::of(&method, &grpc_get), Protocol::Http, "{method}");
+        }
     }
 
     #[test]
@@ -164,9 +182,12 @@ mod tests {
                 .all(|b| (0x20..0x7f).contains(&b) && b != b'%'));
             assert!(http_body::Body::is_end_stream(response.body()));
 
+            assert_eq!(headers[CACHE_CONTROL], "no-store");
+
             let response = failure.response::<String>(Protocol::Http);
             assert_eq!(response.status(), failure.status());
-            assert!(response.headers().is_empty());
+            assert_eq!(response.headers().len(), 1);
+            assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
         }
         assert_eq!(
             Failure::Unavailable.status(),
@@ -176,5 +197,21 @@ mod tests {
             Failure::NotSaved.status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    /// One mapping from errors to statuses: the layer's answers agree with `Error`'s.
+    #[test]
+    fn failures_answer_what_the_error_says() {
+        for error in [
+            Error::storage("write a session", "connection refused"),
+            Error::CookieTooLarge {
+                size: 5000,
+                limit: 4096,
+            },
+        ] {
+            let failure = Failure::of(&error);
+            assert_eq!(failure.status().as_u16(), error.http_status());
+            assert_eq!(failure.grpc_status(), error.grpc_code().to_string());
+        }
     }
 }

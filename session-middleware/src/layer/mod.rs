@@ -24,7 +24,9 @@ use crate::{SessionCookie, SessionManager};
 ///
 /// # Where it may sit
 ///
-/// Anywhere in a tower stack, once, outside every handler that uses the session. It asks
+/// Anywhere in a tower stack, once, outside every handler that uses the session and
+/// inside any CORS layer (the layer's own failure answers carry none of the headers
+/// set inside it). It asks
 /// nothing of the inner service's request body, response body or error type, and its
 /// responses carry a [`SessionBody`] (the inner body, or an empty one when it answers
 /// itself), so it composes in either order with tower-http's `TraceLayer`,

@@ -59,7 +59,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // Read before the handler runs: the answer to a failed save must be in the
         // caller's protocol (gRPC clients expect `grpc-status`, not an HTTP error).
-        let protocol = Protocol::of(request.headers());
+        let protocol = Protocol::of(request.method(), request.headers());
         if request.extensions().get::<Session>().is_some() {
             tracing::error!("a session layer found a session already in the request: apply the session layer only once");
             return ResponseFuture::applied_twice(protocol);
