@@ -63,3 +63,17 @@ impl ResponseError for SessionError {
         HttpResponse::new(self.status_code())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_reads_as_the_session_error_it_wraps() {
+        let error = SessionError::from(Error::MissingLayer);
+        assert_eq!(error.to_string(), Error::MissingLayer.to_string());
+        let source = std::error::Error::source(&error).expect("the session error");
+        assert_eq!(source.to_string(), Error::MissingLayer.to_string());
+        assert!(matches!(error.into_inner(), Error::MissingLayer));
+    }
+}

@@ -137,3 +137,19 @@ impl<B> std::fmt::Debug for SessionBody<B> {
         f.debug_tuple("SessionBody").field(&kind).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inner_body_is_passed_through_and_the_empty_one_ends_at_once() {
+        let inner = SessionBody::inner(String::from("hello"));
+        assert!(!inner.is_end_stream());
+        assert_eq!(inner.size_hint().exact(), Some(5));
+        let empty = SessionBody::<String>::empty();
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
+        assert!(SessionBody::<String>::default().is_end_stream());
+    }
+}

@@ -166,10 +166,10 @@ mod tests {
 
     #[test]
     fn a_grpc_failure_is_a_trailers_only_ok_with_a_status() {
-        for (failure, code) in [
-            (Failure::Unavailable, "14"),
-            (Failure::NotSaved, "13"),
-            (Failure::AppliedTwice, "13"),
+        for (failure, code, says) in [
+            (Failure::Unavailable, "14", "retry later"),
+            (Failure::NotSaved, "13", "could not be saved"),
+            (Failure::AppliedTwice, "13", "applied twice"),
         ] {
             let response = failure.response::<String>(Protocol::Grpc("application/grpc"));
             assert_eq!(response.status(), StatusCode::OK);
@@ -177,11 +177,11 @@ mod tests {
             assert_eq!(headers[CONTENT_TYPE], "application/grpc");
             assert_eq!(headers["grpc-status"], code);
             let message = headers["grpc-message"].to_str().expect("ascii");
+            assert!(message.contains(says), "{message}");
             assert!(message
                 .bytes()
                 .all(|b| (0x20..0x7f).contains(&b) && b != b'%'));
             assert!(http_body::Body::is_end_stream(response.body()));
-
             assert_eq!(headers[CACHE_CONTROL], "no-store");
 
             let response = failure.response::<String>(Protocol::Http);
