@@ -239,7 +239,14 @@ fn is_native(raw: &[u8]) -> bool {
     let alphabet_ok = raw
         .iter()
         .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    alphabet_ok && URL_SAFE_NO_PAD.decode(raw).is_ok()
+    // Decoded into the stack: a canonical native ID is exactly 32 bytes. (The check
+    // runs on every request; `decode` would allocate a `Vec` for it.)
+    let mut decoded = [0u8; RANDOM_BYTES];
+    alphabet_ok
+        && matches!(
+            URL_SAFE_NO_PAD.decode_slice(raw, &mut decoded),
+            Ok(RANDOM_BYTES)
+        )
 }
 
 fn is_uuid(raw: &[u8]) -> bool {
