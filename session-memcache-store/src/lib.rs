@@ -144,14 +144,21 @@ impl MemcacheStore {
     }
 }
 
-/// The `exptime` memcached needs for a TTL: seconds (rounded up, at least 1) up to 30
+/// The `exptime` memcached needs for a TTL: seconds (rounded up, plus one) up to 30
 /// days, the absolute Unix time beyond, at most what memcached's 32-bit `T` flag
 /// holds (it refuses a larger one as a bad token).
+///
+/// The extra second is there because memcached's clock ticks once a second: an item
+/// given `N` seconds just before a tick lives barely more than `N - 1`, so a 400 ms
+/// renewal grace sent as 1 could vanish a millisecond later. With `N + 1` the item
+/// always outlives its deadline, and the deadline in the record, checked on every
+/// read, is what ends it.
 fn exptime(ttl: Duration, now: SystemTime) -> i64 {
     let seconds = ttl
         .as_secs()
-        .saturating_add(u64::from(ttl.subsec_nanos() > 0));
-    let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0))
+        .saturating_add(1);
+    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
     if seconds <= MAX_RELATIVE_EXPIRATION.as_secs() as i64 {
         return seconds;
     }
@@ -436,11 +443,18 @@ mod tests {
     #[test]
     fn long_ttls_become_absolute_times() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(exptime(Duration::from_millis(1), now), 1);
-        assert_eq!(exptime(Duration::from_millis(1500), now), 2);
-        assert_eq!(exptime(MAX_RELATIVE_EXPIRATION, now), 2_592_000);
+        // One second more than the TTL, rounded up: memcached's clock ticks each second.
+        assert_eq!(exptime(Duration::from_millis(1), now), 2);
+        assert_eq!(exptime(Duration::from_millis(1500), now), 3);
+        let just_relative = MAX_RELATIVE_EXPIRATION - Duration::from_secs(1);
+        assert_eq!(exptime(just_relative, now), 2_592_000);
+        // 30 days plus the margin is past memcached's relative limit: an absolute time.
+        assert_eq!(
+            exptime(MAX_RELATIVE_EXPIRATION, now),
+            1_800_000_000 + 2_592_001
+        );
         let longer = MAX_RELATIVE_EXPIRATION + Duration::from_secs(1);
-        assert_eq!(exptime(longer, now), 1_800_000_000 + 2_592_001);
+        assert_eq!(exptime(longer, now), 1_800_000_000 + 2_592_002);
         assert_eq!(exptime(Duration::MAX, now), i64::from(i32::MAX));
     }
 }

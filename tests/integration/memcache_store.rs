@@ -112,8 +112,9 @@ async fn a_short_lifetime_expires_in_memcached_itself() {
         .expect("update");
     let mut conn = raw(store.server_for(&id)).await;
     assert!(conn.get(store.key(&id)).await.expect("get").is_some());
-    // memcached counts in whole seconds: wait past the second boundary after the deadline.
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // memcached counts in whole seconds, and the store sends one second more than the
+    // deadline (so that the item outlives it): wait past that second's boundary.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert!(
         conn.get(store.key(&id)).await.expect("get").is_none(),
         "memcached kept it"
