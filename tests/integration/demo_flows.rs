@@ -333,14 +333,10 @@ async fn private_format_counts(storage: StorageKind) -> TestResult {
     Ok(())
 }
 
-/// One `#[tokio::test]` per seed flow on the actix-web app: `actix_memory::counter`,
-/// `actix_redis::counter`, …
-macro_rules! on_actix {
-    ($($flow:ident),+ $(,)?) => {
-        on_actix!(@module actix_memory, StorageKind::Memory, $($flow),+);
-        on_actix!(@module actix_redis, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
-    };
-    (@module $module:ident, $storage:expr, $($flow:ident),+) => {
+/// One `#[tokio::test]` per flow, storage and framework, each a module of `flows`
+/// run on `framework` over `storage`: `memory::counter`, `actix_redis::counter`, …
+macro_rules! flow_tests {
+    ($module:ident, $framework:ident, $storage:expr, $($flow:ident),+ $(,)?) => {
         mod $module {
             #[allow(unused_imports)]
             use session_demo::StorageKind;
@@ -350,10 +346,19 @@ macro_rules! on_actix {
             $(
                 #[tokio::test]
                 async fn $flow() -> super::TestResult {
-                    super::FRAMEWORK.scope(super::Framework::Actix, super::$flow($storage)).await
+                    let flow = super::$flow($storage);
+                    super::FRAMEWORK.scope(super::Framework::$framework, flow).await
                 }
             )+
         }
+    };
+}
+
+/// The seed's flows on the actix-web app, over memory and Redis.
+macro_rules! on_actix {
+    ($($flow:ident),+ $(,)?) => {
+        flow_tests!(actix_memory, Actix, StorageKind::Memory, $($flow),+);
+        flow_tests!(actix_redis, Actix, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
     };
 }
 
@@ -373,50 +378,32 @@ on_actix!(
     private_format_counts,
 );
 
-/// One `#[tokio::test]` per flow and storage: `memory::counter`, `cookie::counter`,
-/// `redis::counter`, `memcache::counter`, … (Redis and memcached: the real servers
-/// scripts/test starts).
+/// Every flow on the axum app, over every storage (Redis and memcached: the real
+/// servers scripts/test starts).
 macro_rules! for_each_storage {
     ($($flow:ident),+ $(,)?) => {
-        for_each_storage!(@module memory, StorageKind::Memory, $($flow),+);
-        for_each_storage!(@module cookie, StorageKind::Cookie, $($flow),+);
-        for_each_storage!(@module redis, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
-        for_each_storage!(
-            @module memcache,
-            StorageKind::Memcache(servers::memcache_servers()),
-            $($flow),+
-        );
-        for_each_storage!(
-            @module file,
+        flow_tests!(memory, Axum, StorageKind::Memory, $($flow),+);
+        flow_tests!(cookie, Axum, StorageKind::Cookie, $($flow),+);
+        flow_tests!(redis, Axum, StorageKind::Redis(session_demo::RedisOptions::new(servers::redis_url())), $($flow),+);
+        flow_tests!(memcache, Axum, StorageKind::Memcache(servers::memcache_servers()), $($flow),+);
+        flow_tests!(
+            file,
+            Axum,
             StorageKind::File {
                 dir: crate::fs_store::unique_dir("demo"),
                 layout: session_middleware::FileLayout::Remix,
             },
             $($flow),+
         );
-        for_each_storage!(
-            @module file_react_router,
+        flow_tests!(
+            file_react_router,
+            Axum,
             StorageKind::File {
                 dir: crate::fs_store::unique_dir("demo-rr"),
                 layout: session_middleware::FileLayout::ReactRouter,
             },
             $($flow),+
         );
-    };
-    (@module $module:ident, $storage:expr, $($flow:ident),+) => {
-        mod $module {
-            #[allow(unused_imports)]
-            use session_demo::StorageKind;
-            #[allow(unused_imports)]
-            use session_tests::servers;
-
-            $(
-                #[tokio::test]
-                async fn $flow() -> super::TestResult {
-                    super::FRAMEWORK.scope(super::Framework::Axum, super::$flow($storage)).await
-                }
-            )+
-        }
     };
 }
 

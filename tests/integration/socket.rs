@@ -76,16 +76,10 @@ pub(crate) async fn send(addr: SocketAddr, request: Request<String>) -> Result<R
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driving = tokio::spawn(connection);
-    let response = sender.send_request(request).await?;
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let reply = read_reply(sender.send_request(request).await?).await;
     drop(sender);
     driving.await??;
-    Ok(Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    })
+    reply
 }
 
 /// Sends `request` over HTTP/2 with prior knowledge (as gRPC does) to `addr`.
@@ -97,14 +91,18 @@ pub(crate) async fn send_h2(addr: SocketAddr, request: Request<String>) -> Resul
     )
     .await?;
     let driving = tokio::spawn(connection);
-    let response = sender.send_request(request).await?;
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let reply = read_reply(sender.send_request(request).await?).await;
     drop(sender);
     driving.await??;
+    reply
+}
+
+/// The whole response, its body collected.
+async fn read_reply(response: Response<Incoming>) -> Result<Reply, BoxError> {
+    let (parts, body) = response.into_parts();
     Ok(Reply {
         status: parts.status,
         headers: parts.headers,
-        body,
+        body: body.collect().await?.to_bytes(),
     })
 }
