@@ -5,10 +5,8 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
-use session_middleware::{
-    async_trait, Error, HeaderTokens, MemoryStore, SessionCookie, SessionId, SessionManager,
-    SessionStorage, StoredSession,
-};
+use session_middleware::{HeaderTokens, MemoryStore, SessionCookie, SessionId, SessionManager};
+use session_tests::{Failing, Operation};
 
 use crate::{Session, SessionError, SessionMiddleware};
 
@@ -145,28 +143,23 @@ async fn a_header_token_travels_in_and_out() {
     );
 }
 
-/// A storage that is down.
-struct Down;
-
-#[async_trait]
-impl SessionStorage for Down {
-    async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
-        Err(Error::storage("read a session", "connection refused"))
+/// Memory storage with every operation failing as a refused connection would.
+fn down() -> Failing<MemoryStore> {
+    let storage = Failing::new(MemoryStore::new());
+    for operation in [
+        Operation::Read,
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+    ] {
+        storage.fail(operation);
     }
-    async fn create(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
-        Err(Error::storage("write a session", "connection refused"))
-    }
-    async fn update(&self, _: &SessionId, _: &StoredSession) -> Result<bool, Error> {
-        Err(Error::storage("write a session", "connection refused"))
-    }
-    async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
-        Err(Error::storage("delete a session", "connection refused"))
-    }
+    storage
 }
 
 #[actix_web::test]
 async fn failures_answer_empty_503s_and_500s() {
-    let down = SessionMiddleware::new(cookie(), Down).expect("signed");
+    let down = SessionMiddleware::new(cookie(), down()).expect("signed");
     let app = test::init_service(App::new().wrap(down).route("/", web::get().to(counter))).await;
     // No cookie: the session starts fresh, and the save is what fails.
     let failed = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;

@@ -49,6 +49,7 @@
 //!    its cookie cleared; an unchanged or never-loaded one costs nothing.
 //! 4. If saving fails, the client gets an empty 503 (storage outage) or 500 response and
 //!    a `tracing` error names the cause: success is never reported for a failed write.
+//!    A gRPC call gets HTTP 200 with `grpc-status` 14 or 13 instead (trailers-only).
 //!
 //! # Features
 //!
@@ -69,7 +70,8 @@
 //! # Frameworks without tower
 //!
 //! [`SessionManager`] does the same work as two calls: build the session from the
-//! request headers, then commit it into the response headers.
+//! request headers, then commit it into the response headers. `session-actix` is that, for
+//! actix-web: a middleware and a `Session` extractor on the manager.
 //!
 //! # Security
 //!

@@ -49,6 +49,13 @@ impl Browser {
         reply
     }
 
+    /// `GET /me` says nobody is logged in.
+    async fn expect_logged_out(&mut self) {
+        let reply = self.send(Method::GET, "/me", "").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+        assert_eq!(reply.text().expect("utf-8"), "Please log in");
+    }
+
     async fn expect(&mut self, method: Method, path: &str, status: StatusCode, body: &str) {
         let reply = self.send(method, path, "").await;
         assert_eq!(reply.status, status, "{path}: {reply:?}");
@@ -69,14 +76,7 @@ async fn the_hyper_example_counts_logs_in_with_a_new_id_and_logs_out() {
             .expect(Method::GET, "/", StatusCode::OK, &body)
             .await;
     }
-    browser
-        .expect(
-            Method::GET,
-            "/me",
-            StatusCode::UNAUTHORIZED,
-            "Please log in",
-        )
-        .await;
+    browser.expect_logged_out().await;
     let wrong = browser
         .send(Method::POST, "/login", "username=alice&password=builder")
         .await;
@@ -101,14 +101,7 @@ async fn the_hyper_example_counts_logs_in_with_a_new_id_and_logs_out() {
         addr,
         jar: Some(before),
     };
-    stale
-        .expect(
-            Method::GET,
-            "/me",
-            StatusCode::UNAUTHORIZED,
-            "Please log in",
-        )
-        .await;
+    stale.expect_logged_out().await;
 
     browser
         .expect(Method::POST, "/logout", StatusCode::OK, "Logged out")
@@ -118,14 +111,7 @@ async fn the_hyper_example_counts_logs_in_with_a_new_id_and_logs_out() {
         addr,
         jar: Some(after),
     };
-    replay
-        .expect(
-            Method::GET,
-            "/me",
-            StatusCode::UNAUTHORIZED,
-            "Please log in",
-        )
-        .await;
+    replay.expect_logged_out().await;
     server.abort();
 }
 
@@ -238,21 +224,28 @@ async fn a_failed_save_reaches_a_grpc_client_as_its_status() {
     }
 }
 
+/// A `Count` call as raw HTTP/2, with `cookie` as its `cookie` metadata: what a
+/// gRPC client sends, without the client's reading of the answer.
+async fn raw_count(addr: SocketAddr, cookie: Option<&str>) -> Reply {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("http://{addr}/sessions.example.Counter/Count"))
+        .header(CONTENT_TYPE, "application/grpc")
+        .header("te", "trailers");
+    if let Some(pair) = cookie {
+        request = request.header(COOKIE, pair);
+    }
+    // One message, `{}`: a gRPC frame is a compression flag, a 4-byte length, the bytes.
+    let request = request.body("\0\0\0\0\x02{}".to_owned()).expect("request");
+    send_h2(addr, request).await.expect("an answer")
+}
+
 /// On the wire: HTTP 200, `grpc-status` in the headers, no body (trailers-only), and
 /// nothing in the answer names the session or the error's detail.
 #[tokio::test]
 async fn a_failed_grpc_save_is_a_trailers_only_response() {
     let addr = tonic_server(session(cookie(), Down).expect("layer")).await;
-    // One message, `{}`: a gRPC frame is a compression flag, a 4-byte length, the bytes.
-    let frame = "\0\0\0\0\x02{}".to_owned();
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("http://{addr}/sessions.example.Counter/Count"))
-        .header(CONTENT_TYPE, "application/grpc")
-        .header("te", "trailers")
-        .body(frame)
-        .expect("request");
-    let reply = send_h2(addr, request).await.expect("an answer");
+    let reply = raw_count(addr, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.headers["grpc-status"], "14");
     assert_eq!(
@@ -276,15 +269,8 @@ async fn a_failed_grpc_load_is_unavailable_too() {
     let addr = tonic_server(layer).await;
     let id = SessionId::generate().expect("id");
     let signed = cookie().sign(id.as_str()).expect("sign");
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("http://{addr}/sessions.example.Counter/Count"))
-        .header(CONTENT_TYPE, "application/grpc")
-        .header("te", "trailers")
-        .header(COOKIE, format!("{}={signed}", cookie().name()))
-        .body("\0\0\0\0\x02{}".to_owned())
-        .expect("request");
-    let reply = send_h2(addr, request).await.expect("an answer");
+    let pair = format!("{}={signed}", cookie().name());
+    let reply = raw_count(addr, Some(&pair)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.headers["grpc-status"], "14", "{reply:?}");
     assert!(!reply.headers.contains_key(SET_COOKIE));

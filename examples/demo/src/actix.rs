@@ -112,11 +112,6 @@ impl ActixServer {
         self.join()
     }
 
-    /// A handle that stops the server from anywhere (a signal handler, say).
-    pub fn handle(&self) -> ServerHandle {
-        self.handle.clone()
-    }
-
     fn halt(&self) {
         // The command is sent at once; the returned future only waits for it.
         drop(self.handle.stop(true));
@@ -188,30 +183,22 @@ async fn logout(session: Session) -> Result<HttpResponse, SessionError> {
     Ok(redirect("/"))
 }
 
-/// The seed's `requireAuth`: the logged-in user, or the redirect to the login page
-/// with a flashed error.
-fn require_auth(session: &Session) -> Result<Result<u32, HttpResponse>, Error> {
-    match session.get::<u32>("userId")? {
-        Some(user_id) => Ok(Ok(user_id)),
-        None => {
-            session.flash("error", pages::PLEASE_LOG_IN)?;
-            Ok(Err(redirect("/login")))
-        }
-    }
+/// The seed's `requireAuth`, then `page` for the logged-in user; anyone else is sent
+/// to the login page with a flashed error.
+fn guarded(session: &Session, page: fn(u32) -> String) -> Result<HttpResponse, Error> {
+    let Some(user_id) = session.get::<u32>("userId")? else {
+        session.flash("error", pages::PLEASE_LOG_IN)?;
+        return Ok(redirect("/login"));
+    };
+    Ok(html(page(user_id)))
 }
 
 async fn dashboard(session: Session) -> Result<HttpResponse, SessionError> {
-    Ok(match require_auth(&session)? {
-        Ok(user_id) => html(pages::dashboard(user_id)),
-        Err(redirect) => redirect,
-    })
+    Ok(guarded(&session, pages::dashboard)?)
 }
 
 async fn profile(session: Session) -> Result<HttpResponse, SessionError> {
-    Ok(match require_auth(&session)? {
-        Ok(user_id) => html(pages::profile(user_id)),
-        Err(redirect) => redirect,
-    })
+    Ok(guarded(&session, pages::profile)?)
 }
 
 async fn create_post(session: Session) -> Result<HttpResponse, SessionError> {
