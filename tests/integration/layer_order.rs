@@ -181,9 +181,10 @@ async fn in_the_middle_of_a_common_stack() {
 }
 
 /// A timeout outside the session layer drops the handler and the commit with it: the
-/// client gets the 408 and no cookie.
+/// client gets the 408 and no cookie, and nothing was stored.
 #[tokio::test]
 async fn a_timeout_outside_answers_without_a_cookie() {
+    let store = MemoryStore::new();
     let slow = service_fn(|request: Request<Incoming>| async move {
         let session = request.extensions().get::<Session>().cloned();
         let session = session.ok_or(Error::MissingLayer)?;
@@ -197,7 +198,7 @@ async fn a_timeout_outside_answers_without_a_cookie() {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(50),
         ))
-        .layer(layer())
+        .layer(session(cookie(), store.clone()).expect("signed cookie"))
         .service(slow);
     let server = serve(stack).await;
     let reply = send(server.addr, Request::new(String::new()))
@@ -206,6 +207,7 @@ async fn a_timeout_outside_answers_without_a_cookie() {
     assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
     assert!(!reply.headers.contains_key(SET_COOKIE));
     assert!(reply.body.is_empty());
+    assert!(store.is_empty(), "the cut-short request stored a session");
 }
 
 /// A timeout inside the session layer answers for the handler, and the session layer
