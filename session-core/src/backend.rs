@@ -33,6 +33,49 @@ pub struct FoundSession {
     pub reissue: bool,
 }
 
+/// Checks the session token a request carried (a signed cookie value, or a header
+/// token) before its session is loaded, and decodes it into the value a
+/// [`SessionBackend`] reads.
+///
+/// A [`Session`](crate::Session) built with one ([`Session::with_verifier`]) calls it
+/// when it is first loaded, not before: a request that never asks for its session
+/// costs no signature check. The middleware's `SessionCookie` is the one every app
+/// uses; it checks HMAC signatures or decrypts, for every secret being rotated.
+///
+/// [`Session::with_verifier`]: crate::Session::with_verifier
+///
+/// ```
+/// use session_core::{TokenVerifier, VerifiedToken};
+///
+/// /// Accepts tokens of the form `ok.<value>`: a toy, with no cryptography.
+/// struct Prefixed;
+///
+/// impl TokenVerifier for Prefixed {
+///     fn verify(&self, token: &str) -> Option<VerifiedToken> {
+///         let value = token.strip_prefix("ok.")?;
+///         Some(VerifiedToken { value: value.to_owned(), by_old_secret: false })
+///     }
+/// }
+///
+/// assert_eq!(Prefixed.verify("ok.abc").map(|token| token.value).as_deref(), Some("abc"));
+/// assert!(Prefixed.verify("forged").is_none());
+/// ```
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// The decoded value `token` carries, or `None` when it is not genuine (tampered,
+    /// signed with an unknown secret, not ours at all): the session then starts fresh.
+    fn verify(&self, token: &str) -> Option<VerifiedToken>;
+}
+
+/// A session token whose signature (or encryption) checked out.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The decoded value, as the backend reads it.
+    pub value: String,
+    /// A secret other than the current one verified it: the session is saved with a
+    /// freshly signed token, so the old secret can be retired.
+    pub by_old_secret: bool,
+}
+
 /// How a write must treat what is already stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMode<'a> {

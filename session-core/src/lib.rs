@@ -62,7 +62,10 @@ pub mod sweeper;
 #[cfg(feature = "axum")]
 mod axum;
 
-pub use backend::{FoundSession, SessionBackend, SessionWrite, WriteMode, WriteOutcome};
+pub use backend::{
+    FoundSession, SessionBackend, SessionWrite, TokenVerifier, VerifiedToken, WriteMode,
+    WriteOutcome,
+};
 pub use changes::{SessionChanges, ValueChange};
 pub use clock::{Clock, ManualClock};
 pub use constant_time::constant_time_eq;

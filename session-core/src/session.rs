@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, SessionBackend, SessionId, SessionPolicy, SessionRules};
+use crate::{Error, SessionBackend, SessionId, SessionPolicy, SessionRules, TokenVerifier};
 
 mod commit;
 mod login;
@@ -63,6 +63,8 @@ pub struct Session {
 /// working copy's own transitions (`working_copy.rs`).
 struct Inner {
     backend: Option<Arc<dyn SessionBackend>>,
+    /// Checks the carried token on load; without one, the value is already plain.
+    verifier: Option<Arc<dyn TokenVerifier>>,
     policy: Arc<SessionPolicy>,
     /// The backend's conventions (new IDs, flash lifetime), asked once.
     rules: SessionRules,
@@ -115,7 +117,85 @@ impl Session {
         cookie_value: Option<String>,
     ) -> Self {
         let cookie_value = cookie_value.filter(|value| !value.is_empty());
-        Self::with_state(Some(backend), policy, State::Unloaded { cookie_value })
+        Self::with_state(
+            Some(backend),
+            None,
+            policy,
+            State::Unloaded { cookie_value },
+        )
+    }
+
+    /// Like [`with_policy`](Self::with_policy), for a token as the request carried it
+    /// (a signed cookie value or header token): `verifier` checks and decodes it when
+    /// the session is first loaded, and a token it rejects gives a fresh session. This
+    /// is how the middleware builds sessions, so that a request that never loads its
+    /// session costs no signature check.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use session_core::{Session, SessionStorage, StoredSession, TokenVerifier, VerifiedToken};
+    /// # use session_core::{Error, SessionId};
+    /// # #[derive(Default)]
+    /// # struct OneRecord(std::sync::Mutex<Option<(String, StoredSession)>>);
+    /// # impl SessionStorage for OneRecord {
+    /// #     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
+    /// #         let held = self.0.lock().unwrap();
+    /// #         Ok(held.as_ref().filter(|(at, _)| at == id.as_str()).map(|(_, r)| r.clone()))
+    /// #     }
+    /// #     async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+    /// #         *self.0.lock().unwrap() = Some((id.as_str().to_owned(), record.clone()));
+    /// #         Ok(true)
+    /// #     }
+    /// #     async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error> {
+    /// #         self.create(id, record).await
+    /// #     }
+    /// #     async fn delete(&self, _: &SessionId) -> Result<bool, Error> {
+    /// #         Ok(self.0.lock().unwrap().take().is_some())
+    /// #     }
+    /// # }
+    ///
+    /// struct Prefixed;
+    /// impl TokenVerifier for Prefixed {
+    ///     fn verify(&self, token: &str) -> Option<VerifiedToken> {
+    ///         let value = token.strip_prefix("ok.")?.to_owned();
+    ///         Some(VerifiedToken { value, by_old_secret: false })
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let storage = Arc::new(OneRecord::default());
+    /// let first = Session::new(storage.clone(), None);
+    /// first.load().await?;
+    /// first.set("count", 1)?;
+    /// first.commit().await?;
+    /// let id = first.id()?;
+    ///
+    /// let verifier = Arc::new(Prefixed);
+    /// let token = format!("ok.{}", id.as_str());
+    /// let genuine = Session::with_verifier(storage.clone(), verifier.clone(), Default::default(), Some(token));
+    /// genuine.load().await?;
+    /// assert_eq!(genuine.get::<u32>("count")?, Some(1));
+    ///
+    /// let forged = Session::with_verifier(storage, verifier, Default::default(), Some(id.as_str().to_owned()));
+    /// forged.load().await?;
+    /// assert_eq!(forged.get::<u32>("count")?, None, "an unverified token is never adopted");
+    /// # Ok::<(), Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_verifier(
+        backend: Arc<dyn SessionBackend>,
+        verifier: Arc<dyn TokenVerifier>,
+        policy: Arc<SessionPolicy>,
+        token: Option<String>,
+    ) -> Self {
+        let cookie_value = token.filter(|value| !value.is_empty());
+        Self::with_state(
+            Some(backend),
+            Some(verifier),
+            policy,
+            State::Unloaded { cookie_value },
+        )
     }
 
     /// A fresh session attached to no storage, with a new ID: for unit tests of code
@@ -126,11 +206,17 @@ impl Session {
     /// [`Error::Randomness`] if no ID could be minted.
     pub fn detached() -> Result<Self, Error> {
         let copy = WorkingCopy::fresh(false, SessionRules::default())?;
-        Ok(Self::with_state(None, Arc::default(), State::Loaded(copy)))
+        Ok(Self::with_state(
+            None,
+            None,
+            Arc::default(),
+            State::Loaded(copy),
+        ))
     }
 
     fn with_state(
         backend: Option<Arc<dyn SessionBackend>>,
+        verifier: Option<Arc<dyn TokenVerifier>>,
         policy: Arc<SessionPolicy>,
         state: State,
     ) -> Self {
@@ -140,6 +226,7 @@ impl Session {
         Self {
             inner: Arc::new(Inner {
                 backend,
+                verifier,
                 policy,
                 rules,
                 state: Mutex::new(state),
@@ -172,16 +259,40 @@ impl Session {
     /// call may succeed. With [`SessionPolicy::fail_open`], an outage gives a fresh
     /// session instead.
     pub async fn load(&self) -> Result<(), Error> {
-        let cookie_value = match &*self.lock() {
-            State::Loaded(_) => return Ok(()),
-            State::Unloaded { cookie_value } => cookie_value.clone(),
+        // The token is verified under the lock (no `.await` there), so it is never
+        // copied: the verifier hands back the decoded value, which is the only copy.
+        let (had_cookie, cookie_value, by_old_secret) = {
+            let state = self.lock();
+            let token = match &*state {
+                State::Loaded(_) => return Ok(()),
+                State::Unloaded { cookie_value } => cookie_value.as_deref(),
+            };
+            match (token, &self.inner.verifier) {
+                (None, _) => (false, None, false),
+                (Some(plain), None) => (true, Some(plain.to_owned()), false),
+                (Some(token), Some(verifier)) => match verifier.verify(token) {
+                    Some(verified) => (true, Some(verified.value), verified.by_old_secret),
+                    None => {
+                        // Tampered, signed with an unknown secret, or not ours at all: a
+                        // fresh session. Debug level: any client can cause it at will.
+                        tracing::debug!(
+                            "session token failed signature verification; starting a fresh session"
+                        );
+                        (true, None, false)
+                    }
+                },
+            }
         };
-        let had_cookie = cookie_value.is_some();
         let policy = &self.inner.policy;
         // The lock is released here: it must never be held across an `.await`.
         let found = match (&self.inner.backend, cookie_value) {
             (Some(backend), Some(value)) => match backend.load(&value).await {
-                Ok(found) => found,
+                Ok(found) => found.map(|mut found| {
+                    // Signed with a secret being rotated out: re-signed with the current
+                    // one now, so the old secret can be retired once sessions passed.
+                    found.reissue |= by_old_secret;
+                    found
+                }),
                 Err(error) if policy.fail_open && error.is_unavailable() => {
                     tracing::warn!(%error, "session storage unavailable; failing open with a fresh session");
                     None

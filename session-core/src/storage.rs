@@ -1,8 +1,7 @@
 //! The by-ID storage trait that server-side backends implement.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
-
-use async_trait::async_trait;
 
 use crate::{
     Error, Revoke, SessionChanges, SessionData, SessionId, SessionMeta, SessionRules, Successor,
@@ -95,11 +94,14 @@ impl StoredSession {
 ///
 /// # Implementing your own
 ///
+/// Write the methods as plain `async fn`s: the trait declares them as returning
+/// `impl Future + Send`, so no `#[async_trait]` is needed (or allowed), and the futures
+/// are not boxed. They must be `Send`: hold no `std` lock guard across an `.await`.
+///
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::{Mutex, MutexGuard};
 ///
-/// use async_trait::async_trait;
 /// use session_core::{Error, SessionId, SessionStorage, StoredSession};
 ///
 /// #[derive(Default)]
@@ -111,7 +113,6 @@ impl StoredSession {
 ///     }
 /// }
 ///
-/// #[async_trait]
 /// impl SessionStorage for MapStorage {
 ///     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
 ///         Ok(self.map()?.get(id.as_str()).cloned())
@@ -167,14 +168,16 @@ impl StoredSession {
 ///   [`move_record`](Self::move_record) relies on it so that a login racing a logout
 ///   cannot bring the logged-out session back under a new ID.
 /// - Errors mean the backend could not do the operation. "Not found" is not an error.
-#[async_trait]
 pub trait SessionStorage: Send + Sync + 'static {
     /// Reads the record stored under `id`, or `None` if there is no live one.
     ///
     /// # Errors
     ///
     /// When the backend could not be asked.
-    async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error>;
+    fn read(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<Option<StoredSession>, Error>> + Send;
 
     /// Stores `record` under `id` only if no live record is there. Returns `false`, and
     /// changes nothing, when one is.
@@ -182,7 +185,11 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the backend could not be asked.
-    async fn create(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
+    fn create(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// Overwrites the record under `id` only if a live one is there. Returns `false`,
     /// and creates nothing, when none is (it was deleted or expired meanwhile).
@@ -190,7 +197,11 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the backend could not be asked.
-    async fn update(&self, id: &SessionId, record: &StoredSession) -> Result<bool, Error>;
+    fn update(
+        &self,
+        id: &SessionId,
+        record: &StoredSession,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// Saves what one request changed in the session under `id`, only if a live record
     /// is there; `false`, and nothing written, when none is (a logout or an expiry
@@ -220,14 +231,16 @@ pub trait SessionStorage: Send + Sync + 'static {
     ///
     /// When the backend could not be asked, or (compare-and-swap) the record kept
     /// changing under every attempt.
-    async fn merge(
+    fn merge(
         &self,
         id: &SessionId,
         record: &StoredSession,
         changes: &SessionChanges,
-    ) -> Result<bool, Error> {
-        let _ = changes;
-        self.update(id, record).await
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        async move {
+            let _ = changes;
+            self.update(id, record).await
+        }
     }
 
     /// Deletes the record stored under `id`. Returns whether a live record was there
@@ -236,7 +249,7 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the backend could not be asked.
-    async fn delete(&self, id: &SessionId) -> Result<bool, Error>;
+    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// Moves a session to a new ID ([`Session::regenerate_id`]): only if a live record
     /// is under `from`, deletes it and [creates](Self::create) `record` under `to`.
@@ -253,20 +266,22 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// When either step failed.
-    async fn move_record(
+    fn move_record(
         &self,
         from: &SessionId,
         to: &SessionId,
         record: &StoredSession,
-    ) -> Result<MoveOutcome, Error> {
-        if !self.delete(from).await? {
-            return Ok(MoveOutcome::Gone);
+    ) -> impl Future<Output = Result<MoveOutcome, Error>> + Send {
+        async move {
+            if !self.delete(from).await? {
+                return Ok(MoveOutcome::Gone);
+            }
+            Ok(if self.create(to, record).await? {
+                MoveOutcome::Moved
+            } else {
+                MoveOutcome::IdTaken
+            })
         }
-        Ok(if self.create(to, record).await? {
-            MoveOutcome::Moved
-        } else {
-            MoveOutcome::IdTaken
-        })
     }
 
     /// Renews a session's ID on the policy's timer ([`SessionPolicy::id_renewal`]):
@@ -292,15 +307,17 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// When either step failed.
-    async fn renew(
+    fn renew(
         &self,
         from: &SessionId,
         to: &SessionId,
         record: &StoredSession,
         grace: Duration,
-    ) -> Result<MoveOutcome, Error> {
-        let _ = grace;
-        self.move_record(from, to, record).await
+    ) -> impl Future<Output = Result<MoveOutcome, Error>> + Send {
+        async move {
+            let _ = grace;
+            self.move_record(from, to, record).await
+        }
     }
 
     /// The conventions this storage's sessions follow ([`SessionBackend::rules`]):
@@ -323,16 +340,18 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`Error::Unsupported`], or when the backend could not be asked.
-    async fn user_sessions(
+    fn user_sessions(
         &self,
         user: &str,
         current: Option<&SessionId>,
-    ) -> Result<Vec<UserSession>, Error> {
-        let _ = (user, current);
-        Err(Error::Unsupported {
-            backend: "(this storage)",
-            operation: "list a user's sessions",
-        })
+    ) -> impl Future<Output = Result<Vec<UserSession>, Error>> + Send {
+        async move {
+            let _ = (user, current);
+            Err(Error::Unsupported {
+                backend: "(this storage)",
+                operation: "list a user's sessions",
+            })
+        }
     }
 
     /// Ends the session of `user` that [`user_sessions`](Self::user_sessions) listed as
@@ -341,12 +360,18 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`Error::Unsupported`] by default, or when the backend could not be asked.
-    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
-        let _ = (user, handle);
-        Err(Error::Unsupported {
-            backend: "(this storage)",
-            operation: "revoke one of a user's sessions",
-        })
+    fn revoke_user_session(
+        &self,
+        user: &str,
+        handle: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        async move {
+            let _ = (user, handle);
+            Err(Error::Unsupported {
+                backend: "(this storage)",
+                operation: "revoke one of a user's sessions",
+            })
+        }
     }
 
     /// Ends `user`'s sessions ([`Revoke::All`], or all but one) and returns how many
@@ -356,12 +381,18 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`Error::Unsupported`] by default, or when the backend could not be asked.
-    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
-        let _ = (user, which);
-        Err(Error::Unsupported {
-            backend: "(this storage)",
-            operation: "revoke a user's sessions",
-        })
+    fn revoke_user_sessions(
+        &self,
+        user: &str,
+        which: Revoke<'_>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move {
+            let _ = (user, which);
+            Err(Error::Unsupported {
+                backend: "(this storage)",
+                operation: "revoke a user's sessions",
+            })
+        }
     }
 
     /// Starts a brand-new session in place of a destroyed one (a write after
@@ -378,14 +409,16 @@ pub trait SessionStorage: Send + Sync + 'static {
     /// # Errors
     ///
     /// When either step failed.
-    async fn replace(
+    fn replace(
         &self,
         old: &SessionId,
         id: &SessionId,
         record: &StoredSession,
-    ) -> Result<bool, Error> {
-        self.delete(old).await?;
-        self.create(id, record).await
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        async move {
+            self.delete(old).await?;
+            self.create(id, record).await
+        }
     }
 }
 

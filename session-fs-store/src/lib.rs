@@ -76,9 +76,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use session_core::{
-    async_trait, Error, SessionChanges, SessionId, SessionRules, SessionStorage, StoredSession,
-};
+use session_core::{Error, SessionChanges, SessionId, SessionRules, SessionStorage, StoredSession};
 
 pub use builder::FsStoreBuilder;
 pub use layout::FileLayout;
@@ -277,8 +275,6 @@ impl Inner {
         Ok(removed)
     }
 }
-
-#[async_trait]
 impl SessionStorage for FsStore {
     fn rules(&self) -> SessionRules {
         self.inner.layout.rules()

@@ -90,8 +90,8 @@ use protocol::{Command, Item, Outcome, SetMode, Swap};
 use ring::Ring;
 use server::Server;
 use session_core::{
-    async_trait, Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage,
-    StoredSession, UserSession,
+    Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage, StoredSession,
+    UserSession,
 };
 
 /// Remix's default key prefix for memcached sessions.
@@ -327,8 +327,6 @@ async fn back_off(attempt: usize) {
     let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
     tokio::time::sleep(Duration::from_nanos(random % nanos.max(1))).await;
 }
-
-#[async_trait]
 impl SessionStorage for MemcacheStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let Some(item) = self.inner.read_key(&self.key(id)).await? else {

@@ -53,8 +53,8 @@ use std::time::{Duration, SystemTime};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use session_core::{
-    async_trait, session_handle, Error, MoveOutcome, Revoke, SessionChanges, SessionId,
-    SessionStorage, StoredSession, UserSession,
+    session_handle, Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage,
+    StoredSession, UserSession,
 };
 
 pub use builder::MemoryStoreBuilder;
@@ -219,8 +219,6 @@ impl Inner {
         }
     }
 }
-
-#[async_trait]
 impl SessionStorage for MemoryStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         // The guard is dropped before returning: no shard lock is held across an await.

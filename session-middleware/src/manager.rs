@@ -5,14 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderValue};
-use session_core::{
-    async_trait, Clock, CookieUpdate, Error, FoundSession, Revoke, Session, SessionBackend,
-    SessionId, SessionPolicy, SessionRules, SessionWrite, Transport, UserSession, WriteOutcome,
-};
+use session_core::{Clock, CookieUpdate, Error, Session, SessionBackend, SessionPolicy, Transport};
 
 use crate::cache::append_cookie_headers;
 use crate::cookie::{
-    cookie_candidates, render_clear, render_session_set, render_set, SessionCookie, Verified,
+    cookie_candidates, render_clear, render_session_set, render_set, SessionCookie,
 };
 use crate::HeaderTokens;
 
@@ -64,14 +61,6 @@ pub(crate) enum Answer {
     Token(HeaderValue),
 }
 
-/// The backend sessions see: verifies and decodes cookie values before the real backend
-/// reads them. (What it writes is signed by [`SessionManager::commit`], and only when the
-/// cookie is sent.)
-struct SignedBackend {
-    cookie: Arc<SessionCookie>,
-    inner: Arc<dyn SessionBackend>,
-}
-
 impl SessionManager {
     /// A manager for sessions carried by `cookie` and kept in `storage`.
     ///
@@ -100,13 +89,12 @@ impl SessionManager {
         }
         let cookie_max_age = cookie.max_age();
         let cookie = Arc::new(cookie);
-        let backend = SignedBackend {
-            cookie: cookie.clone(),
-            inner: Arc::new(storage),
-        };
         Ok(Self {
             cookie,
-            backend: Arc::new(backend),
+            // The storage itself: sessions verify their token with the cookie when they
+            // load (`TokenVerifier`), and what they write is signed by `commit`, only
+            // when a cookie is sent.
+            backend: Arc::new(storage),
             // Remix's only lifetime knob is the cookie's Max-Age: honour it on the server
             // too, as the idle timeout, unless the app sets its own policy.
             policy: Arc::new(SessionPolicy {
@@ -247,15 +235,11 @@ impl SessionManager {
             // A bearer token that is not ours (an OAuth or gateway token) does not
             // shadow the session cookie; without a cookie, the client is an API client
             // and gets a fresh session by header.
-            // Verified here only when a cookie competes with it: otherwise loading
+            // VerifiedToken here only when a cookie competes with it: otherwise loading
             // verifies it (once), and a bad one gives a fresh session there.
             let no_cookie = !headers.contains_key(http::header::COOKIE);
             if no_cookie || self.cookie.verify(token).is_some() {
-                let session = Session::with_policy(
-                    self.backend.clone(),
-                    self.policy.clone(),
-                    Some(token.to_owned()),
-                );
+                let session = self.session_for(Some(token.to_owned()));
                 session.set_transport(Transport::Header);
                 return session;
             }
@@ -272,7 +256,17 @@ impl SessionManager {
                 .find(|candidate| self.cookie.verify(candidate).is_some())
                 .map(str::to_owned),
         };
-        Session::with_policy(self.backend.clone(), self.policy.clone(), chosen)
+        self.session_for(chosen)
+    }
+
+    /// An unloaded session for the token a request carried, verified when it loads.
+    fn session_for(&self, token: Option<String>) -> Session {
+        Session::with_verifier(
+            self.backend.clone(),
+            self.cookie.clone(),
+            self.policy.clone(),
+            token,
+        )
     }
 
     /// Persists what changed in `session` and appends the `Set-Cookie` header to
@@ -388,60 +382,6 @@ impl SessionManager {
     }
 }
 
-#[async_trait]
-impl SessionBackend for SignedBackend {
-    async fn load(&self, cookie_value: &str) -> Result<Option<FoundSession>, Error> {
-        let Some(Verified {
-            value,
-            by_old_secret,
-        }) = self.cookie.signer().verify(cookie_value)
-        else {
-            // Tampered, signed with an unknown secret, or not ours at all: the user simply
-            // gets a fresh session. Debug level, since any client can trigger it at will.
-            tracing::debug!(
-                "session cookie failed signature verification; starting a fresh session"
-            );
-            return Ok(None);
-        };
-        let mut loaded = self.inner.load(&value).await?;
-        if let Some(loaded) = &mut loaded {
-            // Signed with a secret being rotated out: re-sign with the current one now,
-            // so the old secret can be retired once sessions have passed through.
-            loaded.reissue |= by_old_secret;
-        }
-        Ok(loaded)
-    }
-
-    fn rules(&self) -> SessionRules {
-        self.inner.rules()
-    }
-
-    async fn write(&self, write: &SessionWrite<'_>) -> Result<WriteOutcome, Error> {
-        // Signed in `commit`, only when the cookie is actually sent.
-        self.inner.write(write).await
-    }
-
-    async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
-        self.inner.destroy(id).await
-    }
-
-    async fn user_sessions(
-        &self,
-        user: &str,
-        current: Option<&SessionId>,
-    ) -> Result<Vec<UserSession>, Error> {
-        self.inner.user_sessions(user, current).await
-    }
-
-    async fn revoke_user_session(&self, user: &str, handle: &str) -> Result<bool, Error> {
-        self.inner.revoke_user_session(user, handle).await
-    }
-
-    async fn revoke_user_sessions(&self, user: &str, which: Revoke<'_>) -> Result<u64, Error> {
-        self.inner.revoke_user_sessions(user, which).await
-    }
-}
-
 impl std::fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionManager")
@@ -449,11 +389,5 @@ impl std::fmt::Debug for SessionManager {
             .field("policy", &self.policy)
             .field("tokens", &self.tokens)
             .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for SignedBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedBackend").finish_non_exhaustive()
     }
 }

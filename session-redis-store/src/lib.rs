@@ -136,8 +136,8 @@ pub use deadpool_redis;
 pub use redis;
 use replies::{Deleted, MergeOutcome, Merged, MoveReply, Record, Written};
 use session_core::{
-    async_trait, Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage,
-    StoredSession, UserSession,
+    Error, MoveOutcome, Revoke, SessionChanges, SessionId, SessionStorage, StoredSession,
+    UserSession,
 };
 
 /// Remix's default key prefix for Redis sessions.
@@ -380,8 +380,6 @@ fn millis(duration: Duration) -> u64 {
         .unwrap_or(u64::MAX)
         .max(1)
 }
-
-#[async_trait]
 impl SessionStorage for RedisStore {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         let inner = &*self.inner;

@@ -98,14 +98,12 @@ mod cookie {
 /// A user's own storage that keeps `SessionStorage::merge`'s default: it still
 /// compiles and passes every other case, writing whole records.
 mod whole_record {
-    use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+    use session_core::{Error, SessionId, SessionStorage, StoredSession};
     use session_memory_store::MemoryStore;
     use session_tests::{backend_conformance, storage_conformance, Capabilities};
 
     /// The memory store behind the four required methods only.
     struct WholeRecord(MemoryStore);
-
-    #[async_trait]
     impl SessionStorage for WholeRecord {
         async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
             self.0.read(id).await

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use http::{Method, Request, StatusCode};
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{Error, SessionId, SessionStorage, StoredSession};
 use session_example_tonic::CounterClient;
 use session_middleware::{session, HeaderTokens, SessionLayer};
 use tokio::net::TcpListener;
@@ -176,8 +176,6 @@ async fn the_tonic_example_carries_the_session_by_cookie_then_by_token() {
 
 /// A store that refuses every write for a reason retrying will not fix.
 struct Refusing;
-
-#[async_trait]
 impl SessionStorage for Refusing {
     async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
         Ok(None)

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use session_core::{async_trait, Error, SessionId, SessionStorage, StoredSession};
+use session_core::{Error, SessionId, SessionStorage, StoredSession};
 use session_memory_store::MemoryStore;
 use session_middleware::{session, SessionManager};
 use session_tests::Counted;
@@ -76,8 +76,6 @@ async fn fail_open_on_the_manager_starts_a_fresh_session_when_storage_is_down() 
 /// A storage where every new ID is already taken (a broken random source).
 #[derive(Clone)]
 struct EveryIdTaken;
-
-#[async_trait]
 impl SessionStorage for EveryIdTaken {
     async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
         Ok(None)
@@ -129,8 +127,6 @@ struct TakenOnce {
     armed: Arc<Mutex<bool>>,
     refused: Arc<Mutex<Option<SessionId>>>,
 }
-
-#[async_trait]
 impl SessionStorage for TakenOnce {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         self.inner.read(id).await

@@ -264,8 +264,6 @@ async fn r15_a_session_used_after_destroy_is_new() {
 /// A storage whose deletes fail: logout must not look successful.
 #[derive(Clone)]
 struct DeletesFail(MemoryStore);
-
-#[session_core::async_trait]
 impl SessionStorage for DeletesFail {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         self.0.read(id).await

@@ -7,7 +7,7 @@ use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use session_core::{async_trait, Error, Session, SessionId, SessionStorage, StoredSession};
+use session_core::{Error, Session, SessionId, SessionStorage, StoredSession};
 use session_middleware::{session, SessionBackend, SessionCookie, SessionLayer};
 use tower::ServiceExt;
 
@@ -133,8 +133,6 @@ pub(crate) fn one_worker_runtime() -> tokio::runtime::Runtime {
 
 /// A storage that is down: every call fails like a refused connection.
 pub(crate) struct Down;
-
-#[async_trait]
 impl SessionStorage for Down {
     async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
         Err(refused("read a session"))

@@ -4,8 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
-    StoredSession,
+    Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage, StoredSession,
 };
 
 /// Sends each call to the next of two storages in turn, so that every case of the
@@ -38,8 +37,6 @@ impl<S> Alternating<S> {
         &self.storages[self.next.fetch_add(1, Ordering::Relaxed) % 2]
     }
 }
-
-#[async_trait]
 impl<S: SessionStorage> SessionStorage for Alternating<S> {
     fn rules(&self) -> SessionRules {
         self.storages[0].rules()

@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
-    StoredSession,
+    Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage, StoredSession,
 };
 
 /// Calls made so far, by kind.
@@ -55,8 +54,6 @@ impl<S> Counted<S> {
         self.counters[which].fetch_add(1, Ordering::SeqCst);
     }
 }
-
-#[async_trait]
 impl<S: SessionStorage> SessionStorage for Counted<S> {
     fn rules(&self) -> SessionRules {
         self.inner.rules()

@@ -6,8 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
-    StoredSession,
+    Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage, StoredSession,
 };
 
 /// An operation of [`SessionStorage`].
@@ -89,8 +88,6 @@ impl<S> Failing<S> {
         Ok(())
     }
 }
-
-#[async_trait]
 impl<S: SessionStorage> SessionStorage for Failing<S> {
     fn rules(&self) -> SessionRules {
         self.inner.rules()

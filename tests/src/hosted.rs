@@ -4,8 +4,7 @@
 use std::any::Any;
 
 use session_core::{
-    async_trait, Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage,
-    StoredSession,
+    Error, MoveOutcome, SessionChanges, SessionId, SessionRules, SessionStorage, StoredSession,
 };
 
 /// `storage`, with `servers` (any fixtures: a TLS server and its PKI, a Sentinel
@@ -33,8 +32,6 @@ impl<S> Hosted<S> {
         }
     }
 }
-
-#[async_trait]
 impl<S: SessionStorage> SessionStorage for Hosted<S> {
     fn rules(&self) -> SessionRules {
         self.storage.rules()

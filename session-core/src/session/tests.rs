@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
@@ -47,8 +46,6 @@ impl CountingStorage {
         )
     }
 }
-
-#[async_trait]
 impl SessionStorage for CountingStorage {
     async fn read(&self, id: &SessionId) -> Result<Option<StoredSession>, Error> {
         self.reads.fetch_add(1, Ordering::SeqCst);
@@ -651,7 +648,6 @@ async fn a_new_session_begun_during_a_save_that_met_a_logout_is_saved() {
 #[tokio::test]
 async fn fail_open_gives_a_fresh_session_when_storage_is_down() {
     struct Down;
-    #[async_trait]
     impl SessionStorage for Down {
         async fn read(&self, _: &SessionId) -> Result<Option<StoredSession>, Error> {
             Err(Error::storage("read a session", "connection refused"))

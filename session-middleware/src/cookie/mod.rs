@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use ::cookie::SameSite;
 pub use signing::SigningFormat;
 
-use session_core::Error;
-pub(crate) use signing::Verified;
+use session_core::{Error, TokenVerifier, VerifiedToken};
 use signing::{Secret, Signer};
 
 /// Most bytes of `name` plus `value` a browser accepts in one cookie (RFC 6265bis).
@@ -177,12 +176,6 @@ impl SessionCookie {
         self.signer.verify(signed).map(|verified| verified.value)
     }
 
-    /// The signer, whose [`verify`](Signer::verify) also says whether an older secret
-    /// (not the first) verified, so that the cookie is re-issued.
-    pub(crate) fn signer(&self) -> &Signer {
-        &self.signer
-    }
-
     /// The first value of this cookie in `headers` that verifies (Remix's
     /// `cookie.parse`), decoded.
     pub fn parse(&self, headers: &http::HeaderMap) -> Option<String> {
@@ -209,6 +202,15 @@ impl SessionCookie {
     /// Only on an internal error.
     pub fn clear_cookie(&self) -> Result<http::HeaderValue, Error> {
         render_clear(self)
+    }
+}
+
+/// What sessions verify their token with when they load: as
+/// [`SessionCookie::verify`], and also whether an older secret (not the first)
+/// verified, so that the session is saved with a freshly signed token.
+impl TokenVerifier for SessionCookie {
+    fn verify(&self, token: &str) -> Option<VerifiedToken> {
+        self.signer.verify(token)
     }
 }
 

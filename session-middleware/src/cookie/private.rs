@@ -9,7 +9,9 @@ use hkdf::Hkdf;
 use session_core::Error;
 use sha2::Sha256;
 
-use super::signing::{Secret, Verified};
+use session_core::VerifiedToken;
+
+use super::signing::Secret;
 
 /// HKDF `info` for the encryption key, version 1. A secret shared with the signed
 /// formats (or another app) thus never serves as the same key twice.
@@ -87,7 +89,7 @@ impl Sealer {
 
     /// The plaintext, if `sealed` authenticates under one of the keys; the tag is
     /// checked before any plaintext exists, and nothing is returned when it fails.
-    pub(crate) fn verify(&self, sealed: &str) -> Option<Verified> {
+    pub(crate) fn verify(&self, sealed: &str) -> Option<VerifiedToken> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < NONCE_LEN + TAG_LEN {
             return None;
@@ -101,7 +103,7 @@ impl Sealer {
             let plain = cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?;
             Some((plain, key))
         })?;
-        Some(Verified {
+        Some(VerifiedToken {
             value: String::from_utf8(plain).ok()?,
             by_old_secret: key > 0,
         })

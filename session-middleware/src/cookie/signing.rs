@@ -6,7 +6,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use session_core::{constant_time_eq, Error};
+use session_core::{constant_time_eq, Error, VerifiedToken};
 use sha2::Sha256;
 
 use super::private::Sealer;
@@ -161,15 +161,6 @@ pub(crate) enum Signer {
     Private(Sealer),
 }
 
-/// A cookie value whose signature (or encryption) checked out.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Verified {
-    /// The decoded value.
-    pub(crate) value: String,
-    /// A secret other than the first verified it: the cookie is to be re-issued.
-    pub(crate) by_old_secret: bool,
-}
-
 impl Signer {
     pub(crate) fn new(format: SigningFormat, cookie_name: &str, secrets: &[Secret]) -> Self {
         if format == SigningFormat::Private {
@@ -261,7 +252,7 @@ impl Signer {
     }
 
     /// React Router's `parse` of a cookie value, with canonical signatures only.
-    fn verify_react_router(keys: &[HmacSha256], raw: &str) -> Option<Verified> {
+    fn verify_react_router(keys: &[HmacSha256], raw: &str) -> Option<VerifiedToken> {
         let signed = react_router::uri_decode(raw);
         let (payload, tag_text) = signed.rsplit_once('.')?;
         let mut tag = [0u8; TAG_LEN + 3];
@@ -275,7 +266,7 @@ impl Signer {
         }
         let key = Self::verifying_key(keys, payload, &tag[..TAG_LEN])?;
         let json = String::from_utf8(REACT_ROUTER_PAYLOAD_BASE64.decode(payload).ok()?).ok()?;
-        Some(Verified {
+        Some(VerifiedToken {
             value: react_router::from_json_text(json)?,
             by_old_secret: key > 0,
         })
@@ -294,7 +285,7 @@ impl Signer {
     /// Checks the tag against every secret, in constant time per secret, and only then
     /// decodes the payload (or, in the private format, authenticates and decrypts).
     /// `None` for anything that does not verify or decode.
-    pub(crate) fn verify(&self, signed: &str) -> Option<Verified> {
+    pub(crate) fn verify(&self, signed: &str) -> Option<VerifiedToken> {
         let (format, keys) = match self {
             Self::Private(sealer) => return sealer.verify(signed),
             Self::Mac { format, keys } => (*format, keys),
@@ -321,7 +312,7 @@ impl Signer {
             URL_SAFE_NO_PAD.decode(payload)
         }
         .ok()?;
-        Some(Verified {
+        Some(VerifiedToken {
             value: String::from_utf8(bytes).ok()?,
             by_old_secret: key > 0,
         })
