@@ -430,3 +430,35 @@ use accounts::{
     api_clients_use_bearer_tokens, remember_me_chooses_the_cookie_lifetime,
     the_sessions_page_lists_and_revokes,
 };
+
+/// The benchmark's `--session-padding`: every counter session carries that much filler,
+/// written once, and the count goes on as before.
+#[tokio::test]
+async fn session_padding_fills_each_counter_session() -> TestResult {
+    for padding in [0, 1000] {
+        let mut padded = config(&StorageKind::Cookie);
+        padded.session_padding = padding;
+        let mut client = Client::new(&padded)?;
+        for expected in 1..=2 {
+            client.expect("/", &format!("Count: {expected}")).await?;
+        }
+        // Cookie storage: the session is in the cookie, so its data can be read back.
+        let payload: serde_json::Value = serde_json::from_str(&verified(&client.cookie()?)?)?;
+        let filler = payload["d"][0]["padding"].as_str().map(str::len);
+        assert_eq!(filler, (padding > 0).then_some(padding), "{payload}");
+        assert_eq!(payload["d"][0]["count"], 2);
+    }
+    Ok(())
+}
+
+/// A setting the actix-web app does not implement is refused, not ignored.
+#[test]
+fn the_actix_app_refuses_session_padding() -> TestResult {
+    let mut padded = config(&StorageKind::Memory);
+    padded.session_padding = 100;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let refused = session_demo::actix::ActixServer::start(&padded, listener);
+    let message = refused.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(message.contains("--session-padding"), "{message:?}");
+    Ok(())
+}

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "/dashboard",
             get(|| async { axum::response::Html("<h1>Dashboard for user 1</h1>") }),
         )
+        .route("/hits", get(|| async { "Hits: 1" }))
         .route("/untouched", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     axum::serve(listener, app).await?;

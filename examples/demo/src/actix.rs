@@ -58,6 +58,11 @@ impl ActixServer {
         config: &DemoConfig,
         listener: TcpListener,
     ) -> Result<Self, Box<dyn std::error::Error>> {
+        if config.session_padding > 0 {
+            return Err("--session-padding is a benchmark setting of the axum app only; \
+                        leave it out with --framework actix"
+                .into());
+        }
         let sessions = SessionMiddleware::from_manager(session_manager(config)?);
         let addr = listener.local_addr()?;
         let (started, handle) = std::sync::mpsc::channel();
@@ -147,9 +152,7 @@ fn html(body: String) -> HttpResponse {
 }
 
 async fn counter(session: Session) -> Result<String, SessionError> {
-    let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
-    session.set("count", count)?;
-    Ok(pages::count(count))
+    Ok(pages::count(crate::count_visit(&session, 0)?))
 }
 
 async fn untouched() -> &'static str {

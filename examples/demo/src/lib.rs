@@ -128,6 +128,9 @@ pub struct DemoConfig {
     pub id_renewal: Option<Duration>,
     /// The Redis or memcached key prefix (default: Remix's for each).
     pub key_prefix: Option<String>,
+    /// Bytes of filler data the counter stores in each session (`--session-padding`),
+    /// for the benchmark of how the cost grows with a session's size; 0 by default.
+    pub session_padding: usize,
 }
 
 impl DemoConfig {
@@ -142,6 +145,7 @@ impl DemoConfig {
             insecure_cookie: false,
             id_renewal: None,
             key_prefix: None,
+            session_padding: 0,
         }
     }
 }
@@ -162,6 +166,7 @@ impl DemoConfig {
 /// ```
 pub fn app(config: &DemoConfig) -> Result<Router, Error> {
     let layer = SessionLayer::from_manager(session_manager(config)?);
+    let padding = config.session_padding;
     let protected = Router::new()
         .route("/dashboard", get(dashboard))
         .route("/profile", get(profile))
@@ -170,7 +175,7 @@ pub fn app(config: &DemoConfig) -> Result<Router, Error> {
         .route("/sessions/revoke-all", post(accounts::revoke_all))
         .route_layer(middleware::from_fn(require_auth));
     Ok(Router::new()
-        .route("/", get(counter))
+        .route("/", get(move |session| counter(session, padding)))
         .route("/hits", get(hits))
         .route("/visit/{page}", get(visit))
         .route("/visits", get(visits))
@@ -308,10 +313,19 @@ pub(crate) fn redirect(to: &'static str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
 
-async fn counter(session: Session) -> Result<impl IntoResponse, Error> {
+async fn counter(session: Session, padding: usize) -> Result<impl IntoResponse, Error> {
+    Ok(pages::count(count_visit(&session, padding)?))
+}
+
+/// The counter's work, on either framework: one more visit, and (`padding` > 0) the
+/// session carries that many bytes of filler, written once.
+pub(crate) fn count_visit(session: &Session, padding: usize) -> Result<u64, Error> {
     let count = session.get::<u64>("count")?.unwrap_or(0) + 1;
     session.set("count", count)?;
-    Ok(pages::count(count))
+    if padding > 0 && !session.has("padding")? {
+        session.set("padding", "x".repeat(padding))?;
+    }
+    Ok(count)
 }
 
 /// The counter as it should be written when requests run in parallel: an increment

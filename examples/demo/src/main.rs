@@ -110,6 +110,10 @@ struct Args {
     /// serves the renewed session for a few seconds more).
     #[arg(long, value_name = "SECONDS")]
     id_renewal: Option<u64>,
+    /// Store this many bytes of filler in each counter session (`GET /`), written
+    /// once: for measuring how the cost grows with a session's size. Default 0.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    session_padding: usize,
     /// The web framework serving the routes: axum (the tower layer, every route), or
     /// actix-web (`session-actix`, the seed's routes; needs a build with
     /// `--features actix`).
@@ -218,6 +222,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         insecure_cookie: args.insecure_cookie,
         id_renewal: args.id_renewal.map(Duration::from_secs),
         key_prefix: None,
+        session_padding: args.session_padding,
     };
     let address = SocketAddr::new(args.host, args.port);
     if framework == Framework::Actix {
