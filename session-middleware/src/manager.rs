@@ -324,7 +324,20 @@ impl SessionManager {
     /// response only once this is done.
     pub(crate) async fn answer_for(&self, session: &Session) -> Result<Option<Answer>, Error> {
         let update = session.commit().await?;
-        if session.transport() == Transport::Header {
+        self.answer(session.transport(), update)
+    }
+
+    /// [`answer_for`](Self::answer_for), consuming the layer's handle
+    /// ([`Session::commit_last`]: no copy of the data when the handler kept none).
+    pub(crate) async fn answer_for_last(&self, session: Session) -> Result<Option<Answer>, Error> {
+        let transport = session.transport();
+        let update = session.commit_last().await?;
+        self.answer(transport, update)
+    }
+
+    /// What to send back for a commit's `update` to a session carried by `transport`.
+    fn answer(&self, transport: Transport, update: CookieUpdate) -> Result<Option<Answer>, Error> {
+        if transport == Transport::Header {
             return Ok(match update {
                 CookieUpdate::Keep
                 | CookieUpdate::Set {

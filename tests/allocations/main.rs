@@ -13,7 +13,7 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 /// Today's counts, as ceilings: a change that adds an allocation fails here, and one
 /// that saves some lowers them. Issue #16's targets are 6, 1 and 0; BENCHMARKS.md lists
 /// where each of today's comes from (dhat's profile of `layer_loop`'s requests).
-const COUNTER: u64 = 20;
+const COUNTER: u64 = 16;
 const READ_ONLY: u64 = 9;
 const UNTOUCHED: u64 = 5;
 

@@ -458,7 +458,10 @@ fn the_actix_app_refuses_session_padding() -> TestResult {
     padded.session_padding = 100;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let refused = session_demo::actix::ActixServer::start(&padded, listener);
-    let message = refused.err().map(|error| error.to_string()).unwrap_or_default();
+    let message = refused
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
     assert!(message.contains("--session-padding"), "{message:?}");
     Ok(())
 }

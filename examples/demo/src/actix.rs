@@ -59,9 +59,11 @@ impl ActixServer {
         listener: TcpListener,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         if config.session_padding > 0 {
-            return Err("--session-padding is a benchmark setting of the axum app only; \
+            return Err(
+                "--session-padding is a benchmark setting of the axum app only; \
                         leave it out with --framework actix"
-                .into());
+                    .into(),
+            );
         }
         let sessions = SessionMiddleware::from_manager(session_manager(config)?);
         let addr = listener.local_addr()?;

@@ -2,6 +2,7 @@
 //! copy's [`plan`](super::WorkingCopy::plan) and `settle_*` transitions, which decide
 //! everything (`working_copy.rs`).
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::working_copy::{Plan, WorkingCopy};
@@ -130,6 +131,38 @@ impl Session {
     /// [`increment`](Session::increment) counts it twice. A request that fails to save
     /// is best answered with an error rather than a second commit.
     pub async fn commit(&self) -> Result<CookieUpdate, Error> {
+        self.commit_rounds(false).await
+    }
+
+    /// As [`commit`](Self::commit), consuming the handle: the middleware's way, at the
+    /// end of a request. When it is the session's last handle (the handler kept no
+    /// clone), nothing can read or edit the session while it is saved, so the write
+    /// takes the session's values and changes instead of copying them.
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Self::commit).
+    ///
+    /// ```
+    /// use session_core::{CookieUpdate, Session};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let session = Session::detached()?;
+    /// session.load().await?;
+    /// assert_eq!(session.commit_last().await?, CookieUpdate::Keep); // detached: nowhere to save
+    /// # Ok::<(), session_core::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn commit_last(mut self) -> Result<CookieUpdate, Error> {
+        // No other strong or weak reference: no other handle exists, and none can
+        // appear, since this one is owned here and never cloned.
+        let exclusive = Arc::get_mut(&mut self.inner).is_some();
+        self.commit_rounds(exclusive).await
+    }
+
+    /// The commit loop; `exclusive`: no other handle can observe the working copy
+    /// while a write is in flight, so plans may lend its maps.
+    async fn commit_rounds(&self, exclusive: bool) -> Result<CookieUpdate, Error> {
         let Some(backend) = &self.inner.backend else {
             return Ok(CookieUpdate::Keep);
         };
@@ -139,9 +172,16 @@ impl Session {
         // a write is in flight (an edit, a destroy, a new session after a destroy):
         // the next round saves that too, so the commit returns with nothing left.
         for _ in 0..MAX_ROUNDS {
-            let plan = match &*self.lock() {
+            let plan = match &mut *self.lock() {
                 State::Unloaded { .. } => return Ok(update),
-                State::Loaded(copy) => copy.plan(&self.inner.policy, self.inner.policy.clock.now()),
+                State::Loaded(copy) => {
+                    let now = self.inner.policy.clock.now();
+                    if exclusive {
+                        copy.plan_lending(&self.inner.policy, now)
+                    } else {
+                        copy.plan(&self.inner.policy, now)
+                    }
+                }
             };
             // The lock is released: the backend is awaited without it.
             let write = match plan {
@@ -155,14 +195,23 @@ impl Session {
                 }
                 Plan::Write(write) => write,
             };
-            let outcome = backend
+            let written = backend
                 .write(&SessionWrite {
                     id: &write.id,
                     mode: write.mode(),
                     record: &write.stored,
                     changes: &write.changes,
                 })
-                .await?;
+                .await;
+            let mut write = write;
+            let outcome = match written {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    // Nothing saved: the session stays dirty, with all of its data.
+                    self.settle(|copy| copy.take_back(&mut write));
+                    return Err(error);
+                }
+            };
             match outcome {
                 WriteOutcome::Written(value) => {
                     update =
@@ -181,12 +230,16 @@ impl Session {
                         ));
                     }
                     tracing::warn!("new session ID already in use; retrying with another");
+                    self.settle(|copy| copy.take_back(&mut write));
                     let fresh = SessionId::generate_in(self.inner.rules.ids)?;
                     self.settle(|copy| copy.settle_id_taken(&write, fresh));
                 }
                 WriteOutcome::Gone => {
                     tracing::info!("session ended by another request before this one saved; not writing it back");
-                    update = update.then(self.settle(|copy| copy.settle_gone(&write)));
+                    update = update.then(self.settle(|copy| {
+                        copy.take_back(&mut write);
+                        copy.settle_gone(&write)
+                    }));
                 }
             }
         }

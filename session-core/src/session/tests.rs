@@ -848,3 +848,41 @@ async fn a_new_user_binding_drops_the_old_generation() {
     session.clear_user().expect("unbind");
     assert_eq!(session.meta().expect("meta"), crate::SessionMeta::default());
 }
+
+/// `commit_last` lends the session's maps to the write only when no other handle could
+/// read them meanwhile; with a clone alive, the clone still sees every value.
+#[tokio::test]
+async fn commit_last_copies_the_data_while_another_handle_can_read_it() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let backend: Arc<dyn SessionBackend> = storage.clone();
+    let session = Session::new(backend, Some(cookie_of(&update)));
+    session.load().await.expect("load");
+    increment(&session);
+    let other = session.clone();
+    let seen = Arc::new(Mutex::new(None));
+    let seen_during = seen.clone();
+    storage.during_next_write(move || *seen_during.lock().expect("lock") = Some(count(&other)));
+    session.commit_last().await.expect("commit");
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        Some(2),
+        "read while the write was in flight"
+    );
+}
+
+/// The last handle's commit saves as `commit` does.
+#[tokio::test]
+async fn commit_last_saves_like_commit() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let cookie = cookie_of(&update);
+    let backend: Arc<dyn SessionBackend> = storage.clone();
+    let session = Session::new(backend.clone(), Some(cookie.clone()));
+    session.load().await.expect("load");
+    increment(&session);
+    let update = session.commit_last().await.expect("commit");
+    assert_eq!(cookie_of(&update), cookie, "saved in place");
+    let (next, _) = request(&storage, Some(&cookie), |_| {}).await;
+    assert_eq!(count(&next), 2);
+}

@@ -33,6 +33,8 @@ use crate::{
 #[cfg(test)]
 mod flash_tests;
 #[cfg(test)]
+mod lending_tests;
+#[cfg(test)]
 mod login_tests;
 #[cfg(test)]
 mod tests;
@@ -149,6 +151,9 @@ pub(crate) struct PlannedWrite {
     /// The edit count and the epoch when planned.
     edits: u64,
     epoch: u64,
+    /// `stored`'s values and `changes` were taken from the working copy rather than
+    /// copied ([`WorkingCopy::plan_lending`]): settling hands them back.
+    lent: bool,
 }
 
 impl PlannedWrite {
@@ -569,7 +574,41 @@ impl WorkingCopy {
             persistent: self.meta.persistent.unwrap_or(policy.persistent),
             edits: self.edits,
             epoch: self.epoch,
+            lent: false,
         })
+    }
+
+    /// As [`plan`](Self::plan), for a working copy no other handle can reach before
+    /// the write settles (the middleware's last handle, [`Session::commit_last`]):
+    /// the write takes the values and the changes instead of copying them, which
+    /// spares a copy of each map on every save. Every `settle_*`, or
+    /// [`take_back`](Self::take_back) on a failed write, returns them.
+    ///
+    /// [`Session::commit_last`]: crate::Session::commit_last
+    pub(crate) fn plan_lending(&mut self, policy: &SessionPolicy, now: SystemTime) -> Plan {
+        let values = std::mem::take(&mut self.values);
+        let changes = std::mem::take(&mut self.changes);
+        match self.plan(policy, now) {
+            Plan::Write(mut write) => {
+                write.stored.data.values = values;
+                write.changes = changes;
+                write.lent = true;
+                Plan::Write(write)
+            }
+            other => {
+                (self.values, self.changes) = (values, changes);
+                other
+            }
+        }
+    }
+
+    /// Returns what a lending plan took, before a write that stored nothing is settled
+    /// (or failed): the session is as it was before the plan.
+    pub(crate) fn take_back(&mut self, write: &mut PlannedWrite) {
+        if std::mem::take(&mut write.lent) {
+            self.values = std::mem::take(&mut write.stored.data.values);
+            self.changes = std::mem::take(&mut write.changes);
+        }
     }
 
     /// The flash values a save stores. Under Remix's rule the arriving ones are left
@@ -609,10 +648,15 @@ impl WorkingCopy {
     /// instead of the ID planned when a parallel renewal moved the session.
     pub(crate) fn settle_written(
         &mut self,
-        write: PlannedWrite,
+        mut write: PlannedWrite,
         value: String,
         renamed: Option<SessionId>,
     ) -> CookieUpdate {
+        if write.lent {
+            // All of the lent changes were saved: what stays to save is what the
+            // working copy holds now, and nothing could edit it meanwhile.
+            self.values = std::mem::take(&mut write.stored.data.values);
+        }
         // By-ID backends return the ID as the cookie value: an update in place leaves
         // the browser's cookie as it is.
         let same_value =

@@ -102,7 +102,7 @@ where
                     }
                     let committing = manager.clone();
                     let commit: CommitFuture =
-                        Box::pin(async move { committing.answer_for(&session).await });
+                        Box::pin(async move { committing.answer_for_last(session).await });
                     state.set(State::Committing {
                         response: Some(response),
                         commit,
