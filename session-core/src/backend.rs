@@ -63,17 +63,30 @@ pub struct FoundSession {
 pub trait TokenVerifier: Send + Sync + 'static {
     /// The decoded value `token` carries, or `None` when it is not genuine (tampered,
     /// signed with an unknown secret, not ours at all): the session then starts fresh.
+    ///
+    /// Called under the session's lock, so that the token is never copied: it must be
+    /// quick, never block and never panic.
     fn verify(&self, token: &str) -> Option<VerifiedToken>;
 }
 
 /// A session token whose signature (or encryption) checked out.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct VerifiedToken {
     /// The decoded value, as the backend reads it.
     pub value: String,
     /// A secret other than the current one verified it: the session is saved with a
     /// freshly signed token, so the old secret can be retired.
     pub by_old_secret: bool,
+}
+
+impl std::fmt::Debug for VerifiedToken {
+    /// Never the value: it is a session ID, or (cookie storage) the session's data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedToken")
+            .field("value", &format_args!("<redacted>"))
+            .field("by_old_secret", &self.by_old_secret)
+            .finish()
+    }
 }
 
 /// How a write must treat what is already stored.

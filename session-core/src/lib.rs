@@ -80,5 +80,6 @@ pub use session::{CookieUpdate, Session, Transport};
 pub use storage::{MoveOutcome, SessionStorage, StoredSession, DEFAULT_TTL};
 pub use successor::Successor;
 
-/// Re-exported so backends and users implement the traits with the same macro version.
+/// Re-exported so backends implement [`SessionBackend`] with the same macro version
+/// ([`SessionStorage`] needs none: its methods are plain `async fn`s).
 pub use async_trait::async_trait;

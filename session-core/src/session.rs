@@ -69,7 +69,7 @@ struct Inner {
     /// The backend's conventions (new IDs, flash lifetime), asked once.
     rules: SessionRules,
     /// A std `Mutex`, not tokio's: it is never held across an `.await` (`load` and
-    /// `commit` copy out what they need, await, then lock again), so it is never
+    /// `commit` take out what they need, await, then lock again), so it is never
     /// contended for long.
     state: Mutex<State>,
     /// The session's token travels in a header rather than a cookie ([`Transport`]).

@@ -95,8 +95,8 @@ pub use manager::SessionManager;
 pub use session_core::{
     async_trait, Clock, CookieUpdate, Error, FlashLifetime, FoundSession, IdForm, IdleRefresh,
     ManualClock, MoveOutcome, Revoke, Session, SessionBackend, SessionData, SessionId, SessionMeta,
-    SessionPolicy, SessionRules, SessionStorage, SessionWrite, StoredSession, Transport,
-    UserSession, ValueMap, WriteMode, WriteOutcome,
+    SessionPolicy, SessionRules, SessionStorage, SessionWrite, StoredSession, TokenVerifier,
+    Transport, UserSession, ValueMap, VerifiedToken, WriteMode, WriteOutcome,
 };
 pub use token::HeaderTokens;
 

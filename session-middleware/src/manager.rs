@@ -235,7 +235,7 @@ impl SessionManager {
             // A bearer token that is not ours (an OAuth or gateway token) does not
             // shadow the session cookie; without a cookie, the client is an API client
             // and gets a fresh session by header.
-            // VerifiedToken here only when a cookie competes with it: otherwise loading
+            // Verified here only when a cookie competes with it: otherwise loading
             // verifies it (once), and a bad one gives a fresh session there.
             let no_cookie = !headers.contains_key(http::header::COOKIE);
             if no_cookie || self.cookie.verify(token).is_some() {

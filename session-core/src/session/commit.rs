@@ -195,6 +195,7 @@ impl Session {
                 }
                 Plan::Write(write) => write,
             };
+            let mut write = write;
             let written = backend
                 .write(&SessionWrite {
                     id: &write.id,
@@ -203,7 +204,6 @@ impl Session {
                     changes: &write.changes,
                 })
                 .await;
-            let mut write = write;
             let outcome = match written {
                 Ok(outcome) => outcome,
                 Err(error) => {
@@ -223,6 +223,8 @@ impl Session {
                         .then(self.settle(|copy| copy.settle_written(write, value, Some(id))));
                 }
                 WriteOutcome::IdTaken => {
+                    // Nothing stored: the session is whole again before anything else.
+                    self.settle(|copy| copy.take_back(&mut write));
                     collisions += 1;
                     if collisions == ID_ATTEMPTS {
                         return Err(Error::Internal(
@@ -230,7 +232,6 @@ impl Session {
                         ));
                     }
                     tracing::warn!("new session ID already in use; retrying with another");
-                    self.settle(|copy| copy.take_back(&mut write));
                     let fresh = SessionId::generate_in(self.inner.rules.ids)?;
                     self.settle(|copy| copy.settle_id_taken(&write, fresh));
                 }

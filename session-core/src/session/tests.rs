@@ -886,3 +886,100 @@ async fn commit_last_saves_like_commit() {
     let (next, _) = request(&storage, Some(&cookie), |_| {}).await;
     assert_eq!(count(&next), 2);
 }
+
+/// Accepts `ok.<value>` (the current secret) and `old.<value>` (one being rotated out),
+/// counting its calls.
+#[derive(Default)]
+struct PrefixVerifier {
+    calls: AtomicUsize,
+}
+
+impl TokenVerifier for PrefixVerifier {
+    fn verify(&self, token: &str) -> Option<crate::VerifiedToken> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let (by_old_secret, value) = match token.split_once('.')? {
+            ("ok", value) => (false, value),
+            ("old", value) => (true, value),
+            _ => return None,
+        };
+        Some(crate::VerifiedToken {
+            value: value.to_owned(),
+            by_old_secret,
+        })
+    }
+}
+
+/// A session for `token`, verified by `verifier`, loaded.
+async fn verified_session(
+    storage: &Arc<CountingStorage>,
+    verifier: &Arc<PrefixVerifier>,
+    token: &str,
+) -> Session {
+    let backend: Arc<dyn SessionBackend> = storage.clone();
+    let session = Session::with_verifier(
+        backend,
+        verifier.clone(),
+        Arc::default(),
+        Some(token.to_owned()),
+    );
+    session.load().await.expect("load");
+    session
+}
+
+#[tokio::test]
+async fn a_verified_token_loads_its_session_and_an_old_secret_reissues_it() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let id = cookie_of(&update);
+    let verifier = Arc::new(PrefixVerifier::default());
+    let current = verified_session(&storage, &verifier, &format!("ok.{id}")).await;
+    assert_eq!(count(&current), 1);
+    assert_eq!(current.commit().await.expect("commit"), CookieUpdate::Keep);
+    let rotated = verified_session(&storage, &verifier, &format!("old.{id}")).await;
+    assert_eq!(count(&rotated), 1);
+    match rotated.commit().await.expect("commit") {
+        CookieUpdate::Set {
+            value, same_value, ..
+        } => assert!(value == id && !same_value, "sent again, to be signed anew"),
+        other => panic!("expected the cookie again, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_token_never_reaches_the_storage_and_gives_a_fresh_session() {
+    let storage = Arc::new(CountingStorage::default());
+    let (_, update) = request(&storage, None, increment).await;
+    let id = cookie_of(&update);
+    let verifier = Arc::new(PrefixVerifier::default());
+    let reads = storage.calls().0;
+    // The bare ID, unsigned: a forgery.
+    let forged = verified_session(&storage, &verifier, &id).await;
+    assert_eq!(
+        storage.calls().0,
+        reads,
+        "no storage read for a forged token"
+    );
+    assert_eq!(count(&forged), 0);
+    assert_ne!(forged.id().expect("id").as_str(), id, "never adopted");
+    // The browser holds a cookie, so destroying the fresh session clears it.
+    forged.destroy().expect("destroy");
+    assert_eq!(forged.commit().await.expect("commit"), CookieUpdate::Clear);
+}
+
+#[tokio::test]
+async fn a_session_never_loaded_never_verifies_its_token() {
+    let storage = Arc::new(CountingStorage::default());
+    let verifier = Arc::new(PrefixVerifier::default());
+    let backend: Arc<dyn SessionBackend> = storage.clone();
+    let session = Session::with_verifier(
+        backend,
+        verifier.clone(),
+        Arc::default(),
+        Some("ok.anything".to_owned()),
+    );
+    assert_eq!(
+        session.commit_last().await.expect("commit"),
+        CookieUpdate::Keep
+    );
+    assert_eq!(verifier.calls.load(Ordering::SeqCst), 0);
+}

@@ -132,7 +132,8 @@ pub(crate) enum Plan {
     Write(PlannedWrite),
 }
 
-/// A write to attempt, with everything copied out of the working copy.
+/// A write to attempt, with everything copied out of the working copy (or, from
+/// [`WorkingCopy::plan_lending`], the values and changes moved out of it).
 #[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct PlannedWrite {
     pub(crate) id: SessionId,
@@ -581,8 +582,10 @@ impl WorkingCopy {
     /// As [`plan`](Self::plan), for a working copy no other handle can reach before
     /// the write settles (the middleware's last handle, [`Session::commit_last`]):
     /// the write takes the values and the changes instead of copying them, which
-    /// spares a copy of each map on every save. Every `settle_*`, or
-    /// [`take_back`](Self::take_back) on a failed write, returns them.
+    /// spares a copy of each map on every save. [`settle_written`](Self::settle_written)
+    /// returns them; every other way a write ends ([`take_back`](Self::take_back),
+    /// which the commit loop calls first on an error, a taken ID or a gone record)
+    /// does too.
     ///
     /// [`Session::commit_last`]: crate::Session::commit_last
     pub(crate) fn plan_lending(&mut self, policy: &SessionPolicy, now: SystemTime) -> Plan {
