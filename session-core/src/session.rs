@@ -116,13 +116,7 @@ impl Session {
         policy: Arc<SessionPolicy>,
         cookie_value: Option<String>,
     ) -> Self {
-        let cookie_value = cookie_value.filter(|value| !value.is_empty());
-        Self::with_state(
-            Some(backend),
-            None,
-            policy,
-            State::Unloaded { cookie_value },
-        )
+        Self::unloaded(backend, None, policy, cookie_value)
     }
 
     /// Like [`with_policy`](Self::with_policy), for a token as the request carried it
@@ -189,10 +183,21 @@ impl Session {
         policy: Arc<SessionPolicy>,
         token: Option<String>,
     ) -> Self {
+        Self::unloaded(backend, Some(verifier), policy, token)
+    }
+
+    /// A session to load from `backend` when first asked, for `token` (an empty one
+    /// counts as none).
+    fn unloaded(
+        backend: Arc<dyn SessionBackend>,
+        verifier: Option<Arc<dyn TokenVerifier>>,
+        policy: Arc<SessionPolicy>,
+        token: Option<String>,
+    ) -> Self {
         let cookie_value = token.filter(|value| !value.is_empty());
         Self::with_state(
             Some(backend),
-            Some(verifier),
+            verifier,
             policy,
             State::Unloaded { cookie_value },
         )

@@ -184,7 +184,7 @@ impl Session {
                 }
             };
             // The lock is released: the backend is awaited without it.
-            let write = match plan {
+            let mut write = match plan {
                 Plan::Nothing => return Ok(update),
                 Plan::Clear { delete } => {
                     if let Some(id) = &delete {
@@ -195,7 +195,6 @@ impl Session {
                 }
                 Plan::Write(write) => write,
             };
-            let mut write = write;
             let written = backend
                 .write(&SessionWrite {
                     id: &write.id,
